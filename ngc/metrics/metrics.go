@@ -21,9 +21,10 @@ const (
 
 	// MaxPSNR is the largest PSNR reported for one image channel, in dB. A
 	// channel whose PSNR would exceed it, in particular an exact
-	// reproduction with zero error (infinite PSNR), counts as MaxPSNR. The
-	// same cap is used by several common tools (for example OpenCV's PSNR
-	// and TensorFlow-based evaluation scripts).
+	// reproduction with zero error (infinite PSNR), counts as MaxPSNR. This
+	// follows the convention of many evaluation scripts ("if mse == 0:
+	// return 100"); capping every value, not only mse == 0, keeps PSNR
+	// monotone in the error.
 	MaxPSNR = 100.0
 
 	// GaussianSigma is the standard deviation, in pixels, of the window of
