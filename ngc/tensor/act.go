@@ -66,13 +66,19 @@ func (a *Activation) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Apply writes f(src) into dst (which may alias src).
+// Apply writes f(src) into dst (which may alias src), in parallel for long
+// slices.
 func (a Activation) Apply(dst, src []float32) {
 	checkLen("Activation.Apply dst", dst, len(src))
+	ParallelFor(len(src), 2, func(lo, hi int) { a.apply(dst[lo:hi], src[lo:hi]) })
+}
+
+func (a Activation) apply(dst, src []float32) {
 	switch a {
 	case Identity:
 		copy(dst, src)
 	case LeakyReLU:
+		dst = dst[:len(src)]
 		for i, v := range src {
 			if v < 0 {
 				v *= LeakySlope

@@ -49,9 +49,12 @@ func im2colRow(dst, xc []float32, s ConvSpec, ty, tx int) {
 			xr := xb[iy*s.InW : (iy+1)*s.InW]
 			clear(row[:oxLo])
 			ix := oxLo*s.Stride + tx - s.PadLeft
-			if s.Stride == 1 {
+			switch s.Stride {
+			case 1:
 				copy(row[oxLo:oxHi], xr[ix:])
-			} else {
+			case 2:
+				gather2(row[oxLo:oxHi], xr[ix:])
+			default:
 				for ox := oxLo; ox < oxHi; ox++ {
 					row[ox] = xr[ix]
 					ix += s.Stride
@@ -109,6 +112,10 @@ func Col2Im(x, cols []float32, s ConvSpec) {
 					xr := xb[iy*s.InW : (iy+1)*s.InW]
 					sr := src[oy*s.OutW : (oy+1)*s.OutW]
 					ix := oxLo*s.Stride + tx - s.PadLeft
+					if s.Stride == 2 {
+						scatterAdd2(xr[ix:], sr[oxLo:oxHi])
+						continue
+					}
 					for ox := oxLo; ox < oxHi; ox++ {
 						xr[ix] += sr[ox]
 						ix += s.Stride
@@ -122,5 +129,27 @@ func Col2Im(x, cols []float32, s ConvSpec) {
 func checkLen(what string, v []float32, want int) {
 	if len(v) != want {
 		panic(fmt.Sprintf("tensor: %s has length %d, want %d", what, len(v), want))
+	}
+}
+
+// gather2 sets dst[i] = src[2i].
+func gather2(dst, src []float32) {
+	if len(dst) == 0 {
+		return
+	}
+	src = src[:2*len(dst)-1]
+	for i := range dst {
+		dst[i] = src[2*i]
+	}
+}
+
+// scatterAdd2 adds src[i] into dst[2i].
+func scatterAdd2(dst, src []float32) {
+	if len(src) == 0 {
+		return
+	}
+	dst = dst[:2*len(src)-1]
+	for i, v := range src {
+		dst[2*i] += v
 	}
 }

@@ -8,10 +8,10 @@ import (
 // minGrain is the smallest amount of element work worth a goroutine.
 const minGrain = 1 << 14
 
-// parallelFor calls fn on disjoint chunks [lo, hi) covering [0, n), using up
+// ParallelFor calls fn on disjoint chunks [lo, hi) covering [0, n), using up
 // to GOMAXPROCS goroutines. cost is the approximate work per index, used to
 // keep small problems serial.
-func parallelFor(n, cost int, fn func(lo, hi int)) {
+func ParallelFor(n, cost int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
@@ -38,4 +38,39 @@ func parallelFor(n, cost int, fn func(lo, hi int)) {
 	}
 	fn(0, min(chunk, n))
 	wg.Wait()
+}
+
+func parallelFor(n, cost int, fn func(lo, hi int)) { ParallelFor(n, cost, fn) }
+
+// ChunkSize is the fixed block length of ChunkedSum.
+const ChunkSize = 1 << 15
+
+// ChunkedSum splits [0, n) into fixed blocks of ChunkSize, calls fn on each
+// block in parallel and returns the sum of the block results added in block
+// order, so the result does not depend on the number of goroutines.
+func ChunkedSum(n int, fn func(lo, hi int) float64) float64 {
+	blocks := (n + ChunkSize - 1) / ChunkSize
+	if blocks <= 1 {
+		if n <= 0 {
+			return 0
+		}
+		return fn(0, n)
+	}
+	var small [64]float64
+	parts := small[:0]
+	if blocks <= len(small) {
+		parts = small[:blocks]
+	} else {
+		parts = make([]float64, blocks)
+	}
+	ParallelFor(blocks, ChunkSize, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			parts[b] = fn(b*ChunkSize, min((b+1)*ChunkSize, n))
+		}
+	})
+	var s float64
+	for _, p := range parts {
+		s += p
+	}
+	return s
 }

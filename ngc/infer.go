@@ -1,0 +1,273 @@
+package ngc
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/convngc/convngc/neuron"
+	"github.com/convngc/convngc/ngc/tensor"
+)
+
+// Workspace holds the states, predictions, errors and scratch buffers of
+// inference over one mini-batch of B images. Every per-layer slice uses the
+// map-major layout [C_ℓ][B][H_ℓ][W_ℓ] of package tensor. Reuse a workspace
+// across batches: inference allocates nothing per step.
+type Workspace struct {
+	B int
+	// Z are the states z[ℓ], ℓ = 0..L.
+	Z [][]float32
+	// Mu are the predictions mu[ℓ] of the layers below the top (nil at L).
+	Mu [][]float32
+	// E are the errors e[ℓ] = z[ℓ] − mu[ℓ] (nil at L, whose error is zero).
+	E [][]float32
+	// Phi are φ(z[ℓ]) for ℓ ≥ 1 (nil at 0).
+	Phi [][]float32
+	// Fb are the bottom-up feedback terms E[ℓ] ∗ e[ℓ−1] for ℓ ≥ 1 (nil at 0).
+	Fb [][]float32
+
+	specs []tensor.ConvSpec // specs[ℓ−1] between ℓ and ℓ−1
+	cols  []float32
+	gW    [][]float32
+	gB    [][]float32
+	m     *Model
+}
+
+// NewWorkspace allocates the buffers for mini-batches of b images.
+func (m *Model) NewWorkspace(b int) (*Workspace, error) {
+	if b < 1 {
+		return nil, fmt.Errorf("ngc: workspace for %d images", b)
+	}
+	L := m.cfg.Layers()
+	ws := &Workspace{B: b, m: m,
+		Z: make([][]float32, L+1), Mu: make([][]float32, L+1), E: make([][]float32, L+1),
+		Phi: make([][]float32, L+1), Fb: make([][]float32, L+1)}
+	maxCols := 0
+	for l := 0; l <= L; l++ {
+		n := m.cfg.ChannelsAt(l) * b * m.cfg.SizeAt(l) * m.cfg.SizeAt(l)
+		ws.Z[l] = make([]float32, n)
+		if l < L {
+			ws.Mu[l] = make([]float32, n)
+			ws.E[l] = make([]float32, n)
+		}
+		if l > 0 {
+			ws.Phi[l] = make([]float32, n)
+			ws.Fb[l] = make([]float32, n)
+			s := m.Spec(l, b)
+			ws.specs = append(ws.specs, s)
+			maxCols = max(maxCols, s.ColsLen())
+			ws.gW = append(ws.gW, make([]float32, s.KernelLen()))
+			ws.gB = append(ws.gB, make([]float32, s.InC))
+		}
+	}
+	ws.cols = make([]float32, maxCols)
+	return ws, nil
+}
+
+// plane is B·H·W of layer ℓ: the length of one map of the mini-batch.
+func (ws *Workspace) plane(l int) int {
+	s := ws.m.cfg.SizeAt(l)
+	return ws.B * s * s
+}
+
+// Task says how the image layer behaves during inference.
+type Task int
+
+const (
+	// Reconstruct clamps z[0] to the input for all T steps.
+	Reconstruct Task = iota
+	// Denoise clamps z[0] to the (noisy) input during step 1 only; afterwards
+	// it evolves as a free state with d[0] = −e[0].
+	Denoise
+)
+
+// String names the task.
+func (t Task) String() string {
+	switch t {
+	case Reconstruct:
+		return "reconstruct"
+	case Denoise:
+		return "denoise"
+	}
+	return fmt.Sprintf("task(%d)", int(t))
+}
+
+// Trace is what inference reports: the error energy ½‖e[ℓ]‖² of every layer
+// ℓ < L per image (summed over the layer, averaged over the mini-batch) at
+// every step, and after the final prediction.
+type Trace struct {
+	// Steps[t][ℓ] is the energy of layer ℓ computed during step t+1.
+	Steps [][]float64 `json:"steps"`
+	// Final[ℓ] is the energy of the final prediction from the states after
+	// step T (the errors the learning rule uses).
+	Final []float64 `json:"final"`
+}
+
+// Total returns the total discrepancy Σ_ℓ energy at every step.
+func (tr *Trace) Total() []float64 {
+	out := make([]float64, len(tr.Steps))
+	for t, layers := range tr.Steps {
+		for _, v := range layers {
+			out[t] += v
+		}
+	}
+	return out
+}
+
+// FinalTotal returns Σ_ℓ Final[ℓ].
+func (tr *Trace) FinalTotal() float64 {
+	var s float64
+	for _, v := range tr.Final {
+		s += v
+	}
+	return s
+}
+
+// Infer runs T steps of inference on a mini-batch x of ws.B images in the
+// image-major layout [B][C][H][W] with values in [0, 1], starting the top
+// states from N(μ_z, σ_z) drawn from rng (nil uses the model's own stream,
+// seeded by Config.Seed). The prediction x̂ = mu[0] from the final states is
+// left in ws.Mu[0] (see Workspace.Output). trace may be nil.
+func (m *Model) Infer(ws *Workspace, x []float32, task Task, rng *rand.Rand, trace *Trace) error {
+	if err := m.checkBatch(ws, x); err != nil {
+		return err
+	}
+	if rng == nil {
+		rng = m.rng
+	}
+	L := m.cfg.Layers()
+	m.InitTop(ws.Z[L], rng)
+	for l := L; l >= 1; l-- {
+		m.predictLayer(ws, l)
+		if l-1 >= 1 {
+			copy(ws.Z[l-1], ws.Mu[l-1])
+		}
+	}
+	c0, s0 := m.cfg.ChannelsAt(0), m.cfg.SizeAt(0)
+	tensor.ToMapMajor(ws.Z[0], x, ws.B, c0, s0*s0)
+	if trace != nil {
+		trace.Steps = trace.Steps[:0]
+	}
+	for t := 1; t <= m.cfg.Steps; t++ {
+		en := m.Step(ws, task == Denoise && t >= 2)
+		if trace != nil {
+			trace.Steps = append(trace.Steps, en)
+		}
+	}
+	en := m.Predict(ws)
+	if trace != nil {
+		trace.Final = en
+	}
+	return nil
+}
+
+// InitTop fills the top states with draws from N(μ_z, σ_z²).
+func (m *Model) InitTop(z []float32, rng *rand.Rand) {
+	mu, sd := *m.cfg.TopMean, *m.cfg.TopStd
+	for i := range z {
+		if sd == 0 {
+			z[i] = float32(mu)
+		} else {
+			z[i] = float32(mu + sd*rng.NormFloat64())
+		}
+	}
+}
+
+// Step runs one step of inference in Jacobi order: every prediction and
+// error from the current states, then every free state moves. The image
+// layer moves too when freeBottom is set. It returns the energies of the
+// predictions it computed, per image.
+func (m *Model) Step(ws *Workspace, freeBottom bool) []float64 {
+	en := m.Predict(ws)
+	m.Correct(ws, freeBottom)
+	return en
+}
+
+// Predict computes mu[ℓ] and e[ℓ] for every ℓ < L from the current states
+// and returns ½‖e[ℓ]‖² per image for each.
+func (m *Model) Predict(ws *Workspace) []float64 {
+	L := m.cfg.Layers()
+	en := make([]float64, L)
+	for l := L; l >= 1; l-- {
+		en[l-1] = m.predictLayer(ws, l) / float64(ws.B)
+	}
+	return en
+}
+
+// predictLayer computes φ(z[ℓ]), mu[ℓ−1] and e[ℓ−1] and returns the summed
+// energy of e[ℓ−1].
+func (m *Model) predictLayer(ws *Workspace, l int) float64 {
+	s := ws.specs[l-1]
+	m.phi.Apply(ws.Phi[l], ws.Z[l])
+	tensor.ConvT(ws.Mu[l-1], ws.Phi[l], m.syn[l-1].W, ws.cols[:s.ColsLen()], s)
+	g := tensor.Identity
+	if l == 1 && m.cfg.BottomSigmoid {
+		g = tensor.Sigmoid
+	}
+	neuron.Predict(ws.Mu[l-1], m.syn[l-1].Bias, ws.plane(l-1), g)
+	return neuron.Error(ws.E[l-1], ws.Z[l-1], ws.Mu[l-1])
+}
+
+// Correct moves every free state one step using the errors of the last
+// Predict: d[ℓ] = −e[ℓ] + E[ℓ] ∗ e[ℓ−1], z[ℓ] ← z[ℓ] + β·d[ℓ] − γ·z[ℓ].
+func (m *Model) Correct(ws *Workspace, freeBottom bool) {
+	L := m.cfg.Layers()
+	p := m.stateParams()
+	for l := 1; l <= L; l++ {
+		s := ws.specs[l-1]
+		tensor.Conv(ws.Fb[l], ws.E[l-1], m.feedback(l), ws.cols[:s.ColsLen()], s)
+		neuron.Correct(ws.Z[l], ws.E[l], ws.Fb[l], p)
+	}
+	if freeBottom {
+		neuron.Correct(ws.Z[0], ws.E[0], nil, p)
+	}
+}
+
+// feedback returns the kernels of the bottom-up pass into layer ℓ: W[ℓ]
+// itself when tied (E = Wᵀ, applied as the adjoint), E[ℓ] when untied.
+func (m *Model) feedback(l int) []float32 {
+	if s := m.syn[l-1]; s.E != nil {
+		return s.E
+	}
+	return m.syn[l-1].W
+}
+
+func (m *Model) stateParams() neuron.StateParams {
+	return neuron.StateParams{Beta: float32(m.cfg.Beta), Gamma: float32(*m.cfg.Gamma), PCN: m.cfg.PCN, Phi: m.phi}
+}
+
+// Output writes the prediction x̂ = mu[0] of the last Infer into dst in the
+// image-major layout [B][C][H][W].
+func (ws *Workspace) Output(dst []float32) {
+	c, s := ws.m.cfg.ChannelsAt(0), ws.m.cfg.SizeAt(0)
+	tensor.FromMapMajor(dst, ws.Mu[0], ws.B, c, s*s)
+}
+
+// Layer writes the states of layer ℓ into dst in the image-major layout
+// [B][C_ℓ][H_ℓ][W_ℓ] (for pictures of the latent maps).
+func (ws *Workspace) Layer(dst []float32, l int) {
+	c, s := ws.m.cfg.ChannelsAt(l), ws.m.cfg.SizeAt(l)
+	tensor.FromMapMajor(dst, ws.Z[l], ws.B, c, s*s)
+}
+
+func (m *Model) checkBatch(ws *Workspace, x []float32) error {
+	if ws == nil || ws.m != m {
+		return fmt.Errorf("ngc: workspace was not made by this model")
+	}
+	c, s := m.cfg.ChannelsAt(0), m.cfg.SizeAt(0)
+	if want := ws.B * c * s * s; len(x) != want {
+		return fmt.Errorf("ngc: batch has %d floats, want %d (%d images of %d×%d×%d)", len(x), want, ws.B, c, s, s)
+	}
+	return nil
+}
+
+// Corrupt writes x + N(0, std²) noise into dst, clipped to [0, 1] unless
+// noClip is set: the paper's denoising input.
+func Corrupt(dst, x []float32, std float64, noClip bool, rng *rand.Rand) {
+	for i, v := range x {
+		n := v + float32(std*rng.NormFloat64())
+		if !noClip {
+			n = min(max(n, 0), 1)
+		}
+		dst[i] = n
+	}
+}

@@ -1,0 +1,210 @@
+package ngc
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/convngc/convngc/ngc/optim"
+	"github.com/convngc/convngc/ngc/tensor"
+)
+
+// Synapses are the parameters between state layer ℓ (above) and ℓ−1 (below).
+type Synapses struct {
+	// W are the prediction kernels, layout [C_ℓ][C_{ℓ−1}][K][K]: W[i][j] maps
+	// upper map i onto lower map j.
+	W []float32
+	// Bias are the prediction biases of the lower layer, one per map, [C_{ℓ−1}].
+	Bias []float32
+	// E are the error (feedback) kernels in untied mode, in W's layout; nil in
+	// tied mode, where the feedback uses W itself (E = Wᵀ) and no second copy
+	// exists that could drift.
+	E []float32
+}
+
+// Model is a Conv-NGC network: its resolved Config and parameters. A Model
+// is not safe for concurrent use.
+type Model struct {
+	cfg  Config
+	phi  tensor.Activation
+	syn  []Synapses // syn[ℓ−1] for ℓ = 1..L
+	opt  []paramOpt // optimiser state per synaptic layer
+	rng  *rand.Rand // inference noise (top-state initialisation)
+	seed uint64
+}
+
+type paramOpt struct{ w, b, e optim.Optimizer }
+
+// New returns a model with freshly initialised parameters: kernels from
+// N(0, InitStd²), zero biases, drawn from cfg.Seed.
+func New(cfg Config) (*Model, error) {
+	rc, err := cfg.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	m := newEmpty(rc)
+	init := rand.New(rand.NewPCG(rc.Seed, 0x9e3779b97f4a7c15))
+	for l := 1; l <= rc.Layers(); l++ {
+		s := &m.syn[l-1]
+		for i := range s.W {
+			s.W[i] = float32(init.NormFloat64() * rc.InitStd)
+		}
+		if s.E != nil {
+			for i := range s.E {
+				s.E[i] = float32(init.NormFloat64() * rc.InitStd)
+			}
+		}
+	}
+	return m, nil
+}
+
+// newEmpty allocates zeroed parameters and optimiser state for a resolved config.
+func newEmpty(rc Config) *Model {
+	phi, _ := tensor.ParseActivation(rc.Phi)
+	m := &Model{cfg: rc, phi: phi, seed: rc.Seed, rng: rand.New(rand.NewPCG(rc.Seed, 1))}
+	kk := rc.Kernel * rc.Kernel
+	for l := 1; l <= rc.Layers(); l++ {
+		up, low := rc.ChannelsAt(l), rc.ChannelsAt(l-1)
+		s := Synapses{W: make([]float32, up*low*kk), Bias: make([]float32, low)}
+		if rc.Untied {
+			s.E = make([]float32, up*low*kk)
+		}
+		m.syn = append(m.syn, s)
+		m.opt = append(m.opt, m.newOpt(s))
+	}
+	return m
+}
+
+func (m *Model) newOpt(s Synapses) paramOpt {
+	mk := func(n int, lr float64, block int) optim.Optimizer {
+		if n == 0 {
+			return nil
+		}
+		if m.cfg.Optimizer == "normalized" {
+			return &optim.Normalized{LR: lr, Eps: 1e-8, Block: block}
+		}
+		return optim.NewAdam(n, lr)
+	}
+	kk := m.cfg.Kernel * m.cfg.Kernel
+	lr := m.cfg.LearningRate
+	return paramOpt{w: mk(len(s.W), lr, kk), b: mk(len(s.Bias), lr, len(s.Bias)), e: mk(len(s.E), lr*m.cfg.Lambda, kk)}
+}
+
+// Config returns the model's resolved configuration.
+func (m *Model) Config() Config { return m.cfg }
+
+// Synapses returns the parameters between layer ℓ and ℓ−1 (ℓ = 1..L). The
+// slices are the model's own: writing them changes the model.
+func (m *Model) Synapses(l int) Synapses { return m.syn[l-1] }
+
+// Spec returns the convolution between layer ℓ (small side) and ℓ−1 (large
+// side) for a mini-batch of b images. Kernel taps use ngc-learn's
+// deconvolution orientation (tensor.ConvSpec.Flip).
+func (m *Model) Spec(l, b int) tensor.ConvSpec {
+	lo := m.cfg.SizeAt(l - 1)
+	g, _ := tensor.SameGeom(lo, lo, m.cfg.Kernel, m.cfg.Stride)
+	return tensor.ConvSpec{Geom: g, Batch: b, InC: m.cfg.ChannelsAt(l - 1), OutC: m.cfg.ChannelsAt(l), Flip: true}
+}
+
+// LayerInfo describes one state layer and the synapses that predict the
+// layer below it.
+type LayerInfo struct {
+	Layer    int    `json:"layer"`
+	Maps     int    `json:"maps"`
+	Size     int    `json:"size"`
+	Kernels  []int  `json:"kernel_shape,omitempty"` // shape of W[ℓ]
+	Weights  int    `json:"weights"`                // kernel weights of W[ℓ] (and E[ℓ] when untied)
+	Biases   int    `json:"biases"`
+	Role     string `json:"role"`
+	Activity string `json:"activation"`
+}
+
+// Summary is what Inspect reports.
+type Summary struct {
+	Config  Config      `json:"config"`
+	Layers  []LayerInfo `json:"layers"`
+	Weights int         `json:"kernel_weights"`
+	Biases  int         `json:"biases"`
+	// StateMaps and ErrorMaps count the populations, i.e. the actors of the
+	// event-driven runtime (the image layer's state maps included).
+	StateMaps int `json:"state_maps"`
+	ErrorMaps int `json:"error_maps"`
+}
+
+// Inspect reports the layers, shapes and parameter counts of the model. The
+// paper network has 9,225 kernel weights and 63 biases.
+func (m *Model) Inspect() Summary { return Inspect(m.cfg) }
+
+// Inspect reports the layers, shapes and parameter counts of the network a
+// config describes (resolving defaults). An invalid config gives an empty
+// summary with the config as given.
+func Inspect(c Config) Summary {
+	rc, err := c.Resolve()
+	if err != nil {
+		return Summary{Config: c}
+	}
+	s := Summary{Config: rc}
+	k := rc.Kernel
+	for l := rc.Layers(); l >= 0; l-- {
+		li := LayerInfo{Layer: l, Maps: rc.ChannelsAt(l), Size: rc.SizeAt(l), Activity: rc.Phi}
+		switch l {
+		case rc.Layers():
+			li.Role = "top"
+		case 0:
+			li.Role = "image"
+			li.Activity = "clamped"
+		default:
+			li.Role = "latent"
+		}
+		if l > 0 {
+			li.Kernels = []int{rc.ChannelsAt(l), rc.ChannelsAt(l - 1), k, k}
+			li.Weights = rc.ChannelsAt(l) * rc.ChannelsAt(l-1) * k * k
+			if rc.Untied {
+				li.Weights *= 2
+			}
+			li.Biases = rc.ChannelsAt(l - 1)
+		}
+		s.Weights += li.Weights
+		s.Biases += li.Biases
+		s.StateMaps += li.Maps
+		if l < rc.Layers() {
+			s.ErrorMaps += li.Maps
+		}
+		s.Layers = append(s.Layers, li)
+	}
+	return s
+}
+
+// String renders a summary as a table.
+func (s Summary) String() string {
+	out := fmt.Sprintf("%-6s %-7s %5s %7s  %-16s %8s %6s\n", "layer", "role", "maps", "size", "W shape", "weights", "biases")
+	for _, l := range s.Layers {
+		shape := "-"
+		if l.Kernels != nil {
+			shape = fmt.Sprint(l.Kernels)
+		}
+		out += fmt.Sprintf("%-6d %-7s %5d %3d×%-3d  %-16s %8d %6d\n", l.Layer, l.Role, l.Maps, l.Size, l.Size, shape, l.Weights, l.Biases)
+	}
+	out += fmt.Sprintf("total: %d kernel weights + %d biases = %d parameters; %d state maps, %d error maps\n",
+		s.Weights, s.Biases, s.Weights+s.Biases, s.StateMaps, s.ErrorMaps)
+	return out
+}
+
+// FLOPsPerImage counts the floating-point operations of the convolutions of
+// one image's inference (T steps of prediction and feedback, plus the
+// ancestral and final predictions), and of the kernel update when train is
+// set: two per multiply-accumulate, padding taps included. Elementwise work
+// is not counted. The paper network costs about 2.0 MFLOP per step.
+func (m *Model) FLOPsPerImage(train bool) int64 {
+	var pred, fb int64
+	for l := 1; l <= m.cfg.Layers(); l++ {
+		macs := m.Spec(l, 1).MACs()
+		pred += 2 * macs
+		fb += 2 * macs
+	}
+	T := int64(m.cfg.Steps)
+	total := (T+2)*pred + T*fb
+	if train {
+		total += pred // the kernel gradient costs one more pass
+	}
+	return total
+}
