@@ -1,0 +1,92 @@
+package data
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+)
+
+// Color-MNIST colour/label agreement: the probability that a digit's colour
+// is the one that agrees with its binary label, in the training and in the
+// test set. The correlation is reversed at test time.
+const (
+	ColorTrainAgreement = 0.9
+	ColorTestAgreement  = 0.1
+)
+
+// Color-MNIST binary labels (Set.Labels); the digit itself is in Set.Digits.
+const (
+	LabelHigh = 0 // digits 5–9; their agreeing colour is green
+	LabelLow  = 1 // digits 0–4; their agreeing colour is red
+)
+
+// ColorMNIST builds the Color-MNIST training (train true, 60,000 images) or
+// test set (10,000 images) from the MNIST files of the GoMNIST module (see
+// MNISTDir). See LoadColorMNIST for the construction.
+func ColorMNIST(ctx context.Context, train bool, seed int64) (*Set, error) {
+	dir, err := MNISTDir(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return LoadColorMNIST(dir, train, seed)
+}
+
+// LoadColorMNIST builds Color-MNIST from the MNIST IDX files in dir (see
+// LoadMNIST), in the style of the Colored MNIST of Invariant Risk
+// Minimization (Arjovsky et al., 2019):
+//
+//   - each 28×28 digit is scaled to [0, 1] (byte/255) and resized to 32×32 by
+//     bilinear interpolation with half-pixel centres (align_corners=false);
+//   - its binary label is LabelLow (1) for digits 0–4 and LabelHigh (0) for
+//     digits 5–9; the label is not noised;
+//   - it is coloured red or green: with probability ColorTrainAgreement (train)
+//     or ColorTestAgreement (test) it takes the colour that agrees with its
+//     label (red for LabelLow, green for LabelHigh), otherwise the other one;
+//   - a red digit has its intensity in the R plane, a green one in the G
+//     plane; the two other planes are zero.
+//
+// The colours are drawn in file order from a PCG generator seeded by seed,
+// with different streams for train and test, so a seed fixes the data set.
+// Set.Labels holds the binary labels, Set.Digits the digits 0–9.
+func LoadColorMNIST(dir string, train bool, seed int64) (*Set, error) {
+	digits, labels, err := LoadMNIST(dir, train)
+	if err != nil {
+		return nil, err
+	}
+	agreement, stream, name := ColorTestAgreement, uint64(streamColor), "color-mnist/test"
+	if train {
+		agreement, stream, name = ColorTrainAgreement, streamColor+1, "color-mnist/train"
+	}
+	rng := rand.NewPCG(uint64(seed), stream)
+	n := len(digits)
+	s := &Set{
+		Name:    name,
+		Images:  make([]float32, n*ImageSize),
+		Labels:  make([]int, n),
+		Digits:  labels,
+		Classes: []string{"digits 5-9", "digits 0-4"},
+	}
+	rs := newBilinear(Height, Width, MNISTHeight, MNISTWidth)
+	src := make([]float32, MNISTHeight*MNISTWidth)
+	for i, img := range digits {
+		y := LabelHigh
+		if labels[i] < 5 {
+			y = LabelLow
+		}
+		s.Labels[i] = y
+		agree := unitFloat(rng) < agreement
+		red := (y == LabelLow) == agree
+		for k, b := range img {
+			src[k] = float32(b) / 255
+		}
+		plane := 1 // green
+		if red {
+			plane = 0
+		}
+		rs.resize(s.Image(i)[plane*PlaneSize:(plane+1)*PlaneSize], src)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("data: color-mnist from %s: %w", dir, err)
+	}
+	return s, nil
+}

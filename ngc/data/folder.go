@@ -1,0 +1,250 @@
+package data
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// MaxImagePixels is the largest width×height of an image that
+// LoadImageFolder decodes; the size is read from the header and checked
+// before the pixels are decoded.
+const MaxImagePixels = 1 << 26
+
+// imageFile is one image of a folder tree.
+type imageFile struct {
+	path  string // as found by the walk
+	rel   string // relative to the root, slash-separated
+	class string // first path element of rel
+}
+
+// LoadImageFolder loads every PNG and JPEG image (extensions .png, .jpg and
+// .jpeg in any letter case) below root. The class of an image is the first
+// folder under root that contains it, at any depth (root/<class>/…/img.png);
+// labels index the sorted class names, which become Classes. Images come in a
+// fixed order: by class, then by their path under root. This reads the
+// CINIC-10 layout (point root at its train, valid or test folder) and the
+// CIFAR-10 JPEG copy's train and test folders.
+//
+// Images are decoded in parallel on GOMAXPROCS goroutines and converted to
+// RGB in [0, 1]: greyscale is repeated in the three planes, palettes are
+// looked up, transparency is composited over black. A 32×32 image is kept as
+// it is; a larger one whose width and height are multiples of 32 is
+// block-averaged down; any other size is resampled bilinearly (see the
+// package documentation). Hidden files and folders (names starting with '.')
+// and files with other extensions are ignored. An image directly in root, a
+// file that does not decode, or an empty tree is an error naming the
+// problem: no image is silently skipped. ctx cancels the load.
+func LoadImageFolder(ctx context.Context, root string) (*Set, error) {
+	files, err := listImages(root)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]struct{})
+	for _, f := range files {
+		seen[f.class] = struct{}{}
+	}
+	classes := sortedClasses(seen)
+	s := &Set{
+		Name:    "folder/" + filepath.Base(filepath.Clean(root)),
+		Images:  make([]float32, len(files)*ImageSize),
+		Labels:  make([]int, len(files)),
+		Classes: classes,
+	}
+	for i, f := range files {
+		s.Labels[i], _ = slices.BinarySearch(classes, f.class)
+	}
+	if err := decodeAll(ctx, s, files); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// listImages walks root and returns its image files, sorted by class and
+// path.
+func listImages(root string) ([]imageFile, error) {
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("data: image folder: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("data: image folder %s: not a directory", root)
+	}
+	var files []imageFile
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if path != root && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !isImageName(d.Name()) {
+			return nil
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		class, _, ok := strings.Cut(rel, "/")
+		if !ok {
+			return fmt.Errorf("%s: %w: image is not inside a class folder", path, ErrFormat)
+		}
+		files = append(files, imageFile{path: path, rel: rel, class: class})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("data: image folder %s: %w", root, err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("data: image folder %s: %w (no .png, .jpg or .jpeg files)", root, ErrNoImages)
+	}
+	slices.SortFunc(files, func(a, b imageFile) int {
+		if c := strings.Compare(a.class, b.class); c != 0 {
+			return c
+		}
+		return strings.Compare(a.rel, b.rel)
+	})
+	return files, nil
+}
+
+// isImageName reports whether a file name has a PNG or JPEG extension.
+func isImageName(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".png", ".jpg", ".jpeg":
+		return true
+	}
+	return false
+}
+
+// decodeAll decodes files[i] into image i of s on GOMAXPROCS workers. On
+// failure it returns the error of the lowest-numbered failing file among
+// those tried, so a single bad file is always the one reported.
+func decodeAll(ctx context.Context, s *Set, files []imageFile) error {
+	work, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next     atomic.Int64
+		mu       sync.Mutex
+		errIndex = len(files)
+		errFirst error
+		wg       sync.WaitGroup
+	)
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(files)))
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var scratch []float32
+			for work.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return
+				}
+				var err error
+				scratch, err = decodeFile(s.Image(i), files[i].path, scratch)
+				if err != nil {
+					mu.Lock()
+					if i < errIndex {
+						errIndex, errFirst = i, err
+					}
+					mu.Unlock()
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if errFirst != nil {
+		return errFirst
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("data: loading images: %w", err)
+	}
+	return nil
+}
+
+// decodeFile reads and decodes one image file into dst, naming the file in
+// errors. scratch is reused between calls.
+func decodeFile(dst []float32, path string, scratch []float32) ([]float32, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return scratch, fmt.Errorf("data: %w", err)
+	}
+	scratch, err = decodeImage(dst, b, MaxImagePixels, scratch)
+	if err != nil {
+		return scratch, fmt.Errorf("data: %s: %w", path, err)
+	}
+	return scratch, nil
+}
+
+// decodeImage decodes a PNG or JPEG image (told apart by their signatures)
+// of at most maxPixels pixels into dst, ImageSize floats, resizing it to
+// 32×32. scratch is grown and returned for reuse.
+func decodeImage(dst []float32, b []byte, maxPixels int, scratch []float32) ([]float32, error) {
+	var (
+		decode       func(*bytes.Reader) (image.Image, error)
+		decodeConfig func(*bytes.Reader) (image.Config, error)
+		format       string
+	)
+	switch {
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
+		format = "PNG"
+		decode = func(r *bytes.Reader) (image.Image, error) { return png.Decode(r) }
+		decodeConfig = func(r *bytes.Reader) (image.Config, error) { return png.DecodeConfig(r) }
+	case bytes.HasPrefix(b, []byte{0xff, 0xd8}):
+		format = "JPEG"
+		decode = func(r *bytes.Reader) (image.Image, error) { return jpeg.Decode(r) }
+		decodeConfig = func(r *bytes.Reader) (image.Config, error) { return jpeg.DecodeConfig(r) }
+	default:
+		return scratch, fmt.Errorf("%w: neither PNG nor JPEG (starts % x)", ErrFormat, b[:min(len(b), 8)])
+	}
+	cfg, err := decodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return scratch, fmt.Errorf("%w: %s header: %w", ErrFormat, format, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return scratch, fmt.Errorf("%w: %s size %d×%d", ErrFormat, format, cfg.Width, cfg.Height)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
+		return scratch, fmt.Errorf("%s size %d×%d: %w (%d pixels)", format, cfg.Width, cfg.Height, ErrTooLarge, maxPixels)
+	}
+	img, err := decode(bytes.NewReader(b))
+	if err != nil {
+		return scratch, fmt.Errorf("%w: %s: %w", ErrFormat, format, err)
+	}
+	bounds := img.Bounds()
+	w, h := bounds.Dx(), bounds.Dy()
+	if w != cfg.Width || h != cfg.Height {
+		return scratch, fmt.Errorf("%w: %s decodes to %d×%d, header says %d×%d", ErrFormat, format, w, h, cfg.Width, cfg.Height)
+	}
+	if w == Width && h == Height {
+		toPlanes(dst, img)
+		return scratch, nil
+	}
+	n := Channels * w * h
+	if cap(scratch) < n {
+		scratch = make([]float32, n)
+	}
+	scratch = scratch[:n]
+	toPlanes(scratch, img)
+	for ch := range Channels {
+		resizePlane(dst[ch*PlaneSize:(ch+1)*PlaneSize], scratch[ch*w*h:(ch+1)*w*h], h, w)
+	}
+	return scratch, nil
+}
