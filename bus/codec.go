@@ -1,0 +1,422 @@
+package bus
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"slices"
+
+	"github.com/golang/snappy"
+)
+
+// Wire format, version 1. All fixed-width fields are little-endian.
+//
+//	offset  size  field
+//	0       4     magic "NGCF"
+//	4       1     version (1)
+//	5       1     flags (bit 0: payload is snappy-compressed; others must be 0)
+//	6       1     kind
+//	7       1     ndims (0..MaxDims)
+//	8       8     step
+//	16      2     len(run), then run bytes
+//	.       2     len(sender), then sender bytes
+//	.       4·nd  dims, uint32 each
+//	.       4     uncompressed payload length in bytes (= 4·product(dims))
+//	.       4     stored payload length in bytes (≤ uncompressed length)
+//	.       4     CRC-32C (Castagnoli) of the uncompressed payload bytes
+//	.       4     CRC-32C of every header byte before this field
+//	.       …     stored payload: little-endian float32s, snappy block if flagged
+//
+// A frame is exactly header plus stored payload; trailing bytes are an error.
+const (
+	frameMagic     = "NGCF"
+	wireVersion    = 1
+	flagSnappy     = 1 << 0
+	knownFlags     = flagSnappy
+	fixedHeaderLen = 4 + 1 + 1 + 1 + 1 + 8 + 2 + 2 + 4 + 4 + 4 + 4
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Compression selects how AppendFrame stores the payload. Whatever the
+// choice, a stored payload is never larger than the raw one: when snappy does
+// not shrink it, the payload is stored raw and the header's snappy flag is
+// clear, so decoders never pay for useless decompression.
+type Compression uint8
+
+const (
+	// CompressAuto stores the snappy form only when it saves at least 1/8
+	// of the raw size. Float32 noise saves almost nothing (a failed attempt
+	// costs one snappy pass), sparse or saturated maps save a lot.
+	CompressAuto Compression = iota
+	// CompressNone always stores the payload raw: no compression cost.
+	CompressNone
+	// CompressSnappy stores the snappy form whenever it is smaller at all.
+	CompressSnappy
+)
+
+// String returns "auto", "none", "snappy" or "compression(N)".
+func (c Compression) String() string {
+	switch c {
+	case CompressAuto:
+		return "auto"
+	case CompressNone:
+		return "none"
+	case CompressSnappy:
+		return "snappy"
+	}
+	return fmt.Sprintf("compression(%d)", uint8(c))
+}
+
+// AppendFrame appends the wire encoding of f to dst and returns the extended
+// buffer. It allocates only when dst lacks capacity: with CompressNone a
+// frame needs f.WireSize() bytes, with snappy about 2.2 times that (the raw
+// bytes are staged in dst's spare capacity), so a buffer reused across calls
+// reaches a zero-allocation steady state.
+//
+// AppendFrame checks only what the wire format itself requires (shape against
+// payload, strings ≤ 65535 bytes, payload < 4 GiB); buses also check Limits.
+// On error dst is returned unchanged.
+func AppendFrame(dst []byte, f *Frame, c Compression) ([]byte, error) {
+	if f == nil {
+		return dst, ErrNilFrame
+	}
+	if len(f.Run) > math.MaxUint16 || len(f.Sender) > math.MaxUint16 {
+		return dst, fmt.Errorf("bus: encode: run or sender longer than %d bytes: %w", math.MaxUint16, ErrFrameTooLarge)
+	}
+	if err := checkShape(f.Shape, len(f.Payload)); err != nil {
+		return dst, fmt.Errorf("bus: encode frame from %q: %w", f.Sender, err)
+	}
+	if int64(len(f.Payload)) > math.MaxUint32/4 {
+		return dst, fmt.Errorf("bus: encode frame from %q: payload of %d floats: %w", f.Sender, len(f.Payload), ErrFrameTooLarge)
+	}
+	rawLen := 4 * len(f.Payload)
+	hlen := f.HeaderSize()
+	start := len(dst)
+
+	maxEnc := 0
+	if c != CompressNone && rawLen > 0 {
+		maxEnc = snappy.MaxEncodedLen(rawLen)
+		if maxEnc < 0 {
+			c, maxEnc = CompressNone, 0
+		}
+	}
+	if c == CompressNone || maxEnc == 0 {
+		c = CompressNone
+	}
+	need := hlen + rawLen
+	if c != CompressNone {
+		need = hlen + maxEnc + rawLen
+	}
+	dst = slices.Grow(dst, need)[:start+need]
+	body := dst[start+hlen:]
+
+	var raw []byte
+	if c == CompressNone {
+		raw = body[:rawLen]
+	} else {
+		raw = body[maxEnc : maxEnc+rawLen]
+	}
+	putFloats(raw, f.Payload)
+	pcrc := crc32.Checksum(raw, castagnoli)
+
+	flags := byte(0)
+	stored := rawLen
+	if c != CompressNone {
+		enc := snappy.Encode(body[:maxEnc], raw)
+		keep := len(enc) < rawLen
+		if c == CompressAuto {
+			keep = len(enc) <= rawLen-rawLen/8
+		}
+		if keep {
+			flags, stored = flagSnappy, len(enc)
+		} else {
+			copy(body, raw)
+		}
+	}
+	dst = dst[:start+hlen+stored]
+
+	h := dst[start : start+hlen]
+	copy(h, frameMagic)
+	h[4] = wireVersion
+	h[5] = flags
+	h[6] = byte(f.Kind)
+	h[7] = byte(len(f.Shape))
+	binary.LittleEndian.PutUint64(h[8:], f.Step)
+	p := 16
+	binary.LittleEndian.PutUint16(h[p:], uint16(len(f.Run)))
+	p += 2 + copy(h[p+2:], f.Run)
+	binary.LittleEndian.PutUint16(h[p:], uint16(len(f.Sender)))
+	p += 2 + copy(h[p+2:], f.Sender)
+	for _, d := range f.Shape {
+		binary.LittleEndian.PutUint32(h[p:], uint32(d))
+		p += 4
+	}
+	binary.LittleEndian.PutUint32(h[p:], uint32(rawLen))
+	binary.LittleEndian.PutUint32(h[p+4:], uint32(stored))
+	binary.LittleEndian.PutUint32(h[p+8:], pcrc)
+	binary.LittleEndian.PutUint32(h[p+12:], crc32.Checksum(h[:p+12], castagnoli))
+	return dst, nil
+}
+
+// Header is the decoded header of a frame, as returned by DecodeHeader.
+type Header struct {
+	Run        string
+	Sender     string
+	Kind       Kind
+	Step       uint64
+	Shape      []int  // nil when the frame carries no payload
+	Compressed bool   // the stored payload is a snappy block
+	PayloadLen int    // uncompressed payload bytes (4 per float)
+	StoredLen  int    // payload bytes on the wire
+	PayloadCRC uint32 // CRC-32C of the uncompressed payload
+	Size       int    // header bytes; Size+StoredLen is the frame's length
+}
+
+// rawHeader is a parsed header whose strings still point into the input.
+type rawHeader struct {
+	flags      byte
+	kind       Kind
+	ndims      int
+	step       uint64
+	run        []byte
+	sender     []byte
+	dims       [MaxDims]uint32
+	floats     int // product of dims (0 when ndims == 0)
+	rawLen     int
+	storedLen  int
+	payloadCRC uint32
+	size       int
+}
+
+// shape returns the declared dimensions as a new slice.
+func (h *rawHeader) shape() []int {
+	s := make([]int, h.ndims)
+	for i := range s {
+		s[i] = int(h.dims[i])
+	}
+	return s
+}
+
+// parseHeader reads and checks the header of data against lim (which must
+// have its defaults applied). It allocates nothing. On error, h.sender holds
+// the sender if the header got far enough to read it.
+func parseHeader(data []byte, lim Limits) (h rawHeader, err error) {
+	if len(data) < len(frameMagic) || string(data[:len(frameMagic)]) != frameMagic {
+		if len(data) < len(frameMagic) && string(data) == frameMagic[:len(data)] {
+			return h, fmt.Errorf("%d bytes: %w", len(data), ErrTruncated)
+		}
+		return h, ErrMagic
+	}
+	if len(data) < 5 {
+		return h, fmt.Errorf("%d bytes: %w", len(data), ErrTruncated)
+	}
+	if data[4] != wireVersion {
+		return h, fmt.Errorf("version %d, want %d: %w", data[4], wireVersion, ErrVersion)
+	}
+	if len(data) < 18 {
+		return h, fmt.Errorf("%d bytes, header needs at least %d: %w", len(data), fixedHeaderLen, ErrTruncated)
+	}
+	h.flags = data[5]
+	h.kind = Kind(data[6])
+	h.ndims = int(data[7])
+	h.step = binary.LittleEndian.Uint64(data[8:])
+	p := 16
+	n := int(binary.LittleEndian.Uint16(data[p:]))
+	p += 2
+	if n > lim.MaxString {
+		return h, fmt.Errorf("run id of %d bytes, limit %d: %w", n, lim.MaxString, ErrFrameTooLarge)
+	}
+	if len(data) < p+n+2 {
+		return h, fmt.Errorf("run id: %w", ErrTruncated)
+	}
+	h.run = data[p : p+n]
+	p += n
+	n = int(binary.LittleEndian.Uint16(data[p:]))
+	p += 2
+	if n > lim.MaxString {
+		return h, fmt.Errorf("sender of %d bytes, limit %d: %w", n, lim.MaxString, ErrFrameTooLarge)
+	}
+	if len(data) < p+n {
+		return h, fmt.Errorf("sender: %w", ErrTruncated)
+	}
+	h.sender = data[p : p+n]
+	p += n
+	// From here on errors can name the sender.
+	if h.flags&^knownFlags != 0 {
+		return h, fmt.Errorf("unknown flags %#02x: %w", h.flags, ErrVersion)
+	}
+	if h.ndims > MaxDims {
+		return h, fmt.Errorf("%d dimensions, at most %d: %w", h.ndims, MaxDims, ErrShape)
+	}
+	if len(data) < p+4*h.ndims+16 {
+		return h, fmt.Errorf("%d bytes, header needs %d: %w", len(data), p+4*h.ndims+16, ErrTruncated)
+	}
+	for i := range h.ndims {
+		h.dims[i] = binary.LittleEndian.Uint32(data[p:])
+		p += 4
+	}
+	rawLen := binary.LittleEndian.Uint32(data[p:])
+	storedLen := binary.LittleEndian.Uint32(data[p+4:])
+	h.payloadCRC = binary.LittleEndian.Uint32(data[p+8:])
+	if want, got := binary.LittleEndian.Uint32(data[p+12:]), crc32.Checksum(data[:p+12], castagnoli); want != got {
+		return h, fmt.Errorf("header CRC %#08x, computed %#08x: %w", want, got, ErrChecksum)
+	}
+	h.size = p + 16
+
+	// Sizes, all checked before the caller allocates anything.
+	maxFloats := uint64(lim.MaxPayload / 4)
+	var floats uint64
+	if h.ndims > 0 {
+		floats = 1
+		for _, d := range h.dims[:h.ndims] {
+			if d != 0 && floats > maxFloats/uint64(d) {
+				return h, fmt.Errorf("shape %v exceeds %d floats (limit %d bytes): %w", h.shape(), maxFloats, lim.MaxPayload, ErrFrameTooLarge)
+			}
+			floats *= uint64(d)
+		}
+	}
+	if uint64(rawLen) > uint64(lim.MaxPayload) {
+		return h, fmt.Errorf("payload of %d bytes, limit %d: %w", rawLen, lim.MaxPayload, ErrFrameTooLarge)
+	}
+	if uint64(rawLen) != 4*floats {
+		return h, fmt.Errorf("shape %v holds %d floats, payload has %d bytes: %w", h.shape(), floats, rawLen, ErrShape)
+	}
+	if h.flags&flagSnappy == 0 && storedLen != rawLen {
+		return h, fmt.Errorf("raw payload stored in %d bytes, declared %d: %w", storedLen, rawLen, ErrCorrupt)
+	}
+	if storedLen > rawLen {
+		return h, fmt.Errorf("compressed payload of %d bytes exceeds raw %d: %w", storedLen, rawLen, ErrCorrupt)
+	}
+	switch rest := uint64(len(data) - h.size); {
+	case rest < uint64(storedLen):
+		return h, fmt.Errorf("payload has %d of %d bytes: %w", rest, storedLen, ErrTruncated)
+	case rest > uint64(storedLen):
+		return h, fmt.Errorf("%d bytes after the payload: %w", rest-uint64(storedLen), ErrCorrupt)
+	}
+	h.floats = int(floats)
+	h.rawLen = int(rawLen)
+	h.storedLen = int(storedLen)
+	return h, nil
+}
+
+// DecodeHeader decodes and verifies the header of the frame in data (header
+// CRC, sizes against lim, total length) without touching the payload.
+// Errors are *FrameError.
+func DecodeHeader(data []byte, lim Limits) (Header, error) {
+	h, err := parseHeader(data, lim.withDefaults())
+	if err != nil {
+		return Header{}, &FrameError{Sender: string(h.sender), Err: err}
+	}
+	hd := Header{
+		Run:        string(h.run),
+		Sender:     string(h.sender),
+		Kind:       h.kind,
+		Step:       h.step,
+		Compressed: h.flags&flagSnappy != 0,
+		PayloadLen: h.rawLen,
+		StoredLen:  h.storedLen,
+		PayloadCRC: h.payloadCRC,
+		Size:       h.size,
+	}
+	if h.ndims > 0 {
+		hd.Shape = h.shape()
+	}
+	return hd, nil
+}
+
+// Decode decodes one frame from data, checking every size against lim
+// before allocating and both checksums. Errors are *FrameError, naming the
+// sender when the header got far enough to read it. The returned frame does
+// not alias data.
+func Decode(data []byte, lim Limits) (*Frame, error) {
+	d := Decoder{Limits: lim}
+	return d.Decode(data)
+}
+
+// Decoder decodes frames, reusing a scratch buffer for decompression across
+// calls. A Decoder must not be used by several goroutines at once; the zero
+// value uses the default Limits.
+type Decoder struct {
+	// Limits bounds every declared size; zero fields take their defaults.
+	Limits Limits
+
+	buf []byte // snappy scratch, grows up to Limits.MaxPayload
+}
+
+// Decode decodes one frame from data into a new Frame. See the package
+// function Decode.
+func (d *Decoder) Decode(data []byte) (*Frame, error) {
+	f := new(Frame)
+	if err := d.DecodeInto(f, data); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// DecodeInto decodes one frame from data into f, reusing the capacity of
+// f.Shape and f.Payload and keeping f.Run and f.Sender when they are
+// unchanged, so that decoding a stream of like frames into the same Frame
+// does not allocate. On error f is left in an unspecified state.
+func (d *Decoder) DecodeInto(f *Frame, data []byte) error {
+	if f == nil {
+		return ErrNilFrame
+	}
+	lim := d.Limits.withDefaults()
+	h, err := parseHeader(data, lim)
+	if err != nil {
+		return &FrameError{Sender: string(h.sender), Err: err}
+	}
+	stored := data[h.size:]
+	raw := stored
+	if h.flags&flagSnappy != 0 {
+		n, err := snappy.DecodedLen(stored)
+		if err != nil || n != h.rawLen {
+			return &FrameError{Sender: string(h.sender), Err: fmt.Errorf("snappy block declares %d bytes, header %d: %w", n, h.rawLen, ErrCorrupt)}
+		}
+		if cap(d.buf) < n {
+			d.buf = make([]byte, n)
+		}
+		raw, err = snappy.Decode(d.buf[:n], stored)
+		if err != nil || len(raw) != h.rawLen {
+			return &FrameError{Sender: string(h.sender), Err: fmt.Errorf("snappy: %v: %w", err, ErrCorrupt)}
+		}
+	}
+	if got := crc32.Checksum(raw, castagnoli); got != h.payloadCRC {
+		return &FrameError{Sender: string(h.sender), Err: fmt.Errorf("payload CRC %#08x, computed %#08x: %w", h.payloadCRC, got, ErrChecksum)}
+	}
+
+	if string(h.run) != f.Run {
+		f.Run = string(h.run)
+	}
+	if string(h.sender) != f.Sender {
+		f.Sender = string(h.sender)
+	}
+	f.Kind = h.kind
+	f.Step = h.step
+	f.Shape = slices.Grow(f.Shape[:0], h.ndims)[:h.ndims]
+	for i := range f.Shape {
+		f.Shape[i] = int(h.dims[i])
+	}
+	f.Payload = slices.Grow(f.Payload[:0], h.floats)[:h.floats]
+	getFloats(f.Payload, raw)
+	return nil
+}
+
+// putFloats writes src to dst as little-endian float32s; len(dst) must be
+// at least 4·len(src).
+func putFloats(dst []byte, src []float32) {
+	for _, v := range src {
+		binary.LittleEndian.PutUint32(dst, math.Float32bits(v))
+		dst = dst[4:]
+	}
+}
+
+// getFloats reads len(dst) little-endian float32s from src.
+func getFloats(dst []float32, src []byte) {
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src))
+		src = src[4:]
+	}
+}
