@@ -208,3 +208,21 @@ func (m *Model) FLOPsPerImage(train bool) int64 {
 	}
 	return total
 }
+
+// WithSteps returns a copy of the model that runs T steps of inference.
+// The copy shares no state with m.
+func (m *Model) WithSteps(t int) (*Model, error) {
+	if t < 1 {
+		return nil, fmt.Errorf("%w: %d steps", ErrConfig, t)
+	}
+	f, err := m.safetensors()
+	if err != nil {
+		return nil, err
+	}
+	c, err := fromSafetensors(f)
+	if err != nil {
+		return nil, err
+	}
+	c.cfg.Steps = t
+	return c, nil
+}

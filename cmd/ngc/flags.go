@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/pflag"
+
+	"github.com/convngc/convngc/ngc"
+	"github.com/convngc/convngc/ngc/data"
+)
+
+// modelFlags are the knobs of ngc.Config.
+type modelFlags struct {
+	channels      []int
+	steps         int
+	beta, gamma   float64
+	topMean       float64
+	topStd        float64
+	phi           string
+	bottomSigmoid bool
+	pcn           bool
+	untied        bool
+	lambda        float64
+	optimizer     string
+	lr            float64
+	maxNorm       float64
+	initStd       float64
+	batch         int
+	seed          uint64
+}
+
+func (mf *modelFlags) register(fs *pflag.FlagSet) {
+	fs.IntSliceVar(&mf.channels, "channels", ngc.PaperChannels, "maps per state layer from the top down to the image's colour channels")
+	fs.IntVar(&mf.steps, "T", 60, "inference steps per mini-batch (stimulus window T)")
+	fs.Float64Var(&mf.beta, "beta", 0.1, "state update rate β")
+	fs.Float64Var(&mf.gamma, "gamma", 0.001, "state leak γ")
+	fs.Float64Var(&mf.topMean, "top-mean", 0.5, "mean μ_z of the initial top states")
+	fs.Float64Var(&mf.topStd, "top-std", 0.05, "standard deviation σ_z of the initial top states (0: deterministic)")
+	fs.StringVar(&mf.phi, "phi", "leaky-relu", "state activation φ: leaky-relu, relu, identity, sigmoid or selu")
+	fs.BoolVar(&mf.bottomSigmoid, "bottom-sigmoid", false, "predict the image through a logistic sigmoid (identity otherwise)")
+	fs.BoolVar(&mf.pcn, "pcn", false, "PCN variant: multiply the bottom-up correction by φ'(z)")
+	fs.BoolVar(&mf.untied, "untied", false, "learn separate error kernels E instead of using Wᵀ")
+	fs.Float64Var(&mf.lambda, "lambda", 1, "update factor λ of the error kernels E (with --untied)")
+	fs.StringVar(&mf.optimizer, "optimizer", "adam", "kernel update rule: adam, or normalized (the paper's Algorithm 2 step)")
+	fs.Float64Var(&mf.lr, "lr", 0.001, "learning rate (Adam step size, or the normalised step α)")
+	fs.Float64Var(&mf.maxNorm, "max-kernel-norm", 1, "re-project every kernel to this Euclidean norm after each update (negative: off)")
+	fs.Float64Var(&mf.initStd, "init-std", 0.1, "standard deviation of the initial kernels")
+	fs.IntVar(&mf.batch, "batch", 500, "mini-batch size")
+	fs.Uint64Var(&mf.seed, "seed", 1, "seed of initialisation, shuffling and inference noise")
+}
+
+func (mf *modelFlags) config() ngc.Config {
+	return ngc.Config{
+		Channels: mf.channels, Steps: mf.steps, Beta: mf.beta, Gamma: ngc.Float(mf.gamma),
+		TopMean: ngc.Float(mf.topMean), TopStd: ngc.Float(mf.topStd), Phi: mf.phi,
+		BottomSigmoid: mf.bottomSigmoid, PCN: mf.pcn, Untied: mf.untied, Lambda: mf.lambda,
+		Optimizer: mf.optimizer, LearningRate: mf.lr, MaxKernelNorm: mf.maxNorm, InitStd: mf.initStd,
+		Batch: mf.batch, Seed: mf.seed,
+	}
+}
+
+// dataFlags select a data set.
+type dataFlags struct {
+	dataset   string
+	path      string
+	maxImages int
+	seed      int64
+}
+
+func (df *dataFlags) register(fs *pflag.FlagSet, maxImages int) {
+	fs.StringVar(&df.dataset, "dataset", data.ColorMNISTName, "data set: color-mnist, cifar10, svhn, cinic10 or folder")
+	fs.StringVar(&df.path, "data", "", "data location (default: the MNIST module for color-mnist, $NGC_DATA_DIR/<dataset> otherwise)")
+	fs.IntVar(&df.maxImages, "max-images", maxImages, "use at most this many images of the split (0: all)")
+	fs.Int64Var(&df.seed, "data-seed", 1, "seed of the validation hold-out, image subset and Color-MNIST colours")
+}
+
+func (df *dataFlags) load(ctx context.Context, split data.Split) (*data.Set, error) {
+	return data.Load(ctx, data.Options{Dataset: df.dataset, Path: df.path, Split: split, MaxImages: df.maxImages, Seed: df.seed})
+}
+
+// progress is a terminal progress bar on stderr, or nothing when quiet.
+type progress struct{ bar *progressbar.ProgressBar }
+
+func newProgress(e *env, quiet bool, total int, desc string) *progress {
+	if quiet {
+		return &progress{}
+	}
+	return &progress{bar: progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(e.stderr),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+	)}
+}
+
+func (p *progress) set(n int, desc string) {
+	if p.bar == nil {
+		return
+	}
+	if desc != "" {
+		p.bar.Describe(desc)
+	}
+	_ = p.bar.Set(n)
+}
+
+func (p *progress) done() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+	}
+}
+
+// describe formats a short status line for a progress bar.
+func describe(format string, args ...any) string { return fmt.Sprintf(format, args...) }

@@ -1,0 +1,226 @@
+package ngc
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/convngc/convngc/ngc/data"
+	"github.com/convngc/convngc/ngc/metrics"
+)
+
+// FitOptions control training over a data set.
+type FitOptions struct {
+	// Epochs over the set (1).
+	Epochs int
+	// Batch overrides Config.Batch when positive.
+	Batch int
+	// Progress, when set, is called after every mini-batch.
+	Progress func(FitProgress)
+}
+
+// FitProgress reports one finished training mini-batch.
+type FitProgress struct {
+	Epoch, Epochs   int
+	Batch, Batches  int     // within the epoch
+	Images          int     // images trained on so far
+	Energy          float64 // final total discrepancy per image of this batch
+	ImagesPerSecond float64 // over the run so far
+}
+
+// FitResult summarises a training run.
+type FitResult struct {
+	Updates int         `json:"updates"`
+	Images  int         `json:"images"`
+	Seconds float64     `json:"seconds"`
+	Energy  []float64   `json:"energy_per_batch"` // final total discrepancy per image, per update
+	Layers  [][]float64 `json:"layer_energy_per_batch"`
+}
+
+func (m *Model) checkSet(set *data.Set) error {
+	if set == nil || set.Len() == 0 {
+		return fmt.Errorf("ngc: empty data set")
+	}
+	if m.cfg.ChannelsAt(0) != data.Channels || m.cfg.ImageSize != data.Height || data.Height != data.Width {
+		return fmt.Errorf("ngc: model expects %d×%d×%d images, data set %q has %d×%d×%d",
+			m.cfg.ChannelsAt(0), m.cfg.ImageSize, m.cfg.ImageSize, set.Name, data.Channels, data.Height, data.Width)
+	}
+	return nil
+}
+
+// Fit trains the model on set: each epoch shuffles the images (from
+// Config.Seed and the epoch number) and runs TrainBatch on every full
+// mini-batch; a last partial batch is dropped, as a fixed batch size keeps
+// the update statistics comparable. A set smaller than one batch trains on
+// one batch of all its images.
+func (m *Model) Fit(ctx context.Context, set *data.Set, opts FitOptions) (FitResult, error) {
+	if err := m.checkSet(set); err != nil {
+		return FitResult{}, err
+	}
+	epochs := max(opts.Epochs, 1)
+	batch := m.cfg.Batch
+	if opts.Batch > 0 {
+		batch = opts.Batch
+	}
+	batch = min(batch, set.Len())
+	ws, err := m.NewWorkspace(batch)
+	if err != nil {
+		return FitResult{}, err
+	}
+	x := make([]float32, batch*data.ImageSize)
+	batches := set.Len() / batch
+	var res FitResult
+	start := time.Now()
+	var tr Trace
+	for ep := 0; ep < epochs; ep++ {
+		order := rand.New(rand.NewPCG(m.seed, uint64(ep)+0x5851f42d4c957f2d)).Perm(set.Len())
+		for b := 0; b < batches; b++ {
+			if err := ctx.Err(); err != nil {
+				return res, fmt.Errorf("ngc: training stopped: %w", err)
+			}
+			for i, idx := range order[b*batch : (b+1)*batch] {
+				copy(x[i*data.ImageSize:(i+1)*data.ImageSize], set.Image(idx))
+			}
+			if err := m.TrainBatch(ws, x, nil, &tr); err != nil {
+				return res, err
+			}
+			res.Updates++
+			res.Images += batch
+			res.Energy = append(res.Energy, tr.FinalTotal())
+			res.Layers = append(res.Layers, append([]float64(nil), tr.Final...))
+			if opts.Progress != nil {
+				el := time.Since(start).Seconds()
+				opts.Progress(FitProgress{Epoch: ep + 1, Epochs: epochs, Batch: b + 1, Batches: batches,
+					Images: res.Images, Energy: tr.FinalTotal(), ImagesPerSecond: float64(res.Images) / el})
+			}
+		}
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// EvalOptions control evaluation.
+type EvalOptions struct {
+	Task Task
+	// NoiseStd is the standard deviation of the denoising corruption (0.1).
+	NoiseStd float64
+	// NoClip keeps corrupted pixels outside [0, 1].
+	NoClip bool
+	// Batch overrides Config.Batch when positive.
+	Batch int
+	// Seed drives the corruption noise and the top-state initialisation.
+	Seed uint64
+	// Keep is how many leading images to return as samples (for pictures).
+	Keep int
+	// Progress, when set, is called with the number of images done.
+	Progress func(done, total int)
+}
+
+// EvalResult is what Evaluate measures.
+type EvalResult struct {
+	Task    string         `json:"task"`
+	Report  metrics.Report `json:"metrics"`
+	Images  int            `json:"images"`
+	Seconds float64        `json:"seconds"`
+	// Energy is the mean total discrepancy per image at every step, and
+	// EnergyLayers the per-layer means, over all evaluated batches.
+	Energy       []float64   `json:"energy_per_step"`
+	EnergyLayers [][]float64 `json:"energy_per_step_per_layer"`
+	// Samples of the first Keep images, image-major: originals, the
+	// corrupted inputs (the originals for reconstruction), the outputs, and
+	// the states of every layer (Latents[ℓ], layout [Keep][C_ℓ][H_ℓ][W_ℓ]).
+	Original, Corrupted, Output []float32 `json:"-"`
+	Latents                     [][]float32 `json:"-"`
+}
+
+// Evaluate runs the task over every image of set in mini-batches and
+// measures the paper's metrics of the outputs against the clean originals.
+func (m *Model) Evaluate(ctx context.Context, set *data.Set, opts EvalOptions) (EvalResult, error) {
+	if err := m.checkSet(set); err != nil {
+		return EvalResult{}, err
+	}
+	if opts.NoiseStd == 0 {
+		opts.NoiseStd = 0.1
+	}
+	batch := m.cfg.Batch
+	if opts.Batch > 0 {
+		batch = opts.Batch
+	}
+	batch = min(batch, set.Len())
+	res := EvalResult{Task: opts.Task.String()}
+	noise := rand.New(rand.NewPCG(opts.Seed, 0xda3e39cb94b95bdb))
+	states := rand.New(rand.NewPCG(opts.Seed, 0x2545f4914f6cdd1d))
+	var acc metrics.Accumulator
+	var ws *Workspace
+	var tr Trace
+	start := time.Now()
+	keep := min(opts.Keep, set.Len())
+	for lo := 0; lo < set.Len(); lo += batch {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("ngc: evaluation stopped: %w", err)
+		}
+		n := min(batch, set.Len()-lo)
+		if ws == nil || ws.B != n {
+			var err error
+			if ws, err = m.NewWorkspace(n); err != nil {
+				return res, err
+			}
+		}
+		clean := set.Images[lo*data.ImageSize : (lo+n)*data.ImageSize]
+		in := clean
+		if opts.Task == Denoise {
+			in = make([]float32, len(clean))
+			Corrupt(in, clean, opts.NoiseStd, opts.NoClip, noise)
+		}
+		if err := m.Infer(ws, in, opts.Task, states, &tr); err != nil {
+			return res, err
+		}
+		out := make([]float32, len(clean))
+		ws.Output(out)
+		if err := acc.Add(clean, out, metrics.Shape{N: n, C: data.Channels, H: data.Height, W: data.Width}); err != nil {
+			return res, err
+		}
+		if res.Energy == nil {
+			res.Energy = make([]float64, len(tr.Steps))
+			res.EnergyLayers = make([][]float64, len(tr.Steps))
+			for t := range res.EnergyLayers {
+				res.EnergyLayers[t] = make([]float64, len(tr.Steps[t]))
+			}
+		}
+		for t, layers := range tr.Steps {
+			for l, v := range layers {
+				res.EnergyLayers[t][l] += v * float64(n)
+				res.Energy[t] += v * float64(n)
+			}
+		}
+		if lo < keep {
+			k := min(keep-lo, n)
+			res.Original = append(res.Original, clean[:k*data.ImageSize]...)
+			res.Corrupted = append(res.Corrupted, in[:k*data.ImageSize]...)
+			res.Output = append(res.Output, out[:k*data.ImageSize]...)
+			if res.Latents == nil {
+				res.Latents = make([][]float32, m.cfg.Layers()+1)
+			}
+			for l := range res.Latents {
+				c, s := m.cfg.ChannelsAt(l), m.cfg.SizeAt(l)
+				all := make([]float32, n*c*s*s)
+				ws.Layer(all, l)
+				res.Latents[l] = append(res.Latents[l], all[:k*c*s*s]...)
+			}
+		}
+		res.Images += n
+		if opts.Progress != nil {
+			opts.Progress(res.Images, set.Len())
+		}
+	}
+	for t := range res.Energy {
+		res.Energy[t] /= float64(res.Images)
+		for l := range res.EnergyLayers[t] {
+			res.EnergyLayers[t][l] /= float64(res.Images)
+		}
+	}
+	res.Report = acc.Report()
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
