@@ -53,11 +53,11 @@ func LoadColorMNIST(dir string, train bool, seed int64) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	agreement, stream, name := ColorTestAgreement, uint64(streamColor), "color-mnist/test"
+	name := "color-mnist/test"
 	if train {
-		agreement, stream, name = ColorTrainAgreement, streamColor+1, "color-mnist/train"
+		name = "color-mnist/train"
 	}
-	rng := rand.NewPCG(uint64(seed), stream)
+	red := colorMNISTRed(labels, train, seed)
 	n := len(digits)
 	s := &Set{
 		Name:    name,
@@ -69,18 +69,12 @@ func LoadColorMNIST(dir string, train bool, seed int64) (*Set, error) {
 	rs := newBilinear(Height, Width, MNISTHeight, MNISTWidth)
 	src := make([]float32, MNISTHeight*MNISTWidth)
 	for i, img := range digits {
-		y := LabelHigh
-		if labels[i] < 5 {
-			y = LabelLow
-		}
-		s.Labels[i] = y
-		agree := unitFloat(rng) < agreement
-		red := (y == LabelLow) == agree
+		s.Labels[i] = binaryLabel(labels[i])
 		for k, b := range img {
 			src[k] = float32(b) / 255
 		}
 		plane := 1 // green
-		if red {
+		if red[i] {
 			plane = 0
 		}
 		rs.resize(s.Image(i)[plane*PlaneSize:(plane+1)*PlaneSize], src)
@@ -89,4 +83,28 @@ func LoadColorMNIST(dir string, train bool, seed int64) (*Set, error) {
 		return nil, fmt.Errorf("data: color-mnist from %s: %w", dir, err)
 	}
 	return s, nil
+}
+
+// binaryLabel returns the Color-MNIST label of a digit.
+func binaryLabel(digit int) int {
+	if digit < 5 {
+		return LabelLow
+	}
+	return LabelHigh
+}
+
+// colorMNISTRed draws the colours of Color-MNIST digits in order: red[i]
+// tells whether digit i is red.
+func colorMNISTRed(digits []int, train bool, seed int64) []bool {
+	agreement, stream := ColorTestAgreement, uint64(streamColor)
+	if train {
+		agreement, stream = ColorTrainAgreement, streamColor+1
+	}
+	rng := rand.NewPCG(uint64(seed), stream)
+	red := make([]bool, len(digits))
+	for i, d := range digits {
+		agree := unitFloat(rng) < agreement
+		red[i] = (binaryLabel(d) == LabelLow) == agree
+	}
+	return red
 }

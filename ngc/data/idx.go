@@ -101,12 +101,12 @@ func dimsPrefix(b []byte, i int) []uint32 {
 	return out
 }
 
-// readExactly reads exactly n bytes from r. Memory grows with the bytes
-// actually read, so a short stream that declares a large size cannot make it
-// allocate that size.
+// readExactly reads exactly n bytes from r. Beyond the first 64 MiB, memory
+// grows with the bytes actually read, so a short stream that declares a large
+// size cannot make it allocate that size.
 func readExactly(r io.Reader, n int64) ([]byte, error) {
 	var buf bytes.Buffer
-	buf.Grow(int(min(n, 1<<20)))
+	buf.Grow(int(min(n, 1<<26)))
 	got, err := io.CopyN(&buf, r, n)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
