@@ -73,7 +73,7 @@ func (m *Model) safetensors() (*safetensors.File, error) {
 func Load(path string) (*Model, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("ngc: load %s: %w", path, err)
+		return nil, fmt.Errorf("ngc: load model: %w", err)
 	}
 	m, err := fromSafetensors(f)
 	if err != nil {

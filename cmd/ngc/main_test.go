@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// ngcBinary is the command built once for the process tests.
+var ngcBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ngc-cmd-test")
+	if err != nil {
+		panic(err)
+	}
+	ngcBinary = filepath.Join(dir, "ngc")
+	if out, err := exec.Command("go", "build", "-o", ngcBinary, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// runNGC runs the built command in dir and returns stdout, stderr and the exit code.
+func runNGC(t *testing.T, dir string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(ngcBinary, args...)
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func TestHelpEverywhere(t *testing.T) {
+	out, _, code := runNGC(t, t.TempDir(), "--help")
+	if code != 0 || !strings.Contains(out, "train") || !strings.Contains(out, "inspect") {
+		t.Fatalf("ngc --help: exit %d\n%s", code, out)
+	}
+	for name := range commands() {
+		out, _, code := runNGC(t, t.TempDir(), name, "--help")
+		if code != 0 || !strings.Contains(out, "Usage: ngc "+name) || !strings.Contains(out, "Flags:") {
+			t.Errorf("ngc %s --help: exit %d\n%s", name, code, out)
+		}
+	}
+}
+
+// TestErrorsAreOneLine: failures print one clear line and exit non-zero.
+func TestErrorsAreOneLine(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.safetensors")
+	if err := os.WriteFile(bad, []byte("not a model at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"frobnicate"},
+		{"train", "--epochs"},
+		{"train", "--dataset", "nosuchset"},
+		{"eval"},
+		{"eval", "--model", bad},
+		{"eval", "--model", filepath.Join(dir, "missing.safetensors")},
+		{"inspect", "--channels", "3"},
+		{"inspect", "extra"},
+	} {
+		_, stderr, code := runNGC(t, dir, args...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if code == 0 || len(lines) != 1 || !strings.HasPrefix(lines[0], "ngc: ") {
+			t.Errorf("ngc %v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
+
+func TestInspectPaperNetwork(t *testing.T) {
+	out, _, code := runNGC(t, t.TempDir(), "inspect")
+	if code != 0 || !strings.Contains(out, "9225 kernel weights + 63 biases") {
+		t.Fatalf("inspect: exit %d\n%s", code, out)
+	}
+}
+
+// TestTrainEvalInspect runs the real commands on real Color-MNIST digits
+// with a tiny budget, and checks every promised output file.
+func TestTrainEvalInspect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	dir := t.TempDir()
+	out, stderr, code := runNGC(t, dir, "train", "--max-images", "200", "--epochs", "2", "--batch", "100", "--T", "10",
+		"--channels", "4,6,8,3", "--eval-images", "50", "--quiet", "--out", "m.safetensors")
+	if code != 0 {
+		t.Fatalf("train: exit %d\n%s\n%s", code, out, stderr)
+	}
+	for _, f := range []string{"m.safetensors", "m.json", "m.png", "m-energy.png"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("train did not write %s: %v", f, err)
+		}
+	}
+	var rep struct {
+		Train struct {
+			Updates int       `json:"updates"`
+			Energy  []float64 `json:"energy_per_batch"`
+		} `json:"train"`
+		Eval struct {
+			Report struct{ MSE float64 } `json:"metrics"`
+		} `json:"eval"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "m.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Train.Updates != 4 || len(rep.Train.Energy) != 4 || rep.Eval.Report.MSE <= 0 {
+		t.Errorf("train report: %+v", rep)
+	}
+	out, stderr, code = runNGC(t, dir, "eval", "--model", "m.safetensors", "--task", "denoise", "--max-images", "30", "--quiet")
+	if code != 0 || !strings.Contains(out, "denoise on 30 images") {
+		t.Fatalf("eval: exit %d\n%s\n%s", code, out, stderr)
+	}
+	for _, f := range []string{"m-denoise.json", "m-denoise.png", "m-denoise-energy.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("eval did not write %s: %v", f, err)
+		}
+	}
+	out, _, code = runNGC(t, dir, "inspect", "--model", "m.safetensors")
+	if code != 0 || !strings.Contains(out, "[6 8 3 3]") {
+		t.Errorf("inspect model: exit %d\n%s", code, out)
+	}
+}
+
+func TestBenchSmall(t *testing.T) {
+	dir := t.TempDir()
+	out, stderr, code := runNGC(t, dir, "bench", "--batch", "20", "--T", "3", "--repeats", "1", "--json", "b.json")
+	if code != 0 || !strings.Contains(out, "img/s") || !strings.Contains(out, "peak resident memory") {
+		t.Fatalf("bench: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "b.json")); err != nil {
+		t.Error(err)
+	}
+}
