@@ -130,7 +130,7 @@ type EvalResult struct {
 	// Samples of the first Keep images, image-major: originals, the
 	// corrupted inputs (the originals for reconstruction), the outputs, and
 	// the states of every layer (Latents[ℓ], layout [Keep][C_ℓ][H_ℓ][W_ℓ]).
-	Original, Corrupted, Output []float32 `json:"-"`
+	Original, Corrupted, Output []float32   `json:"-"`
 	Latents                     [][]float32 `json:"-"`
 }
 
