@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 // ErrNotReady reports an embedded server that did not become ready in time.
@@ -217,12 +218,32 @@ func (e *Embedded) InProcessConn() (net.Conn, error) {
 // Connect returns a NATS bus connected to this server in-process (no TCP),
 // authenticated with the server's token if it has one. Options are applied
 // after those defaults.
+//
+// A wrong token fails at once with ErrAuth: over an in-memory pipe the
+// server's refusal can deadlock with the client's handshake until the
+// server's write deadline (10 s), so Connect checks the token itself first.
 func (e *Embedded) Connect(opts ...Option) (*NATS, error) {
 	base := []Option{WithInProcessServer(e)}
 	if e.token != "" {
 		base = append(base, WithToken(e.token))
 	}
-	return Connect(e.ClientURL(), append(base, opts...)...)
+	opts = append(base, opts...)
+	if e.token != "" {
+		o, err := buildOptions(opts)
+		if err != nil {
+			return nil, err
+		}
+		no := nats.GetDefaultOptions()
+		for _, opt := range o.nats {
+			if err := opt(&no); err != nil {
+				return nil, fmt.Errorf("bus: connect in-process: %w", err)
+			}
+		}
+		if no.TokenHandler == nil && no.Token != e.token {
+			return nil, fmt.Errorf("bus: connect in-process: %w: token does not match the embedded server's", ErrAuth)
+		}
+	}
+	return Connect(e.ClientURL(), opts...)
 }
 
 // Shutdown stops the server and closes its client connections. It is safe

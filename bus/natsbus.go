@@ -266,6 +266,7 @@ type natsSub struct {
 	sub     *nats.Subscription
 	dec     Decoder // used only on the subscription's goroutine
 	gone    atomic.Bool
+	busy    atomic.Int64 // 1 while onMsg runs: nats.go counts that frame as pending
 }
 
 // Subject returns the pattern given to Subscribe.
@@ -293,11 +294,14 @@ func (s *natsSub) retire() error {
 	pending, _, _ := s.sub.Pending()
 	dropped, _ := s.sub.Dropped()
 	err := s.sub.Unsubscribe()
-	s.b.st.dropped.Add(uint64(max(pending, 0) + max(dropped, 0)))
+	queued := int64(pending) - s.busy.Load() // the frame in the handler is not lost
+	s.b.st.dropped.Add(uint64(max(queued, 0) + int64(max(dropped, 0))))
 	return err
 }
 
 func (s *natsSub) onMsg(m *nats.Msg) {
+	s.busy.Store(1)
+	defer s.busy.Store(0)
 	if s.gone.Load() {
 		return // counted as pending by retire
 	}
