@@ -1,9 +1,19 @@
 package tensor
 
 import (
-	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 )
+
+// Maps splits v into c consecutive maps of equal length: the per-map view
+// of a [C][B][H][W] slice.
+func Maps(v []float32, c int) [][]float32 {
+	n := len(v) / c
+	out := make([][]float32, c)
+	for i := range out {
+		out[i] = v[i*n : (i+1)*n : (i+1)*n]
+	}
+	return out
+}
 
 // Conv computes the strided convolution y = K ∗ x:
 //
@@ -14,24 +24,39 @@ import (
 // cols is scratch of length s.ColsLen().
 func Conv(y, x, kernel, cols []float32, s ConvSpec) {
 	checkLen("Conv y", y, s.OutLen())
-	checkLen("Conv kernel", kernel, s.KernelLen())
-	Im2Col(cols, x, s)
+	checkLen("Conv x", x, s.InLen())
+	ConvMaps(Maps(y, s.OutC), Maps(x, s.InC), kernel, cols, s)
+}
+
+// ConvMaps is Conv on maps held in separate slices: y[o] and x[c] are the
+// Batch·H·W floats of one map each.
+func ConvMaps(y, x [][]float32, kernel, cols []float32, s ConvSpec) {
+	checkMaps("ConvMaps y", y, s.OutC, s.Batch*s.OutH*s.OutW)
+	checkLen("ConvMaps kernel", kernel, s.KernelLen())
+	Im2ColMaps(cols, x, s)
 	n := s.Batch * s.OutH * s.OutW
 	kc := s.InC * s.K * s.K
-	gemmSmallA(y, n, s.OutC, kc, func(i, kk int) float32 { return kernel[i*kc+kk] }, cols, n, n)
+	gemmRows(y, s.OutC, kc, func(i, kk int) float32 { return kernel[i*kc+kk] }, Maps(cols, kc), n)
 }
 
 // ConvT computes the transposed convolution x = Kᵀ ∗ y, the exact adjoint of
 // Conv with the same kernel and spec: ⟨ConvT(y), x'⟩ = ⟨y, Conv(x')⟩ for all
 // x', y. x is overwritten ([InC][Batch][InH][InW]); cols is scratch.
 func ConvT(x, y, kernel, cols []float32, s ConvSpec) {
+	checkLen("ConvT x", x, s.InLen())
 	checkLen("ConvT y", y, s.OutLen())
-	checkLen("ConvT kernel", kernel, s.KernelLen())
+	ConvTMaps(Maps(x, s.InC), Maps(y, s.OutC), kernel, cols, s)
+}
+
+// ConvTMaps is ConvT on maps held in separate slices.
+func ConvTMaps(x, y [][]float32, kernel, cols []float32, s ConvSpec) {
+	checkMaps("ConvTMaps y", y, s.OutC, s.Batch*s.OutH*s.OutW)
+	checkLen("ConvTMaps kernel", kernel, s.KernelLen())
+	checkLen("ConvTMaps cols", cols, s.ColsLen())
 	n := s.Batch * s.OutH * s.OutW
 	kc := s.InC * s.K * s.K
-	checkLen("ConvT cols", cols, s.ColsLen())
-	gemmSmallA(cols, n, kc, s.OutC, func(i, kk int) float32 { return kernel[kk*kc+i] }, y, n, n)
-	Col2Im(x, cols, s)
+	gemmRows(Maps(cols, kc), kc, s.OutC, func(i, kk int) float32 { return kernel[kk*kc+i] }, y, n)
+	Col2ImMaps(x, cols, s)
 }
 
 // ConvKernelGrad accumulates into dk the correlation of the small-side maps y
@@ -43,21 +68,36 @@ func ConvT(x, y, kernel, cols []float32, s ConvSpec) {
 // y = φ(z) (states above) it is Conv-NGC's Hebbian update
 // e ⋆ Dilate(φ(z), S). cols is scratch.
 func ConvKernelGrad(dk, x, y, cols []float32, s ConvSpec, alpha, beta float32) {
+	checkLen("ConvKernelGrad x", x, s.InLen())
 	checkLen("ConvKernelGrad y", y, s.OutLen())
-	checkLen("ConvKernelGrad dk", dk, s.KernelLen())
-	Im2Col(cols, x, s)
-	n := s.Batch * s.OutH * s.OutW
-	kc := s.InC * s.K * s.K
-	if beta == 0 {
-		clear(dk)
-	}
-	gemm(blas.NoTrans, blas.Trans, alpha,
-		blas32.General{Rows: s.OutC, Cols: n, Stride: n, Data: y},
-		blas32.General{Rows: kc, Cols: n, Stride: n, Data: cols},
-		beta, blas32.General{Rows: s.OutC, Cols: kc, Stride: kc, Data: dk})
+	ConvKernelGradMaps(dk, Maps(x, s.InC), Maps(y, s.OutC), cols, s, alpha, beta)
 }
 
-// gemm is C = alpha·op(A)·op(B) + beta·C through gonum's BLAS.
-func gemm(ta, tb blas.Transpose, alpha float32, a, b blas32.General, beta float32, c blas32.General) {
-	blas32.Gemm(ta, tb, alpha, a, b, beta, c)
+// ConvKernelGradMaps is ConvKernelGrad on maps held in separate slices.
+func ConvKernelGradMaps(dk []float32, x, y [][]float32, cols []float32, s ConvSpec, alpha, beta float32) {
+	checkMaps("ConvKernelGradMaps y", y, s.OutC, s.Batch*s.OutH*s.OutW)
+	checkLen("ConvKernelGradMaps dk", dk, s.KernelLen())
+	Im2ColMaps(cols, x, s)
+	n := s.Batch * s.OutH * s.OutW
+	kc := s.InC * s.K * s.K
+	parallelFor(s.OutC*kc, n, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			o, q := r/kc, r%kc
+			d := blas32.Dot(blas32.Vector{N: n, Inc: 1, Data: y[o]}, blas32.Vector{N: n, Inc: 1, Data: cols[q*n : (q+1)*n]})
+			if beta == 0 {
+				dk[r] = alpha * d
+			} else {
+				dk[r] = alpha*d + beta*dk[r]
+			}
+		}
+	})
+}
+
+func checkMaps(what string, v [][]float32, c, n int) {
+	if len(v) != c {
+		panic("tensor: " + what + ": wrong number of maps")
+	}
+	for _, m := range v {
+		checkLen(what, m, n)
+	}
 }

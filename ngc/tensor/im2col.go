@@ -8,8 +8,14 @@ import "fmt"
 // pixel, the input pixel under tap (ky, kx) — or under (K−1−ky, K−1−kx) when
 // s.Flip is set — and zero where that falls into the padding.
 func Im2Col(cols, x []float32, s ConvSpec) {
-	checkLen("Im2Col cols", cols, s.ColsLen())
 	checkLen("Im2Col x", x, s.InLen())
+	Im2ColMaps(cols, Maps(x, s.InC), s)
+}
+
+// Im2ColMaps is Im2Col on input maps held in separate slices.
+func Im2ColMaps(cols []float32, x [][]float32, s ConvSpec) {
+	checkLen("Im2Col cols", cols, s.ColsLen())
+	checkMaps("Im2Col x", x, s.InC, s.Batch*s.InH*s.InW)
 	kk := s.K * s.K
 	rows := s.InC * kk
 	n := s.Batch * s.OutH * s.OutW
@@ -20,7 +26,7 @@ func Im2Col(cols, x []float32, s ConvSpec) {
 			if s.Flip {
 				ty, tx = s.K-1-ty, s.K-1-tx
 			}
-			im2colRow(cols[r*n:(r+1)*n], x[c*s.Batch*s.InH*s.InW:], s, ty, tx)
+			im2colRow(cols[r*n:(r+1)*n], x[c], s, ty, tx)
 		}
 	})
 }
@@ -85,8 +91,14 @@ func validRange(out, in, stride, off int) (lo, hi int) {
 // with the sum, over every (channel, tap) row of cols, of the entries scattered
 // back to the input pixels they were read from.
 func Col2Im(x, cols []float32, s ConvSpec) {
-	checkLen("Col2Im cols", cols, s.ColsLen())
 	checkLen("Col2Im x", x, s.InLen())
+	Col2ImMaps(Maps(x, s.InC), cols, s)
+}
+
+// Col2ImMaps is Col2Im on output maps held in separate slices.
+func Col2ImMaps(x [][]float32, cols []float32, s ConvSpec) {
+	checkLen("Col2Im cols", cols, s.ColsLen())
+	checkMaps("Col2Im x", x, s.InC, s.Batch*s.InH*s.InW)
 	kk := s.K * s.K
 	n := s.Batch * s.OutH * s.OutW
 	plane := s.InH * s.InW
@@ -95,7 +107,7 @@ func Col2Im(x, cols []float32, s ConvSpec) {
 	parallelFor(s.InC*s.Batch, kk*outPlane, func(lo, hi int) {
 		for task := lo; task < hi; task++ {
 			c, b := task/s.Batch, task%s.Batch
-			xb := x[(c*s.Batch+b)*plane : (c*s.Batch+b+1)*plane]
+			xb := x[c][b*plane : (b+1)*plane]
 			clear(xb)
 			for t := 0; t < kk; t++ {
 				ty, tx := t/s.K, t%s.K

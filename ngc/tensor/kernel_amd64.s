@@ -2,21 +2,21 @@
 
 #include "textflag.h"
 
-// func kern6x16(k, ldb, ldc, rows int, a, b, c *float32)
+// func kern6x16(k, off, rows int, a *float32, bp, cp **float32)
 //
-// C[r][0:16] = Σ_kk a[kk*6+r] · B[kk][0:16] for r < rows (rows ≤ 6), where B
-// rows are ldb floats apart and C rows ldc floats apart. Requires AVX2 and
-// FMA, and k ≥ 1.
-TEXT ·kern6x16(SB), NOSPLIT, $0-56
+// For r < rows (rows ≤ 6):
+//
+//	C_r[off/4 : off/4+16] = Σ_kk a[kk*6+r] · B_kk[off/4 : off/4+16]
+//
+// where B_kk = bp[kk] and C_r = cp[r] point at the starts of the rows and off
+// is a byte offset into every row. Requires AVX2 and FMA, and k ≥ 1.
+TEXT ·kern6x16(SB), NOSPLIT, $0-48
 	MOVQ k+0(FP), CX
-	MOVQ ldb+8(FP), DX
-	SHLQ $2, DX
-	MOVQ ldc+16(FP), SI
-	SHLQ $2, SI
-	MOVQ rows+24(FP), R8
-	MOVQ a+32(FP), AX
-	MOVQ b+40(FP), BX
-	MOVQ c+48(FP), DI
+	MOVQ off+8(FP), R10
+	MOVQ rows+16(FP), R8
+	MOVQ a+24(FP), AX
+	MOVQ bp+32(FP), R9
+	MOVQ cp+40(FP), R11
 
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -32,6 +32,8 @@ TEXT ·kern6x16(SB), NOSPLIT, $0-56
 	VXORPS Y11, Y11, Y11
 
 loop:
+	MOVQ (R9), BX
+	ADDQ R10, BX
 	VMOVUPS (BX), Y12
 	VMOVUPS 32(BX), Y13
 	VBROADCASTSS 0(AX), Y14
@@ -52,36 +54,43 @@ loop:
 	VBROADCASTSS 20(AX), Y15
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
+	ADDQ $8, R9
 	ADDQ $24, AX
-	ADDQ DX, BX
 	DECQ CX
 	JNZ loop
 
+	MOVQ 0(R11), DI
+	ADDQ R10, DI
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y1, 32(DI)
 	CMPQ R8, $1
 	JLE done
-	ADDQ SI, DI
+	MOVQ 8(R11), DI
+	ADDQ R10, DI
 	VMOVUPS Y2, (DI)
 	VMOVUPS Y3, 32(DI)
 	CMPQ R8, $2
 	JLE done
-	ADDQ SI, DI
+	MOVQ 16(R11), DI
+	ADDQ R10, DI
 	VMOVUPS Y4, (DI)
 	VMOVUPS Y5, 32(DI)
 	CMPQ R8, $3
 	JLE done
-	ADDQ SI, DI
+	MOVQ 24(R11), DI
+	ADDQ R10, DI
 	VMOVUPS Y6, (DI)
 	VMOVUPS Y7, 32(DI)
 	CMPQ R8, $4
 	JLE done
-	ADDQ SI, DI
+	MOVQ 32(R11), DI
+	ADDQ R10, DI
 	VMOVUPS Y8, (DI)
 	VMOVUPS Y9, 32(DI)
 	CMPQ R8, $5
 	JLE done
-	ADDQ SI, DI
+	MOVQ 40(R11), DI
+	ADDQ R10, DI
 	VMOVUPS Y10, (DI)
 	VMOVUPS Y11, 32(DI)
 

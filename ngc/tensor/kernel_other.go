@@ -4,6 +4,6 @@ package tensor
 
 const hasKernel = false
 
-func kern6x16(k, ldb, ldc, rows int, a, b, c *float32) {
+func kern6x16(k, off, rows int, a *float32, bp, cp **float32) {
 	panic("tensor: no assembly micro-kernel on this platform")
 }
