@@ -3,11 +3,13 @@ package data
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"image"
 	"image/jpeg"
 	"image/png"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -195,43 +197,30 @@ func decodeFile(dst []float32, path string, scratch []float32) ([]float32, error
 
 // decodeImage decodes a PNG or JPEG image (told apart by their signatures)
 // of at most maxPixels pixels into dst, ImageSize floats, resizing it to
-// 32×32. scratch is grown and returned for reuse.
+// 32×32. The size is read from the header before the pixels are decoded.
+// scratch is grown and returned for reuse.
 func decodeImage(dst []float32, b []byte, maxPixels int, scratch []float32) ([]float32, error) {
-	var (
-		decode       func(*bytes.Reader) (image.Image, error)
-		decodeConfig func(*bytes.Reader) (image.Config, error)
-		format       string
-	)
-	switch {
-	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
-		format = "PNG"
-		decode = func(r *bytes.Reader) (image.Image, error) { return png.Decode(r) }
-		decodeConfig = func(r *bytes.Reader) (image.Config, error) { return png.DecodeConfig(r) }
-	case bytes.HasPrefix(b, []byte{0xff, 0xd8}):
-		format = "JPEG"
-		decode = func(r *bytes.Reader) (image.Image, error) { return jpeg.Decode(r) }
-		decodeConfig = func(r *bytes.Reader) (image.Config, error) { return jpeg.DecodeConfig(r) }
-	default:
-		return scratch, fmt.Errorf("%w: neither PNG nor JPEG (starts % x)", ErrFormat, b[:min(len(b), 8)])
-	}
-	cfg, err := decodeConfig(bytes.NewReader(b))
+	format, w, h, err := imageSize(b)
 	if err != nil {
-		return scratch, fmt.Errorf("%w: %s header: %w", ErrFormat, format, err)
+		return scratch, err
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return scratch, fmt.Errorf("%w: %s size %d×%d", ErrFormat, format, cfg.Width, cfg.Height)
+	if w <= 0 || h <= 0 {
+		return scratch, fmt.Errorf("%w: %s size %d×%d", ErrFormat, format, w, h)
 	}
-	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
-		return scratch, fmt.Errorf("%s size %d×%d: %w (%d pixels)", format, cfg.Width, cfg.Height, ErrTooLarge, maxPixels)
+	if int64(w)*int64(h) > int64(maxPixels) {
+		return scratch, fmt.Errorf("%s size %d×%d: %w (%d pixels)", format, w, h, ErrTooLarge, maxPixels)
 	}
-	img, err := decode(bytes.NewReader(b))
+	var img image.Image
+	if format == "PNG" {
+		img, err = png.Decode(bytes.NewReader(b))
+	} else {
+		img, err = jpeg.Decode(bytes.NewReader(b))
+	}
 	if err != nil {
 		return scratch, fmt.Errorf("%w: %s: %w", ErrFormat, format, err)
 	}
-	bounds := img.Bounds()
-	w, h := bounds.Dx(), bounds.Dy()
-	if w != cfg.Width || h != cfg.Height {
-		return scratch, fmt.Errorf("%w: %s decodes to %d×%d, header says %d×%d", ErrFormat, format, w, h, cfg.Width, cfg.Height)
+	if bounds := img.Bounds(); bounds.Dx() != w || bounds.Dy() != h {
+		return scratch, fmt.Errorf("%w: %s decodes to %d×%d, header says %d×%d", ErrFormat, format, bounds.Dx(), bounds.Dy(), w, h)
 	}
 	if w == Width && h == Height {
 		toPlanes(dst, img)
@@ -247,4 +236,68 @@ func decodeImage(dst []float32, b []byte, maxPixels int, scratch []float32) ([]f
 		resizePlane(dst[ch*PlaneSize:(ch+1)*PlaneSize], scratch[ch*w*h:(ch+1)*w*h], h, w)
 	}
 	return scratch, nil
+}
+
+// imageSize returns the format ("PNG" or "JPEG") and the width and height
+// declared by an image's header, without decoding it: for PNG the IHDR
+// chunk, which must come first; for JPEG the first start-of-frame marker.
+func imageSize(b []byte) (format string, w, h int, err error) {
+	switch {
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
+		if len(b) < 24 || string(b[12:16]) != "IHDR" {
+			return "PNG", 0, 0, fmt.Errorf("%w: PNG: no IHDR chunk", ErrFormat)
+		}
+		w, h = int(binary.BigEndian.Uint32(b[16:])), int(binary.BigEndian.Uint32(b[20:]))
+		if w > math.MaxInt32 || h > math.MaxInt32 {
+			return "PNG", 0, 0, fmt.Errorf("%w: PNG size %d×%d", ErrFormat, w, h)
+		}
+		return "PNG", w, h, nil
+	case bytes.HasPrefix(b, []byte{0xff, 0xd8}):
+		w, h, err = jpegSize(b)
+		return "JPEG", w, h, err
+	}
+	return "", 0, 0, fmt.Errorf("%w: neither PNG nor JPEG (starts % x)", ErrFormat, b[:min(len(b), 8)])
+}
+
+// jpegSize walks the markers of a JPEG stream up to its first
+// start-of-frame (SOF0–SOF15 but DHT, JPG and DAC) and returns the frame's
+// width and height.
+func jpegSize(b []byte) (w, h int, err error) {
+	i := 2 // after SOI
+	for {
+		// Markers are 0xff, any number of 0xff fill bytes, then the code.
+		if i >= len(b) || b[i] != 0xff {
+			return 0, 0, fmt.Errorf("%w: JPEG: no frame header (bad marker at byte %d)", ErrFormat, i)
+		}
+		for i < len(b) && b[i] == 0xff {
+			i++
+		}
+		if i >= len(b) {
+			return 0, 0, fmt.Errorf("%w: JPEG: truncated before the frame header", ErrFormat)
+		}
+		code := b[i]
+		i++
+		if code == 0x01 || (code >= 0xd0 && code <= 0xd7) { // no length
+			continue
+		}
+		if code == 0xd9 || code == 0xda { // EOI, SOS before any frame
+			return 0, 0, fmt.Errorf("%w: JPEG: no frame header before marker 0x%02x", ErrFormat, code)
+		}
+		if i+2 > len(b) {
+			return 0, 0, fmt.Errorf("%w: JPEG: truncated marker 0x%02x", ErrFormat, code)
+		}
+		n := int(binary.BigEndian.Uint16(b[i:]))
+		if n < 2 || i+n > len(b) {
+			return 0, 0, fmt.Errorf("%w: JPEG: marker 0x%02x of length %d overruns the file", ErrFormat, code, n)
+		}
+		if code >= 0xc0 && code <= 0xcf && code != 0xc4 && code != 0xc8 && code != 0xcc {
+			if n < 7 {
+				return 0, 0, fmt.Errorf("%w: JPEG: short frame header", ErrFormat)
+			}
+			h = int(binary.BigEndian.Uint16(b[i+3:]))
+			w = int(binary.BigEndian.Uint16(b[i+5:]))
+			return w, h, nil
+		}
+		i += n
+	}
 }

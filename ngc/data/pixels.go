@@ -14,16 +14,34 @@ func toPlanes(dst []float32, img image.Image) {
 	w, h := b.Dx(), b.Dy()
 	plane := w * h
 	rp, gp, bp := dst[:plane], dst[plane:2*plane], dst[2*plane:3*plane]
-	const inv8 = 1.0 / 255
 	switch m := img.(type) {
 	case *image.YCbCr:
+		// Chroma columns are shared by sx luma columns; COffset takes care
+		// of the rows.
+		sx := 0 // 0: let the image do all the indexing (rare ratios)
+		switch m.SubsampleRatio {
+		case image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio440:
+			sx = 1
+		case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
+			sx = 2
+		}
 		for y := range h {
-			for x := range w {
-				yi := m.YOffset(b.Min.X+x, b.Min.Y+y)
-				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
-				r, g, bl := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
-				k := y*w + x
-				rp[k], gp[k], bp[k] = float32(r)*inv8, float32(g)*inv8, float32(bl)*inv8
+			k := y * w
+			if sx == 0 {
+				for x := range w {
+					yi := m.YOffset(b.Min.X+x, b.Min.Y+y)
+					ci := m.COffset(b.Min.X+x, b.Min.Y+y)
+					r, g, bl := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+					rp[k+x], gp[k+x], bp[k+x] = float32(r)/255, float32(g)/255, float32(bl)/255
+				}
+				continue
+			}
+			yo := m.YOffset(b.Min.X, b.Min.Y+y)
+			co := m.COffset(b.Min.X, b.Min.Y+y) - b.Min.X/sx
+			for x, yy := range m.Y[yo : yo+w] {
+				ci := co + (b.Min.X+x)/sx
+				r, g, bl := color.YCbCrToRGB(yy, m.Cb[ci], m.Cr[ci])
+				rp[k+x], gp[k+x], bp[k+x] = float32(r)/255, float32(g)/255, float32(bl)/255
 			}
 		}
 	case *image.Gray:
@@ -31,7 +49,7 @@ func toPlanes(dst []float32, img image.Image) {
 			o := m.PixOffset(b.Min.X, b.Min.Y+y)
 			row := m.Pix[o : o+w]
 			for x, v := range row {
-				f := float32(v) * inv8
+				f := float32(v) / 255
 				k := y*w + x
 				rp[k], gp[k], bp[k] = f, f, f
 			}
@@ -42,9 +60,9 @@ func toPlanes(dst []float32, img image.Image) {
 			row := m.Pix[o : o+4*w]
 			for x := range w {
 				k := y*w + x
-				rp[k] = float32(row[4*x]) * inv8
-				gp[k] = float32(row[4*x+1]) * inv8
-				bp[k] = float32(row[4*x+2]) * inv8
+				rp[k] = float32(row[4*x]) / 255
+				gp[k] = float32(row[4*x+1]) / 255
+				bp[k] = float32(row[4*x+2]) / 255
 			}
 		}
 	case *image.NRGBA:
@@ -52,11 +70,11 @@ func toPlanes(dst []float32, img image.Image) {
 			o := m.PixOffset(b.Min.X, b.Min.Y+y)
 			row := m.Pix[o : o+4*w]
 			for x := range w {
-				a := float32(row[4*x+3]) * inv8
+				a := float32(row[4*x+3]) / 255
 				k := y*w + x
-				rp[k] = float32(row[4*x]) * inv8 * a
-				gp[k] = float32(row[4*x+1]) * inv8 * a
-				bp[k] = float32(row[4*x+2]) * inv8 * a
+				rp[k] = float32(row[4*x]) / 255 * a
+				gp[k] = float32(row[4*x+1]) / 255 * a
+				bp[k] = float32(row[4*x+2]) / 255 * a
 			}
 		}
 	case *image.Paletted:
