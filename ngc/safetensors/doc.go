@@ -23,10 +23,12 @@
 //
 //	{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}
 //
-// [Write] produces what the reference implementation produces: "__metadata__"
-// first (keys sorted), the tensors in the order of [File.Tensors], packed
-// contiguously from offset 0, every tensor as F32, the header padded with
-// spaces so that the buffer starts at a multiple of 8 bytes. Tensor names
+// [Write] lays a file out as the reference implementation does:
+// "__metadata__" first (keys sorted), the tensors packed contiguously from
+// offset 0 in the order of their header entries, the header padded with
+// spaces so that the buffer starts at a multiple of 8 bytes. The tensors keep
+// the order of [File.Tensors] (the reference sorts them by dtype and name;
+// readers accept any order), and every tensor is stored as F32. Tensor names
 // and metadata must be valid UTF-8.
 //
 // # Reading
@@ -99,9 +101,8 @@
 //
 // # Resources
 //
-// [Read] allocates memory as the data arrives, never more than about 1 MiB
-// ahead of the bytes received, so a short input that announces a huge
-// tensor costs little. [ReadFile] knows the size of the file and checks the
+// [Read] reserves memory in proportion to the data actually received, so a
+// short input that announces a huge tensor costs little. [ReadFile] knows the size of the file and checks the
 // announced sizes against it before reading any data. Decoded tensors need 4
 // bytes per element, up to 4 times the size of a buffer of 1-byte elements.
 // Nothing in the package holds global state; values of [File] are not

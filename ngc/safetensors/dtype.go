@@ -61,7 +61,7 @@ func appendFloat32s(dst []float32, src []byte, d DType) []float32 {
 	switch d {
 	case F32:
 		for i := range out {
-			out[i] = math.Float32frombits(le.Uint32(src[4*i:]))
+			out[i] = math.Float32frombits(le.Uint32(src[4*i : 4*i+4]))
 		}
 	case F64:
 		for i := range out {

@@ -45,6 +45,9 @@ func parseHeader(b []byte) (*Header, int64, error) {
 		if errors.Is(err, ErrDType) {
 			return nil, 0, err
 		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, 0, fmt.Errorf("%w: header: JSON ends early", ErrCorrupt)
+		}
 		return nil, 0, fmt.Errorf("%w: header: %v", ErrCorrupt, err)
 	}
 	// Only whitespace (the reference pads with spaces) may follow.
@@ -52,7 +55,7 @@ func parseHeader(b []byte) (*Header, int64, error) {
 		if err != nil {
 			return nil, 0, fmt.Errorf("%w: header: after the object: %v", ErrCorrupt, err)
 		}
-		return nil, 0, fmt.Errorf("%w: header: unexpected %v after the object", ErrCorrupt, tok)
+		return nil, 0, fmt.Errorf("%w: header: unexpected %s after the object", ErrCorrupt, describe(tok))
 	}
 	size, err := h.layout()
 	if err != nil {
@@ -102,7 +105,7 @@ func decodeObject(dec *json.Decoder, field func(key string) error) error {
 		return err
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("found %v where an object was expected", tok)
+		return fmt.Errorf("found %s where an object was expected", describe(tok))
 	}
 	for dec.More() {
 		tok, err := dec.Token()
@@ -111,7 +114,7 @@ func decodeObject(dec *json.Decoder, field func(key string) error) error {
 		}
 		key, ok := tok.(string)
 		if !ok {
-			return fmt.Errorf("found %v where a key was expected", tok)
+			return fmt.Errorf("found %s where a key was expected", describe(tok))
 		}
 		if err := field(key); err != nil {
 			return err
@@ -122,7 +125,7 @@ func decodeObject(dec *json.Decoder, field func(key string) error) error {
 		return err
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '}' {
-		return fmt.Errorf("found %v where '}' was expected", tok)
+		return fmt.Errorf("found %s where '}' was expected", describe(tok))
 	}
 	return nil
 }
@@ -225,7 +228,7 @@ func decodeTensorInfo(dec *json.Decoder, name string) (TensorInfo, error) {
 		return nil
 	})
 	if err != nil {
-		return t, fmt.Errorf("tensor %q: %v", name, err)
+		return t, fmt.Errorf("tensor %q: %w", name, err)
 	}
 	switch {
 	case !haveDType:
@@ -294,6 +297,19 @@ func byteSize(shape []int, size int) (int64, bool) {
 		return 0, false
 	}
 	return int64(lo), true
+}
+
+// describe names a JSON token for an error message.
+func describe(tok json.Token) string {
+	switch v := tok.(type) {
+	case nil:
+		return "null"
+	case json.Delim:
+		return "'" + v.String() + "'"
+	case string:
+		return strconv.Quote(clipString(v))
+	}
+	return fmt.Sprint(tok)
 }
 
 // clip shortens a JSON fragment for an error message.

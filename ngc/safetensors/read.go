@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 )
 
 // chunkSize is the unit in which data is read, hashed and written; it is a
@@ -29,11 +30,22 @@ const growStep = 1 << 20
 // returned in the File's Metadata. Tensors of every [DType] are returned as
 // float32, in buffer order.
 //
-// Memory is allocated as the data arrives, so a header that announces more
-// data than r holds fails with [ErrTruncated] without reserving the
-// announced amount.
+// Memory is reserved in proportion to the data actually received, so a
+// header that announces more data than r holds fails with [ErrTruncated]
+// without reserving the announced amount. When r is a *bytes.Reader, *bytes.Buffer or
+// *strings.Reader, its length is known, and sizes are checked against it
+// before any data is read, as [ReadFile] does.
 func Read(r io.Reader, opts ...Option) (*File, error) {
-	return decode(r, -1, newOptions(opts))
+	size := int64(-1)
+	switch r := r.(type) {
+	case *bytes.Reader:
+		size = int64(r.Len())
+	case *bytes.Buffer:
+		size = int64(r.Len())
+	case *strings.Reader:
+		size = int64(r.Len())
+	}
+	return decode(r, size, newOptions(opts))
 }
 
 // ReadFile decodes the safetensors file at path, as [Read] does. Because the
@@ -101,7 +113,7 @@ func decode(r io.Reader, size int64, o options) (*File, error) {
 	}
 	var one [1]byte
 	if n, err := io.ReadFull(r, one[:]); n > 0 {
-		return nil, fmt.Errorf("%w: data after the %d-byte buffer", ErrCorrupt, bufSize)
+		return nil, fmt.Errorf("%w: more data after the buffer of %d bytes", ErrCorrupt, bufSize)
 	} else if err != io.EOF {
 		return nil, fmt.Errorf("safetensors: read: %w", err)
 	}
@@ -152,9 +164,9 @@ func readHeader(r io.Reader, size int64, o options) (*Header, int64, error) {
 	}
 	switch {
 	case size >= 0 && total > size:
-		return nil, 0, fmt.Errorf("%w: header announces a %d-byte buffer, the file holds %d bytes after the header", ErrTruncated, bufSize, size-8-n)
+		return nil, 0, fmt.Errorf("%w: header announces a buffer of %d bytes, the file holds %d after the header", ErrTruncated, bufSize, size-8-n)
 	case size >= 0 && total < size:
-		return nil, 0, fmt.Errorf("%w: %d bytes of data after the %d-byte buffer", ErrCorrupt, size-total, bufSize)
+		return nil, 0, fmt.Errorf("%w: the buffer of %d bytes is followed by %d more", ErrCorrupt, bufSize, size-total)
 	}
 	return h, bufSize, nil
 }
@@ -166,10 +178,11 @@ func readTensor(r io.Reader, t TensorInfo, known bool, scratch []byte, sum hash.
 	size := int64(t.DType.Size())
 	remaining := t.End - t.Begin
 	elems := remaining / size
-	out := make([]float32, 0, min(elems, growStep))
-	if known {
-		out = make([]float32, 0, elems)
+	c := elems
+	if !known {
+		c = min(elems, growStep/4)
 	}
+	out := make([]float32, 0, c)
 	for remaining > 0 {
 		chunk := scratch[:min(remaining, int64(len(scratch)))]
 		if _, err := io.ReadFull(r, chunk); err != nil {
