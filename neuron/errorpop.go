@@ -1,0 +1,282 @@
+package neuron
+
+import (
+	"fmt"
+
+	"github.com/convngc/convngc/ngc/optim"
+	"github.com/convngc/convngc/ngc/tensor"
+)
+
+// ErrorPop is the error population of feature map (ℓ, j). It holds the
+// prediction kernels onto its map on its dendrites (W[·j] of every synapse
+// that predicts layer ℓ) and its bias, and computes
+//
+//	mu = g(Σ_synapses Σ_i W[i·j] ⊛ φ(z_i) + b_j),  e = z_j − mu.
+//
+// Inputs: KindPhi from every map of every predicting layer (steps 0..T+1;
+// step 0 only when its layer is free, for the ancestral initialisation) and
+// KindState from its own state map (steps 1..T+1, or step 1 only when the
+// layer is clamped for the whole window).
+//
+// Outputs: KindPred (step 0), KindError (steps 1..T, and T+1 when learning
+// with untied kernels), KindProbe (steps 1..T+1, the energy ½‖e‖²),
+// KindOutput (step T+1 of an image map: the prediction x̂), and when
+// learning KindWeights (tied: its kernels after the update) and KindDone.
+type ErrorPop struct {
+	ref       Ref
+	set       *Settings
+	plane     int
+	g         tensor.Activation
+	dendrites []Dendrite
+	bias      []float32 // one value
+	biasOpt   optim.Optimizer
+	clamped   bool // the layer is the image layer
+	tied      bool
+
+	mu, e, tmp, cols []float32
+	grad             []float32
+	energy           float64
+
+	batch, step int
+	pending     map[int64]*errInputs
+	zKeep       []float32 // own state of the window when clamped for it
+}
+
+type errInputs struct {
+	phi [][][]float32 // [dendrite][map]
+	n   int
+	z   []float32
+}
+
+// NewErrorPop builds the error population of map (layer, index) whose maps
+// hold plane = Batch·H·W floats. clamped marks the image layer; g is the
+// prediction's output activation; bias is b_j. The dendrites' kernels are
+// the population's own (not copied): the caller hands them over.
+func NewErrorPop(ref Ref, set *Settings, plane int, g tensor.Activation, bias float32, clamped, tied bool, dendrites []Dendrite) (*ErrorPop, error) {
+	if ref.Role != ErrorRole || plane <= 0 || len(dendrites) == 0 {
+		return nil, fmt.Errorf("neuron: error population %v: need the error role, a positive map size and at least one dendrite", ref)
+	}
+	p := &ErrorPop{ref: ref, set: set, plane: plane, g: g, bias: []float32{bias}, clamped: clamped, tied: tied,
+		mu: make([]float32, plane), e: make([]float32, plane), pending: map[int64]*errInputs{}}
+	maxCols, maxK := 0, 0
+	for i := range dendrites {
+		d := &dendrites[i]
+		if err := checkSpec(fmt.Sprintf("%v dendrite from layer %d", ref, d.Upper), d.Spec, d.W); err != nil {
+			return nil, err
+		}
+		if d.Spec.InC != 1 || d.Spec.Batch*d.Spec.InH*d.Spec.InW != plane {
+			return nil, fmt.Errorf("neuron: %v dendrite from layer %d does not end on one map of %d values", ref, d.Upper, plane)
+		}
+		d.opt = set.NewOptimizer(len(d.W), d.Spec.K*d.Spec.K, 1)
+		maxCols = max(maxCols, d.Spec.ColsLen())
+		maxK = max(maxK, len(d.W))
+	}
+	p.dendrites = dendrites
+	p.biasOpt = set.NewOptimizer(1, 1, 1)
+	p.cols = make([]float32, maxCols)
+	p.grad = make([]float32, maxK)
+	if len(dendrites) > 1 {
+		p.tmp = make([]float32, plane)
+	}
+	return p, nil
+}
+
+// Ref returns the population's name.
+func (p *ErrorPop) Ref() Ref { return p.ref }
+
+// Dendrites returns the synapses the population holds (its kernels are live).
+func (p *ErrorPop) Dendrites() []Dendrite { return p.dendrites }
+
+// Bias returns b_j.
+func (p *ErrorPop) Bias() float32 { return p.bias[0] }
+
+// Energy returns ½‖e‖² of the last computed error, summed over the batch.
+func (p *ErrorPop) Energy() float64 { return p.energy }
+
+// Predict computes mu from the φ(z) maps of every dendrite's upper layer
+// (phis[d][i] is map i of dendrite d's layer) into p's mu buffer.
+func (p *ErrorPop) Predict(phis [][][]float32) []float32 {
+	for di := range p.dendrites {
+		d := &p.dendrites[di]
+		dst := p.mu
+		if di > 0 {
+			dst = p.tmp
+		}
+		tensor.ConvTMaps([][]float32{dst}, phis[di], d.W, p.cols[:d.Spec.ColsLen()], d.Spec)
+		if di > 0 {
+			for k, v := range p.tmp {
+				p.mu[k] += v
+			}
+		}
+	}
+	Predict(p.mu, p.bias, p.plane, p.g)
+	return p.mu
+}
+
+// Compare computes e = z − mu and its energy from the last Predict.
+func (p *ErrorPop) Compare(z []float32) []float32 {
+	p.energy = Error(p.e, z, p.mu)
+	return p.e
+}
+
+// Learn applies the local update from the last error and the φ(z) maps it
+// was predicted from: every kernel and the bias step down the gradient of
+// ½‖e‖² averaged over the batch, then kernels are projected.
+func (p *ErrorPop) Learn(phis [][][]float32) {
+	alpha := -1 / float32(p.set.Batch)
+	for di := range p.dendrites {
+		d := &p.dendrites[di]
+		g := p.grad[:len(d.W)]
+		tensor.ConvKernelGradMaps(g, [][]float32{p.e}, phis[di], p.cols[:d.Spec.ColsLen()], d.Spec, alpha, 0)
+		d.opt.Step(d.W, g)
+		ProjectKernels(d.W, d.Spec.K*d.Spec.K, p.set.MaxKernelNorm)
+	}
+	var gb [1]float32
+	BiasGrad(gb[:], p.e, p.plane, alpha)
+	p.biasOpt.Step(p.bias, gb[:])
+}
+
+func key(batch, step int) int64 { return int64(batch)<<32 | int64(step) }
+
+// Handle consumes one message of the synchronous dataflow and emits what
+// completes. Messages may arrive in any order across senders; each is
+// kept until its step's inputs are complete.
+func (p *ErrorPop) Handle(m Msg, emit Emit) error {
+	if m.Batch < p.batch || (m.Batch == p.batch && m.Step < p.step) {
+		return fmt.Errorf("%w: %v got a stale %v from %v for batch %d step %d (now at batch %d step %d)",
+			ErrProtocol, p.ref, m.Kind, m.From, m.Batch, m.Step, p.batch, p.step)
+	}
+	if m.Batch > p.batch+1 {
+		return fmt.Errorf("%w: %v got %v from %v for batch %d while at batch %d", ErrProtocol, p.ref, m.Kind, m.From, m.Batch, p.batch)
+	}
+	if m.Step == 0 && p.clamped {
+		return nil // the image layer has no ancestral step
+	}
+	in := p.inputs(m.Batch, m.Step)
+	switch m.Kind {
+	case KindPhi:
+		di := p.dendriteOf(m.From.Layer)
+		if di < 0 || m.From.Role != StateRole || m.From.Index < 0 || m.From.Index >= p.dendrites[di].Spec.OutC {
+			return fmt.Errorf("%w: %v got φ(z) from %v, which does not predict it", ErrProtocol, p.ref, m.From)
+		}
+		if s := p.dendrites[di].Spec; len(m.Data) != s.Batch*s.OutH*s.OutW {
+			return fmt.Errorf("%w: %v got %d values from %v, want %d", ErrProtocol, p.ref, len(m.Data), m.From, s.Batch*s.OutH*s.OutW)
+		}
+		if in.phi[di][m.From.Index] != nil {
+			return fmt.Errorf("%w: %v got φ(z) twice from %v at batch %d step %d", ErrProtocol, p.ref, m.From, m.Batch, m.Step)
+		}
+		in.phi[di][m.From.Index] = m.Data
+		in.n++
+	case KindState:
+		if m.From != (Ref{StateRole, p.ref.Layer, p.ref.Index}) || m.Step == 0 || in.z != nil || len(m.Data) != p.plane {
+			return fmt.Errorf("%w: %v got an unexpected state from %v at step %d", ErrProtocol, p.ref, m.From, m.Step)
+		}
+		in.z = m.Data
+	default:
+		return fmt.Errorf("%w: %v does not take %v messages (from %v)", ErrProtocol, p.ref, m.Kind, m.From)
+	}
+	return p.advance(emit)
+}
+
+func (p *ErrorPop) dendriteOf(layer int) int {
+	for i, d := range p.dendrites {
+		if d.Upper == layer {
+			return i
+		}
+	}
+	return -1
+}
+
+func (p *ErrorPop) inputs(batch, step int) *errInputs {
+	k := key(batch, step)
+	in := p.pending[k]
+	if in == nil {
+		in = &errInputs{phi: make([][][]float32, len(p.dendrites))}
+		for i, d := range p.dendrites {
+			in.phi[i] = make([][]float32, d.Spec.OutC)
+		}
+		p.pending[k] = in
+	}
+	return in
+}
+
+func (p *ErrorPop) wantPhis() int {
+	n := 0
+	for _, d := range p.dendrites {
+		n += d.Spec.OutC
+	}
+	return n
+}
+
+// advance processes every step whose inputs are complete.
+func (p *ErrorPop) advance(emit Emit) error {
+	T := p.set.Steps
+	for {
+		if p.step == 0 && p.clamped {
+			p.step = 1
+		}
+		in := p.pending[key(p.batch, p.step)]
+		if in == nil || in.n < p.wantPhis() {
+			return nil
+		}
+		needZ := p.step > 0 && !(p.clamped && !p.set.Denoise && p.step > 1)
+		if needZ && in.z == nil {
+			return nil
+		}
+		delete(p.pending, key(p.batch, p.step))
+		mu := p.Predict(in.phi)
+		b, t := p.batch, p.step
+		out := func(k Kind, data []float32) error {
+			return emit(Msg{Kind: k, From: p.ref, Batch: b, Step: t, Data: data})
+		}
+		if t == 0 {
+			if err := out(KindPred, mu); err != nil {
+				return err
+			}
+			p.step = 1
+			continue
+		}
+		z := in.z
+		if needZ {
+			p.zKeep = z
+		} else {
+			z = p.zKeep
+		}
+		e := p.Compare(z)
+		if err := out(KindProbe, []float32{float32(p.energy)}); err != nil {
+			return err
+		}
+		if t <= T || (p.set.Learn && !p.tied) {
+			if err := out(KindError, e); err != nil {
+				return err
+			}
+		}
+		if t <= T {
+			p.step++
+			continue
+		}
+		if p.clamped {
+			if err := out(KindOutput, append([]float32(nil), mu...)); err != nil {
+				return err
+			}
+		}
+		if p.set.Learn {
+			p.Learn(in.phi)
+			if p.tied {
+				var w []float32
+				for _, d := range p.dendrites {
+					w = append(w, d.W...)
+				}
+				if err := out(KindWeights, w); err != nil {
+					return err
+				}
+			}
+			if err := out(KindDone, nil); err != nil {
+				return err
+			}
+		}
+		p.batch++
+		p.step = 0
+		p.zKeep = nil
+	}
+}

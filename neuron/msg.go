@@ -1,0 +1,104 @@
+package neuron
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors of the populations' protocol.
+var (
+	// ErrProtocol reports a message that the dataflow cannot have produced:
+	// an unexpected kind or sender, a stale or duplicate step, or a shape
+	// that does not fit. In sync mode it means a message was lost,
+	// duplicated or misrouted.
+	ErrProtocol = errors.New("neuron: protocol violation")
+)
+
+// Role says which population of a feature map an actor is.
+type Role uint8
+
+// The two populations of a feature map.
+const (
+	StateRole Role = iota + 1 // z: the state population
+	ErrorRole                 // e: the error population
+)
+
+// Ref names a population: its role, its layer and the map's index in it.
+type Ref struct {
+	Role  Role
+	Layer int
+	Index int
+}
+
+// String renders a ref as its subject tokens, "z.1.3" or "e.0.2".
+func (r Ref) String() string {
+	t := "z"
+	if r.Role == ErrorRole {
+		t = "e"
+	}
+	return fmt.Sprintf("%s.%d.%d", t, r.Layer, r.Index)
+}
+
+// Kind is what a message carries.
+type Kind uint8
+
+// Message kinds. Each population publishes its kinds on its own subject;
+// the circuit decides who listens.
+const (
+	// KindState is z of a state map, for its own error map.
+	KindState Kind = iota + 1
+	// KindPhi is φ(z) of a state map, for the error maps of the layers it predicts.
+	KindPhi
+	// KindError is e of an error map, for its own state map and the state
+	// maps of the layers that predict it.
+	KindError
+	// KindPred is the ancestral prediction mu of an error map, for its own
+	// state map at step 0 (initialisation).
+	KindPred
+	// KindWeights are an error map's kernels W[·j] after a tied update, for
+	// the state maps above (weight transport).
+	KindWeights
+	// KindClamp is the input image map, from the coordinator to an image state map.
+	KindClamp
+	// KindInit is the initial value of a top state map, from the coordinator.
+	KindInit
+	// KindOutput is the prediction mu of an image error map after the last
+	// step, for the coordinator.
+	KindOutput
+	// KindProbe is an error map's energy ½‖e‖² (summed over the batch) at
+	// one step, for the coordinator: Data[0] is the energy.
+	KindProbe
+	// KindDone tells the coordinator that a population finished a batch's learning.
+	KindDone
+)
+
+var kindNames = map[Kind]string{
+	KindState: "state", KindPhi: "phi", KindError: "error", KindPred: "pred", KindWeights: "weights",
+	KindClamp: "clamp", KindInit: "init", KindOutput: "output", KindProbe: "probe", KindDone: "done",
+}
+
+// String names the kind.
+func (k Kind) String() string {
+	if n, ok := kindNames[k]; ok {
+		return n
+	}
+	return fmt.Sprintf("kind(%d)", int(k))
+}
+
+// Msg is one message between populations (or with the coordinator).
+//
+// In sync mode (Batch, Step) tags the dataflow step the values belong to;
+// in async mode Step is the sender's version (its number of updates). Data
+// is owned by the sender and read-only for receivers; a receiver that must
+// keep values beyond the step copies them.
+type Msg struct {
+	Kind  Kind
+	From  Ref
+	Batch int
+	Step  int
+	Data  []float32
+}
+
+// Emit is how a population sends: the driver (goroutine runner, virtual
+// clock, test) routes the message by its kind and sender.
+type Emit func(Msg) error

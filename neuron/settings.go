@@ -1,0 +1,74 @@
+package neuron
+
+import (
+	"fmt"
+
+	"github.com/convngc/convngc/ngc/optim"
+	"github.com/convngc/convngc/ngc/tensor"
+)
+
+// Settings are what every population of one run shares.
+type Settings struct {
+	// Batch is the number of images in a mini-batch; every map message
+	// carries Batch×H×W floats.
+	Batch int
+	// Steps is T, the number of inference steps per mini-batch.
+	Steps int
+	// Denoise frees the image layer after step 1 (otherwise it stays
+	// clamped: reconstruction).
+	Denoise bool
+	// Learn applies the local update after every mini-batch.
+	Learn bool
+	// State are the constants of the state correction.
+	State StateParams
+	// LearnRate, Lambda and Optimizer ("adam" or "normalized") configure the
+	// local updates; MaxKernelNorm bounds every kernel after an update.
+	LearnRate     float64
+	Lambda        float64
+	Optimizer     string
+	MaxKernelNorm float64
+}
+
+// NewOptimizer returns the optimiser of one parameter share of n values in
+// blocks of block (one kernel), scaled by factor (λ for E).
+func (s *Settings) NewOptimizer(n, block int, factor float64) optim.Optimizer {
+	if s.Optimizer == "normalized" {
+		return &optim.Normalized{LR: s.LearnRate * factor, Eps: 1e-8, Block: block}
+	}
+	return optim.NewAdam(n, s.LearnRate*factor)
+}
+
+// Dendrite is one synapse as an error map (layer ℓ, map j) holds it: the
+// kernels W[·j] from every map of an upper layer onto this map, layout
+// [C_up][1][K][K], and the geometry of the transposed convolution.
+type Dendrite struct {
+	Upper int             // the predicting layer
+	Spec  tensor.ConvSpec // InC = 1 (this map), OutC = C_up
+	W     []float32
+	opt   optim.Optimizer
+}
+
+// Feedback is one synapse as a state map (layer ℓ, map i) holds it: the
+// kernels E[i·] onto every map of a lower layer it predicts, layout
+// [1][C_low][K][K] (tied: a copy of W[i·] kept current by weight-transport
+// messages; untied: its own learnable E).
+type Feedback struct {
+	Lower int             // the predicted layer
+	Spec  tensor.ConvSpec // InC = C_low, OutC = 1 (this map)
+	E     []float32
+	// WeightsOffset is where this synapse's kernels W[·j] start in the
+	// weight-transport messages of the error maps below (which concatenate
+	// the kernels of all their dendrites).
+	WeightsOffset int
+	opt           optim.Optimizer
+}
+
+func checkSpec(what string, s tensor.ConvSpec, kernel []float32) error {
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("neuron: %s: %w", what, err)
+	}
+	if len(kernel) != s.KernelLen() {
+		return fmt.Errorf("neuron: %s: %d kernel values, want %d", what, len(kernel), s.KernelLen())
+	}
+	return nil
+}

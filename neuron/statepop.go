@@ -1,0 +1,316 @@
+package neuron
+
+import (
+	"fmt"
+
+	"github.com/convngc/convngc/ngc/tensor"
+)
+
+// StatePop is the state population of feature map (ℓ, i). It holds the
+// state z and, for every layer it predicts, the feedback kernels E[i·]
+// (tied: a copy of W[i·] kept current by weight-transport messages;
+// untied: its own learnable kernels), and moves
+//
+//	z ← z + β(−e_i + Σ_synapses Σ_j E[i j] ∗ e_j) − γ z.
+//
+// Inputs: the start of a window (KindClamp for an image map, KindInit for a
+// top map, KindPred from its own error map otherwise) at step 0; KindError
+// from its own error map and from every map of every layer it predicts at
+// steps 1..T; when learning, at step T+1, KindWeights (tied) or KindError
+// (untied) from every map below.
+//
+// Outputs: KindPhi (φ(z), for the layers it predicts) at steps 0..T+1 and
+// KindState (z, for its own error map) at steps 1..T+1; KindDone after
+// learning.
+type StatePop struct {
+	ref      Ref
+	set      *Settings
+	plane    int
+	clamped  bool // image map: z is the input
+	top      bool // no own error map
+	feedback []Feedback
+	// allClampedBelow: every layer it predicts is clamped (no ancestral step below).
+	allClampedBelow bool
+	tied            bool
+
+	z, phi, fb, tmp, cols, grad []float32
+
+	batch, step int
+	pending     map[int64]*stateInputs
+}
+
+type stateInputs struct {
+	start  []float32     // clamp, init or pred (step 0)
+	eOwn   []float32     // own error
+	eBelow [][][]float32 // [feedback][map] errors (or, at T+1 tied, weights)
+	n      int
+}
+
+// NewStatePop builds the state population of map (layer, index) holding
+// plane = Batch·H·W floats. clamped marks an image map, top a map without
+// an error population of its own; clampedBelow tells, per feedback synapse,
+// whether the layer it predicts is clamped. The feedback kernels are the
+// population's own: the caller hands them over.
+func NewStatePop(ref Ref, set *Settings, plane int, clamped, top, tied bool, feedback []Feedback, clampedBelow []bool) (*StatePop, error) {
+	if ref.Role != StateRole || plane <= 0 || len(clampedBelow) != len(feedback) {
+		return nil, fmt.Errorf("neuron: state population %v: need the state role, a positive map size and one clamped flag per synapse", ref)
+	}
+	p := &StatePop{ref: ref, set: set, plane: plane, clamped: clamped, top: top, tied: tied,
+		z: make([]float32, plane), pending: map[int64]*stateInputs{}, allClampedBelow: true}
+	maxCols, maxK := 0, 0
+	for i := range feedback {
+		f := &feedback[i]
+		if err := checkSpec(fmt.Sprintf("%v feedback to layer %d", ref, f.Lower), f.Spec, f.E); err != nil {
+			return nil, err
+		}
+		if f.Spec.OutC != 1 || f.Spec.Batch*f.Spec.OutH*f.Spec.OutW != plane {
+			return nil, fmt.Errorf("neuron: %v feedback to layer %d does not end on one map of %d values", ref, f.Lower, plane)
+		}
+		if !tied {
+			f.opt = set.NewOptimizer(len(f.E), f.Spec.K*f.Spec.K, set.Lambda)
+		}
+		maxCols = max(maxCols, f.Spec.ColsLen())
+		maxK = max(maxK, len(f.E))
+		p.allClampedBelow = p.allClampedBelow && clampedBelow[i]
+	}
+	p.feedback = feedback
+	if len(feedback) > 0 {
+		p.phi = make([]float32, plane)
+		p.fb = make([]float32, plane)
+		p.cols = make([]float32, maxCols)
+		p.grad = make([]float32, maxK)
+		if len(feedback) > 1 {
+			p.tmp = make([]float32, plane)
+		}
+	}
+	return p, nil
+}
+
+// Ref returns the population's name.
+func (p *StatePop) Ref() Ref { return p.ref }
+
+// Z returns the state (live).
+func (p *StatePop) Z() []float32 { return p.z }
+
+// Feedback returns the synapses the population holds (its kernels are live).
+func (p *StatePop) Feedback() []Feedback { return p.feedback }
+
+// Phi computes φ(z) into p's buffer.
+func (p *StatePop) Phi() []float32 {
+	p.set.State.Phi.Apply(p.phi, p.z)
+	return p.phi
+}
+
+// Correct moves z one step from its own error (nil for a top map) and the
+// errors of the maps below (eBelow[f][j] for feedback synapse f).
+func (p *StatePop) Correct(eOwn []float32, eBelow [][][]float32) {
+	var fb []float32
+	for fi := range p.feedback {
+		f := &p.feedback[fi]
+		dst := p.fb
+		if fi > 0 {
+			dst = p.tmp
+		}
+		tensor.ConvMaps([][]float32{dst}, eBelow[fi], f.E, p.cols[:f.Spec.ColsLen()], f.Spec)
+		if fi > 0 {
+			for k, v := range p.tmp {
+				p.fb[k] += v
+			}
+		}
+		fb = p.fb
+	}
+	Correct(p.z, eOwn, fb, p.set.State)
+}
+
+// LearnE applies the untied update of the feedback kernels from the errors
+// below and φ(z) of the final states (λ scales the step).
+func (p *StatePop) LearnE(eBelow [][][]float32) {
+	alpha := -1 / float32(p.set.Batch)
+	for fi := range p.feedback {
+		f := &p.feedback[fi]
+		g := p.grad[:len(f.E)]
+		tensor.ConvKernelGradMaps(g, eBelow[fi], [][]float32{p.phi}, p.cols[:f.Spec.ColsLen()], f.Spec, alpha, 0)
+		f.opt.Step(f.E, g)
+		ProjectKernels(f.E, f.Spec.K*f.Spec.K, p.set.MaxKernelNorm)
+	}
+}
+
+// Handle consumes one message of the synchronous dataflow and emits what
+// completes.
+func (p *StatePop) Handle(m Msg, emit Emit) error {
+	if m.Batch < p.batch || (m.Batch == p.batch && m.Step < p.step) {
+		return fmt.Errorf("%w: %v got a stale %v from %v for batch %d step %d (now at batch %d step %d)",
+			ErrProtocol, p.ref, m.Kind, m.From, m.Batch, m.Step, p.batch, p.step)
+	}
+	if m.Batch > p.batch+1 {
+		return fmt.Errorf("%w: %v got %v from %v for batch %d while at batch %d", ErrProtocol, p.ref, m.Kind, m.From, m.Batch, p.batch)
+	}
+	in := p.inputs(m.Batch, m.Step)
+	bad := func(why string) error {
+		return fmt.Errorf("%w: %v got %v from %v at batch %d step %d: %s", ErrProtocol, p.ref, m.Kind, m.From, m.Batch, m.Step, why)
+	}
+	switch m.Kind {
+	case KindClamp, KindInit, KindPred:
+		want := KindPred
+		if p.clamped {
+			want = KindClamp
+		} else if p.top {
+			want = KindInit
+		}
+		if m.Kind != want || m.Step != 0 || in.start != nil || len(m.Data) != p.plane {
+			return bad("not this map's start of window")
+		}
+		in.start = m.Data
+	case KindError, KindWeights:
+		own := Ref{ErrorRole, p.ref.Layer, p.ref.Index}
+		if m.From == own && m.Kind == KindError {
+			if m.Step == 0 || in.eOwn != nil || len(m.Data) != p.plane {
+				return bad("unexpected own error")
+			}
+			in.eOwn = m.Data
+			break
+		}
+		fi := p.feedbackTo(m.From.Layer)
+		if fi < 0 || m.From.Role != ErrorRole || m.From.Index < 0 || m.From.Index >= p.feedback[fi].Spec.InC {
+			return bad("the sender is not below this map")
+		}
+		s := p.feedback[fi].Spec
+		if m.Kind == KindWeights && (!p.tied || m.Step != p.set.Steps+1) {
+			return bad("weights outside the tied update")
+		}
+		if m.Kind == KindError && len(m.Data) != s.Batch*s.InH*s.InW {
+			return bad(fmt.Sprintf("%d values, want %d", len(m.Data), s.Batch*s.InH*s.InW))
+		}
+		if in.eBelow[fi][m.From.Index] != nil {
+			return bad("duplicate")
+		}
+		in.eBelow[fi][m.From.Index] = m.Data
+		in.n++
+	default:
+		return bad("not a state population's input")
+	}
+	return p.advance(emit)
+}
+
+func (p *StatePop) feedbackTo(layer int) int {
+	for i, f := range p.feedback {
+		if f.Lower == layer {
+			return i
+		}
+	}
+	return -1
+}
+
+func (p *StatePop) inputs(batch, step int) *stateInputs {
+	k := key(batch, step)
+	in := p.pending[k]
+	if in == nil {
+		in = &stateInputs{eBelow: make([][][]float32, len(p.feedback))}
+		for i, f := range p.feedback {
+			in.eBelow[i] = make([][]float32, f.Spec.InC)
+		}
+		p.pending[k] = in
+	}
+	return in
+}
+
+func (p *StatePop) wantBelow() int {
+	n := 0
+	for _, f := range p.feedback {
+		n += f.Spec.InC
+	}
+	return n
+}
+
+// emitStep sends the values the maps around need for step t.
+func (p *StatePop) emitStep(emit Emit, t int, phiReady bool) error {
+	if len(p.feedback) > 0 && (t > 0 || !p.allClampedBelow) {
+		if !phiReady {
+			p.Phi()
+		}
+		if err := emit(Msg{Kind: KindPhi, From: p.ref, Batch: p.batch, Step: t, Data: p.phi}); err != nil {
+			return err
+		}
+	}
+	if t > 0 && !p.top {
+		return emit(Msg{Kind: KindState, From: p.ref, Batch: p.batch, Step: t, Data: p.z})
+	}
+	return nil
+}
+
+// learnsAtEnd reports whether the map has a learning step T+1.
+func (p *StatePop) learnsAtEnd() bool { return p.set.Learn && len(p.feedback) > 0 }
+
+func (p *StatePop) advance(emit Emit) error {
+	T := p.set.Steps
+	for {
+		in := p.pending[key(p.batch, p.step)]
+		if in == nil {
+			return nil
+		}
+		switch {
+		case p.step == 0:
+			if in.start == nil {
+				return nil
+			}
+			delete(p.pending, key(p.batch, 0))
+			copy(p.z, in.start)
+			if err := p.emitStep(emit, 0, false); err != nil {
+				return err
+			}
+			if err := p.emitStep(emit, 1, true); err != nil { // z has not moved: φ(z) is the same
+				return err
+			}
+			p.step = 1
+			if p.clamped && !p.set.Denoise {
+				p.nextBatch() // a clamped image map has nothing more to do
+			}
+		case p.step <= T:
+			if (!p.top && in.eOwn == nil) || in.n < p.wantBelow() {
+				return nil
+			}
+			delete(p.pending, key(p.batch, p.step))
+			if !p.clamped || p.step >= 2 {
+				p.Correct(in.eOwn, in.eBelow)
+			}
+			p.step++
+			if err := p.emitStep(emit, p.step, false); err != nil {
+				return err
+			}
+			if p.step == T+1 && !p.learnsAtEnd() {
+				p.nextBatch()
+			}
+		default: // T+1: learning
+			if in.n < p.wantBelow() {
+				return nil
+			}
+			delete(p.pending, key(p.batch, p.step))
+			if p.tied {
+				for fi := range p.feedback {
+					f := &p.feedback[fi]
+					kk := f.Spec.K * f.Spec.K
+					for j, w := range in.eBelow[fi] {
+						// The weights message of error map j holds W[·j] for every
+						// map of this layer: this map's kernel is block i.
+						off := f.WeightsOffset + p.ref.Index*kk
+						if off+kk > len(w) {
+							return fmt.Errorf("%w: %v got %d weights from %v, too few for its kernel", ErrProtocol, p.ref, len(w), Ref{ErrorRole, f.Lower, j})
+						}
+						copy(f.E[j*kk:(j+1)*kk], w[off:off+kk])
+					}
+				}
+			} else {
+				p.LearnE(in.eBelow)
+			}
+			if err := emit(Msg{Kind: KindDone, From: p.ref, Batch: p.batch, Step: p.step}); err != nil {
+				return err
+			}
+			p.nextBatch()
+		}
+	}
+}
+
+func (p *StatePop) nextBatch() {
+	p.batch++
+	p.step = 0
+}
