@@ -47,8 +47,12 @@ type Compression uint8
 
 const (
 	// CompressAuto stores the snappy form only when it saves at least 1/8
-	// of the raw size. Float32 noise saves almost nothing (a failed attempt
-	// costs one snappy pass), sparse or saturated maps save a lot.
+	// of the raw size. On payloads of 256 KiB or more it first compresses
+	// the leading 64 KiB and skips snappy altogether when that does not
+	// shrink enough, so dense float noise (errors, leaky-ReLU states) costs
+	// little more than CompressNone; sparse maps (images, saturated
+	// states) shrink to about a third but take roughly ten times longer to
+	// encode and decode than raw.
 	CompressAuto Compression = iota
 	// CompressNone always stores the payload raw: no compression cost.
 	CompressNone
@@ -124,14 +128,18 @@ func AppendFrame(dst []byte, f *Frame, c Compression) ([]byte, error) {
 	flags := byte(0)
 	stored := rawLen
 	if c != CompressNone {
-		enc := snappy.Encode(body[:maxEnc], raw)
-		keep := len(enc) < rawLen
-		if c == CompressAuto {
-			keep = len(enc) <= rawLen-rawLen/8
+		keep := false
+		if c != CompressAuto || rawLen < 4*autoProbe || worthCompressing(body[:maxEnc], raw[:autoProbe]) {
+			enc := snappy.Encode(body[:maxEnc], raw)
+			keep = len(enc) < rawLen
+			if c == CompressAuto {
+				keep = worthIt(len(enc), rawLen)
+			}
+			if keep {
+				flags, stored = flagSnappy, len(enc)
+			}
 		}
-		if keep {
-			flags, stored = flagSnappy, len(enc)
-		} else {
+		if !keep {
 			copy(body, raw)
 		}
 	}
@@ -158,6 +166,21 @@ func AppendFrame(dst []byte, f *Frame, c Compression) ([]byte, error) {
 	binary.LittleEndian.PutUint32(h[p+8:], pcrc)
 	binary.LittleEndian.PutUint32(h[p+12:], crc32.Checksum(h[:p+12], castagnoli))
 	return dst, nil
+}
+
+// autoProbe is how many leading payload bytes CompressAuto compresses
+// first, on payloads of at least 4·autoProbe bytes, to decide whether the
+// rest is worth a snappy pass (snappy itself works in 64 KiB blocks).
+const autoProbe = 64 << 10
+
+// worthIt reports whether a snappy block of enc bytes saves enough of raw
+// bytes (1/8) to pay for decompression.
+func worthIt(enc, raw int) bool { return enc <= raw-raw/8 }
+
+// worthCompressing compresses probe into scratch and reports whether it
+// shrank enough.
+func worthCompressing(scratch, probe []byte) bool {
+	return worthIt(len(snappy.Encode(scratch, probe)), len(probe))
 }
 
 // Header is the decoded header of a frame, as returned by DecodeHeader.

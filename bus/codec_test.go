@@ -144,9 +144,26 @@ func TestCompressionChoice(t *testing.T) {
 		{"zeros none", make([]float32, n), CompressNone, false},
 		{"zeros snappy", make([]float32, n), CompressSnappy, true},
 	}
+	// Payloads of 256 KiB or more: CompressAuto judges by the first 64 KiB.
+	big := 64 * 32 * 32
+	denseHead := make([]float32, big)
+	copy(denseHead, noise(3, 16<<10))
+	sparseHead := noise(4, big)
+	clear(sparseHead[:16<<10])
+	tests = append(tests, []struct {
+		name    string
+		payload []float32
+		c       Compression
+		want    bool
+	}{
+		{"dense head auto", denseHead, CompressAuto, false},
+		{"dense head snappy", denseHead, CompressSnappy, true},
+		{"zero head, noise tail auto", sparseHead, CompressAuto, true}, // probe passes, whole frame still saves 24%
+		{"sparse big auto", sparse(5, big, 0.1), CompressAuto, true},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			buf, err := AppendFrame(nil, testFrame(64, 16, 16, tt.payload), tt.c)
+			buf, err := AppendFrame(nil, testFrame(len(tt.payload)/256, 16, 16, tt.payload), tt.c)
 			if err != nil {
 				t.Fatal(err)
 			}

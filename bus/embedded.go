@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -51,6 +52,7 @@ type embeddedOptions struct {
 	noListen     bool
 	logging      bool
 	name         string
+	tls          *tls.Config
 }
 
 // ServerAddr makes the server listen on hostport ("127.0.0.1:4222"); port 0
@@ -139,6 +141,20 @@ func ServerLogging() EmbeddedOption {
 	}
 }
 
+// ServerTLS makes the server require TLS with cfg (its Certificates, and
+// ClientCAs with ClientAuth tls.RequireAndVerifyClientCert to demand client
+// certificates). ClientURL then starts with "tls://". Connections made
+// with Embedded.Connect stay in memory and need no TLS.
+func ServerTLS(cfg *tls.Config) EmbeddedOption {
+	return func(o *embeddedOptions) error {
+		if cfg == nil {
+			return errors.New("nil TLS config")
+		}
+		o.tls = cfg
+		return nil
+	}
+}
+
 // ServerName names the server (shown to clients and in its log).
 func ServerName(name string) EmbeddedOption {
 	return func(o *embeddedOptions) error {
@@ -178,6 +194,11 @@ func StartEmbedded(opts ...EmbeddedOption) (*Embedded, error) {
 		MaxPayload:    int32(o.maxPayload),
 		MaxPending:    o.maxPending,
 		Authorization: o.token,
+	}
+	if o.tls != nil {
+		sopts.TLS = true
+		sopts.TLSConfig = o.tls
+		sopts.TLSVerify = o.tls.ClientAuth == tls.RequireAndVerifyClientCert
 	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {
@@ -243,8 +264,13 @@ func (e *Embedded) Connect(opts ...Option) (*NATS, error) {
 			return nil, fmt.Errorf("bus: connect in-process: %w: token does not match the embedded server's", ErrAuth)
 		}
 	}
-	return Connect(e.ClientURL(), opts...)
+	return Connect(inProcessURL, opts...)
 }
+
+// inProcessURL names in-process connections. Its "nats" scheme keeps the
+// client from starting TLS over the pipe: the server does not require TLS
+// from in-process clients even with ServerTLS.
+const inProcessURL = "nats://in-process"
 
 // Shutdown stops the server and closes its client connections. It is safe
 // to call more than once.

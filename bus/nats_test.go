@@ -251,9 +251,7 @@ func TestNATSSlowConsumer(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the slow consumer report", func() bool { return log.find(ErrSlowConsumer) != nil })
-	if started.Load() == 0 {
-		t.Fatal("handler never started")
-	}
+	waitFor(t, "the handler to start", func() bool { return started.Load() > 0 })
 	close(release)
 	waitFor(t, "every frame accounted for", func() bool {
 		st := b.Stats()

@@ -7,7 +7,7 @@ import (
 
 func TestValidSubjectAndPattern(t *testing.T) {
 	tests := []struct {
-		s                   string
+		s                string
 		literal, pattern bool
 	}{
 		{"r1.z.1.3", true, true},
