@@ -45,7 +45,8 @@ type imageFile struct {
 // it is; a larger one whose width and height are multiples of 32 is
 // block-averaged down; any other size is resampled bilinearly (see the
 // package documentation). Hidden files and folders (names starting with '.')
-// and files with other extensions are ignored. An image directly in root, a
+// and files with other extensions are ignored; symbolic links are followed.
+// An image directly in root, a
 // file that does not decode, or an empty tree is an error naming the
 // problem: no image is silently skipped. ctx cancels the load.
 func LoadImageFolder(ctx context.Context, root string) (*Set, error) {
@@ -84,32 +85,7 @@ func listImages(root string) ([]imageFile, error) {
 		return nil, fmt.Errorf("data: image folder %s: not a directory", root)
 	}
 	var files []imageFile
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if path != root && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() || !isImageName(d.Name()) {
-			return nil
-		}
-		rel, err := filepath.Rel(root, path)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		class, _, ok := strings.Cut(rel, "/")
-		if !ok {
-			return fmt.Errorf("%s: %w: image is not inside a class folder", path, ErrFormat)
-		}
-		files = append(files, imageFile{path: path, rel: rel, class: class})
-		return nil
-	})
-	if err != nil {
+	if err := walkImages(root, "", make(map[string]bool), &files); err != nil {
 		return nil, fmt.Errorf("data: image folder %s: %w", root, err)
 	}
 	if len(files) == 0 {
@@ -122,6 +98,55 @@ func listImages(root string) ([]imageFile, error) {
 		return strings.Compare(a.rel, b.rel)
 	})
 	return files, nil
+}
+
+// walkImages appends the image files of root/rel and its sub-folders to
+// files. Symbolic links are followed; each real folder is read once, which
+// also breaks link cycles.
+func walkImages(root, rel string, seen map[string]bool, files *[]imageFile) error {
+	dir := filepath.Join(root, filepath.FromSlash(rel))
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
+	if seen[real] {
+		return nil
+	}
+	seen[real] = true
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		sub := name
+		if rel != "" {
+			sub = rel + "/" + name
+		}
+		isDir := e.IsDir()
+		if e.Type()&fs.ModeSymlink != 0 {
+			// A dangling link counts as a file: if it has an image name,
+			// reading it fails and names it.
+			fi, err := os.Stat(filepath.Join(dir, name))
+			isDir = err == nil && fi.IsDir()
+		}
+		switch {
+		case isDir:
+			if err := walkImages(root, sub, seen, files); err != nil {
+				return err
+			}
+		case isImageName(name):
+			class, _, ok := strings.Cut(sub, "/")
+			if !ok {
+				return fmt.Errorf("%s: %w: image is not inside a class folder", filepath.Join(dir, name), ErrFormat)
+			}
+			*files = append(*files, imageFile{path: filepath.Join(dir, name), rel: sub, class: class})
+		}
+	}
+	return nil
 }
 
 // isImageName reports whether a file name has a PNG or JPEG extension.

@@ -319,3 +319,35 @@ func BenchmarkLoadImageFolder(b *testing.B) {
 		})
 	}
 }
+
+func TestLoadImageFolderSymlinks(t *testing.T) {
+	good := encodePNG(t, pattern(32, 32))
+	base := t.TempDir()
+	elsewhere := filepath.Join(base, "elsewhere")
+	writeFile(t, elsewhere, "1.png", good)
+	writeFile(t, elsewhere, "2.png", good)
+	real := filepath.Join(base, "real")
+	writeFile(t, real, "cat/a.png", good)
+	symlink := func(target, link string) {
+		t.Helper()
+		if err := os.Symlink(target, link); err != nil {
+			t.Skipf("symbolic links: %v", err)
+		}
+	}
+	symlink(elsewhere, filepath.Join(real, "dog"))    // a linked class folder
+	symlink(real, filepath.Join(real, "cat", "loop")) // a cycle
+	link := filepath.Join(base, "link")
+	symlink(real, link) // a linked root
+	s, err := LoadImageFolder(context.Background(), link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Classes, []string{"cat", "dog"}) || s.Len() != 3 {
+		t.Fatalf("classes %v, %d images; want cat, dog and 3", s.Classes, s.Len())
+	}
+	// A dangling link with an image name is an error that names it.
+	symlink(filepath.Join(base, "missing.png"), filepath.Join(real, "cat", "b.png"))
+	if _, err := LoadImageFolder(context.Background(), link); err == nil || !strings.Contains(err.Error(), "b.png") {
+		t.Fatalf("dangling image link: %v", err)
+	}
+}

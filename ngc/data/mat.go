@@ -336,7 +336,7 @@ func wrapCorrupt(err error) error {
 
 // readMatrixBody reads the nbytes body of a miMATRIX element from r.
 func readMatrixBody(r io.Reader, nbytes int64, order binary.ByteOrder, limit int64) (*MATVar, error) {
-	if nbytes > limit {
+	if nbytes > limit || nbytes > math.MaxInt {
 		return nil, fmt.Errorf("matrix of %d bytes: %w (%d)", nbytes, ErrTooLarge, limit)
 	}
 	body := make([]byte, nbytes)

@@ -245,7 +245,11 @@ func FuzzReadMAT(f *testing.F) {
 		f.Add(matFile(f, o, false, x, y))
 		f.Add(matFile(f, o, true, x, y))
 	}
-	f.Add(matHeader(binary.LittleEndian, 0x0100))
+	le := binaryLE()
+	small := matMatrix(le, matVarSpec{name: "a", class: MATDouble, dims: []int{1, 2}, typ: miUINT8, data: []byte{1, 2}})
+	f.Add(matFile(f, le, false, small))
+	f.Add(matFile(f, le, true, small))
+	f.Add(matHeader(le, 0x0100))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		vars, err := ReadMAT(bytes.NewReader(in), 1<<16)
 		if err != nil {
