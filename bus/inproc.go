@@ -74,12 +74,12 @@ func (b *InProc) Publish(ctx context.Context, subject string, f *Frame) error {
 	if b.o.verify {
 		d.crc = floatsCRC(f.Payload)
 	}
-	b.st.addSent(f, f.WireSize(), 0)
 	for _, s := range subs {
 		if err := s.enqueue(ctx, d); err != nil {
 			return fmt.Errorf("bus: publish on %q to subscription %q: %w", subject, s.pattern, err)
 		}
 	}
+	b.st.addSent(f, f.WireSize(), 0)
 	return nil
 }
 
@@ -274,13 +274,14 @@ func (s *inprocSub) discard(d delivery) {
 	s.b.st.dropped.Add(1)
 }
 
-// enqueue adds d to the queue, waiting for room. A stopped subscription
-// silently takes nothing, as if it had unsubscribed before the publish.
+// enqueue adds d to the queue, waiting for room. A subscription that
+// unsubscribed silently takes nothing, as if it had done so before the
+// publish; one stopped by Close fails with ErrClosed.
 func (s *inprocSub) enqueue(ctx context.Context, d delivery) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.stopped {
-		return nil
+		return s.stoppedErr()
 	}
 	select {
 	case s.ch <- d:
@@ -291,11 +292,21 @@ func (s *inprocSub) enqueue(ctx context.Context, d delivery) error {
 	case s.ch <- d:
 		return nil
 	case <-s.done:
-		return nil
+		return s.stoppedErr()
 	case <-s.b.done:
 		return ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// stoppedErr is what enqueue returns for a stopped subscription.
+func (s *inprocSub) stoppedErr() error {
+	select {
+	case <-s.b.done:
+		return ErrClosed
+	default:
+		return nil
 	}
 }
 

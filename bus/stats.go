@@ -22,7 +22,9 @@ type Counts struct {
 
 // Stats is a snapshot of a bus's counters since it was created.
 //
-// Sent counts each Publish once, whether or not anyone subscribes.
+// Sent counts each successful Publish once, whether or not anyone
+// subscribes (an in-process Publish that fails half-way through its
+// subscribers is not counted as sent, though some may receive the frame).
 // Received counts each handler call, so a frame delivered to three
 // subscriptions counts three times. Per-sender maps are keyed by
 // Frame.Sender; after MaxStatsKeys distinct names further ones are pooled
