@@ -255,10 +255,11 @@ func (p *StatePop) advance(emit Emit) error {
 			}
 			delete(p.pending, key(p.batch, 0))
 			copy(p.z, in.start)
+			sent0 := len(p.feedback) > 0 && !p.allClampedBelow
 			if err := p.emitStep(emit, 0, false); err != nil {
 				return err
 			}
-			if err := p.emitStep(emit, 1, true); err != nil { // z has not moved: φ(z) is the same
+			if err := p.emitStep(emit, 1, sent0); err != nil { // z has not moved: φ(z) of step 0 still holds
 				return err
 			}
 			p.step = 1
@@ -281,7 +282,8 @@ func (p *StatePop) advance(emit Emit) error {
 				p.nextBatch()
 			}
 		default: // T+1: learning
-			if in.n < p.wantBelow() {
+			// Untied learning sends every error of step T+1, own included.
+			if in.n < p.wantBelow() || (!p.tied && !p.top && in.eOwn == nil) {
 				return nil
 			}
 			delete(p.pending, key(p.batch, p.step))

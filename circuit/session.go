@@ -1,0 +1,803 @@
+package circuit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/convngc/convngc/bus"
+	"github.com/convngc/convngc/neuron"
+	"github.com/convngc/convngc/ngc"
+	"github.com/convngc/convngc/ngc/tensor"
+)
+
+// Sentinel errors of a run.
+var (
+	// ErrLost reports an actor, a node or a message that did not arrive
+	// within the run's time bound.
+	ErrLost = errors.New("circuit: lost")
+	// ErrClosed reports use of a closed session.
+	ErrClosed = errors.New("circuit: session closed")
+)
+
+// DefaultTimeout bounds how long a run waits without progress before it
+// fails, naming what is missing.
+const DefaultTimeout = 5 * time.Second
+
+type options struct {
+	run         string
+	task        ngc.Task
+	learn       bool
+	batch       int
+	timeout     time.Duration
+	heartbeat   time.Duration
+	placement   *Placement
+	node        string
+	coordinator bool
+	seed        uint64
+	seedSet     bool
+	async       *AsyncOptions
+}
+
+// Option configures a session.
+type Option func(*options)
+
+// RunID names the run; it is the first token of every subject, so several
+// runs can share one NATS server. Default "run".
+func RunID(id string) Option { return func(o *options) { o.run = id } }
+
+// Task selects reconstruction (default) or denoising.
+func Task(t ngc.Task) Option { return func(o *options) { o.task = t } }
+
+// Learn applies the local update after every mini-batch (reconstruction
+// task only, as in training).
+func Learn() Option { return func(o *options) { o.learn = true } }
+
+// Batch sets the mini-batch size every map message carries (default the
+// config's batch).
+func Batch(b int) Option { return func(o *options) { o.batch = b } }
+
+// Timeout bounds how long the coordinator waits without progress (default
+// DefaultTimeout) before it fails naming the missing actor, node or message.
+func Timeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// Placed runs only the populations the placement gives to node in this
+// process (the others run in `ngc worker` processes on the same bus).
+func Placed(p *Placement, node string) Option {
+	return func(o *options) { o.placement, o.node = p, node }
+}
+
+// Worker makes the session host actors only, without a coordinator.
+func Worker() Option { return func(o *options) { o.coordinator = false } }
+
+// TopSeed seeds the top states' initial values (default: the config's seed),
+// drawn as the batched reference draws them.
+func TopSeed(seed uint64) Option { return func(o *options) { o.seed, o.seedSet = seed, true } }
+
+// Session is a started circuit: the actors this process hosts, subscribed
+// on a bus, and (unless Worker) the coordinator that feeds mini-batches and
+// gathers outputs and probes.
+type Session struct {
+	c      *Circuit
+	b      bus.Bus
+	o      options
+	set    *neuron.Settings
+	assign map[neuron.Ref]string
+	actors []*actor
+	subs   []bus.Subscription
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	errOnce sync.Once
+	err     error
+	failed  chan struct{}
+
+	coord  chan neuron.Msg
+	hbMu   sync.Mutex
+	lastHB map[string]time.Time
+	rng    *rand.Rand
+	batch  int
+	closed bool
+}
+
+type actor struct {
+	pop   population
+	inbox chan neuron.Msg
+	node  string
+	async *asyncState
+}
+
+// Start builds the populations this process hosts, subscribes them on b and
+// starts them. With a coordinator (the default) and a placement naming other
+// nodes, it waits (within the timeout) until every node has announced
+// itself. The bus stays the caller's: Close does not close it.
+func Start(ctx context.Context, c *Circuit, b bus.Bus, opts ...Option) (*Session, error) {
+	o := options{run: "run", timeout: DefaultTimeout, heartbeat: 200 * time.Millisecond, node: "local", coordinator: true}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := bus.ValidToken(o.run); err != nil {
+		return nil, fmt.Errorf("circuit: run id: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	rc, err := c.Config.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	if o.batch == 0 {
+		o.batch = rc.Batch
+	}
+	if o.learn && o.task != ngc.Reconstruct {
+		return nil, fmt.Errorf("circuit: learning runs the reconstruction task")
+	}
+	if !o.seedSet {
+		o.seed = rc.Seed
+	}
+	if o.placement == nil {
+		o.placement = Local(o.node)
+	}
+	set, err := c.settings(o.batch, o.task == ngc.Denoise, o.learn)
+	if err != nil {
+		return nil, err
+	}
+	assign, err := o.placement.Assign(c.Graph)
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	s := &Session{c: c, b: b, o: o, set: set, assign: assign, ctx: sctx, cancel: cancel,
+		failed: make(chan struct{}), lastHB: map[string]time.Time{}, rng: rand.New(rand.NewPCG(o.seed, 1))}
+	if err := s.startActors(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if o.coordinator {
+		if err := s.startCoordinator(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Session) startActors() error {
+	g := s.c.Graph
+	for _, ref := range g.Populations() {
+		if s.assign[ref] != s.o.node {
+			continue
+		}
+		pop, err := s.c.population(ref, s.set)
+		if err != nil {
+			return err
+		}
+		a := &actor{pop: pop, inbox: make(chan neuron.Msg, 4096), node: s.o.node}
+		if s.o.async != nil {
+			a.async = newAsyncState(s, pop)
+		}
+		for _, pat := range s.inputsOf(ref) {
+			if err := s.subscribe(pat, a); err != nil {
+				return err
+			}
+		}
+		s.actors = append(s.actors, a)
+	}
+	if len(s.actors) > 0 {
+		sub, err := s.b.Subscribe(s.o.run+".ctl.dump", func(string, *bus.Frame) {
+			for _, a := range s.actors {
+				select {
+				case a.inbox <- neuron.Msg{Kind: kindDump}:
+				case <-s.ctx.Done():
+				}
+			}
+		}, bus.QueueLen(16))
+		if err != nil {
+			return fmt.Errorf("circuit: subscribe: %w", err)
+		}
+		s.subs = append(s.subs, sub)
+	}
+	for _, a := range s.actors {
+		s.wg.Add(1)
+		go s.runActor(a)
+	}
+	if len(s.actors) > 0 {
+		s.wg.Add(1)
+		go s.heartbeats()
+	}
+	return nil
+}
+
+// inputsOf lists the subject patterns population ref listens to.
+func (s *Session) inputsOf(ref neuron.Ref) []string {
+	g, run := s.c.Graph, s.o.run
+	l, i := ref.Layer, ref.Index
+	sub := func(kind string, layer int, idx string) string { return fmt.Sprintf("%s.%s.%d.%s", run, kind, layer, idx) }
+	var out []string
+	if ref.Role == neuron.ErrorRole {
+		for _, si := range g.above(l) {
+			out = append(out, sub("phi", g.Synapses[si].From, "*"))
+		}
+		return append(out, sub("z", l, fmt.Sprint(i)))
+	}
+	switch {
+	case g.Layers[l].Image:
+		out = append(out, sub("clamp", l, fmt.Sprint(i)))
+	case g.Top(l):
+		out = append(out, sub("init", l, fmt.Sprint(i)))
+	default:
+		out = append(out, sub("pred", l, fmt.Sprint(i)))
+	}
+	if !g.Top(l) && (!g.Layers[l].Image || s.o.task == ngc.Denoise || s.o.async != nil) {
+		out = append(out, sub("e", l, fmt.Sprint(i)))
+	}
+	for _, si := range g.below(l) {
+		out = append(out, sub("e", g.Synapses[si].To, "*"))
+		if s.o.learn && s.c.tied() {
+			out = append(out, sub("w", g.Synapses[si].To, "*"))
+		}
+	}
+	return out
+}
+
+func (s *Session) subscribe(pattern string, a *actor) error {
+	sub, err := s.b.Subscribe(pattern, func(subject string, f *bus.Frame) {
+		k, ref, err := parseSubject(subject)
+		if err != nil {
+			s.fail(fmt.Errorf("circuit: %v: %w", a.pop.Ref(), err))
+			return
+		}
+		b, t := untag(f.Step)
+		select {
+		case a.inbox <- neuron.Msg{Kind: k, From: ref, Batch: b, Step: t, Data: f.Payload}:
+		case <-s.ctx.Done():
+		}
+	}, bus.QueueLen(4096))
+	if err != nil {
+		return fmt.Errorf("circuit: subscribe %s: %w", pattern, err)
+	}
+	s.subs = append(s.subs, sub)
+	return nil
+}
+
+func (s *Session) runActor(a *actor) {
+	defer s.wg.Done()
+	emit := func(m neuron.Msg) error { return s.publish(m.Kind, m.From, m.From.String(), m.Batch, m.Step, m.Data) }
+	if a.async != nil {
+		s.runAsync(a, emit)
+		return
+	}
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case m := <-a.inbox:
+			if m.Kind == kindDump {
+				if err := s.dump(a); err != nil {
+					s.fail(err)
+					return
+				}
+				continue
+			}
+			if err := a.pop.Handle(m, emit); err != nil {
+				s.fail(fmt.Errorf("circuit: %v: %w", a.pop.Ref(), err))
+				return
+			}
+		}
+	}
+}
+
+// publish sends one message on its subject.
+func (s *Session) publish(k neuron.Kind, ref neuron.Ref, sender string, batch, step int, data []float32) error {
+	f := &bus.Frame{Run: s.o.run, Sender: sender, Kind: busKind(k), Step: tag(batch, step), Shape: []int{len(data)}, Payload: data}
+	if err := s.b.Publish(s.ctx, subjectOf(s.o.run, k, ref), f); err != nil {
+		return fmt.Errorf("circuit: %s publishes %v: %w", sender, k, err)
+	}
+	return nil
+}
+
+// dump publishes the parameters an actor holds: an error map's kernels
+// (all dendrites) and bias; a state map's untied error kernels.
+func (s *Session) dump(a *actor) error {
+	ref := a.pop.Ref()
+	var data []float32
+	switch p := a.pop.(type) {
+	case *neuron.ErrorPop:
+		for _, d := range p.Dendrites() {
+			data = append(data, d.W...)
+		}
+		data = append(data, p.Bias())
+	case *neuron.StatePop:
+		if s.c.tied() {
+			return nil
+		}
+		for _, f := range p.Feedback() {
+			data = append(data, f.E...)
+		}
+	}
+	if data == nil {
+		return nil
+	}
+	return s.publish(kindDump, ref, ref.String(), 0, 0, data)
+}
+
+func (s *Session) heartbeats() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.o.heartbeat)
+	defer t.Stop()
+	subject := s.o.run + ".ctl.hb." + s.o.node
+	for {
+		f := &bus.Frame{Run: s.o.run, Sender: s.o.node, Kind: bus.KindControl, Shape: []int{0}}
+		if err := s.b.Publish(s.ctx, subject, f); err != nil && s.ctx.Err() == nil && !errors.Is(err, bus.ErrClosed) {
+			s.fail(fmt.Errorf("circuit: node %s heartbeat: %w", s.o.node, err))
+			return
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// fail records the first fatal error and stops the actors.
+func (s *Session) fail(err error) {
+	s.errOnce.Do(func() {
+		s.err = err
+		close(s.failed)
+	})
+}
+
+// Err returns the error that stopped the session's actors, if any.
+func (s *Session) Err() error {
+	select {
+	case <-s.failed:
+		return s.err
+	default:
+		return nil
+	}
+}
+
+// Close stops the actors and drops the subscriptions. It does not close the bus.
+func (s *Session) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	for _, sub := range s.subs {
+		_ = sub.Unsubscribe()
+	}
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// Wait blocks until the session fails or ctx ends (for workers).
+func (s *Session) Wait(ctx context.Context) error {
+	select {
+	case <-s.failed:
+		return s.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Actors lists the populations hosted by this session.
+func (s *Session) Actors() []neuron.Ref {
+	out := make([]neuron.Ref, len(s.actors))
+	for i, a := range s.actors {
+		out[i] = a.pop.Ref()
+	}
+	return out
+}
+
+// --- coordinator ---
+
+func (s *Session) startCoordinator(ctx context.Context) error {
+	s.coord = make(chan neuron.Msg, 1<<14)
+	for _, kind := range []string{"out", "probe", "done", "dump"} {
+		sub, err := s.b.Subscribe(s.o.run+"."+kind+".>", func(subject string, f *bus.Frame) {
+			k, ref, err := parseSubject(subject)
+			if err != nil {
+				s.fail(err)
+				return
+			}
+			b, t := untag(f.Step)
+			select {
+			case s.coord <- neuron.Msg{Kind: k, From: ref, Batch: b, Step: t, Data: f.Payload}:
+			case <-s.ctx.Done():
+			}
+		}, bus.QueueLen(1<<14))
+		if err != nil {
+			return fmt.Errorf("circuit: coordinator: %w", err)
+		}
+		s.subs = append(s.subs, sub)
+	}
+	sub, err := s.b.Subscribe(s.o.run+".ctl.hb.*", func(subject string, f *bus.Frame) {
+		s.hbMu.Lock()
+		s.lastHB[f.Sender] = time.Now()
+		s.hbMu.Unlock()
+	}, bus.QueueLen(1024))
+	if err != nil {
+		return fmt.Errorf("circuit: coordinator: %w", err)
+	}
+	s.subs = append(s.subs, sub)
+	// Wait for every node that hosts populations to announce itself.
+	deadline := time.Now().Add(s.o.timeout)
+	for {
+		missing := s.silentNodes(time.Now().Add(-s.o.timeout), true)
+		if len(missing) == 0 {
+			return s.b.Flush(ctx)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: node %s did not join run %q within %v", ErrLost, strings.Join(missing, ", "), s.o.run, s.o.timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.failed:
+			return s.err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// silentNodes lists the nodes hosting populations whose last heartbeat is
+// older than since (or missing).
+func (s *Session) silentNodes(since time.Time, _ bool) []string {
+	hosts := map[string]bool{}
+	for _, n := range s.assign {
+		hosts[n] = true
+	}
+	s.hbMu.Lock()
+	defer s.hbMu.Unlock()
+	var out []string
+	for n := range hosts {
+		if last, ok := s.lastHB[n]; !ok || last.Before(since) {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Result is what the coordinator gathers for one mini-batch.
+type Result struct {
+	// Output is the prediction x̂ of the image layer after the last step,
+	// image-major [B][C][H][W].
+	Output []float32
+	// Energy[t][l] is ½‖e[l]‖² per image of layer l (summed over its error
+	// maps, averaged over the batch) at step t+1, t = 0..T; the last entry
+	// is the final prediction's. Layers without error maps stay 0.
+	Energy [][]float64
+	// Params are the parameters after the batch when learning, gathered
+	// from the actors (nil otherwise; see Session.Params).
+	Params *Params
+	// Async reports the asynchronous run's dynamics (nil in sync mode).
+	Async *AsyncReport
+}
+
+// Trace converts the energies to the batched reference's Trace.
+func (r *Result) Trace() ngc.Trace {
+	var tr ngc.Trace
+	n := len(r.Energy)
+	for t := 0; t < n-1; t++ {
+		tr.Steps = append(tr.Steps, r.Energy[t])
+	}
+	if n > 0 {
+		tr.Final = r.Energy[n-1]
+	}
+	return tr
+}
+
+func (s *Session) imageLayer() (int, error) {
+	img := -1
+	for l, ly := range s.c.Graph.Layers {
+		if ly.Image {
+			if img >= 0 {
+				return 0, fmt.Errorf("circuit: the coordinator feeds one image layer, the graph has several")
+			}
+			img = l
+		}
+	}
+	return img, nil
+}
+
+// RunBatch feeds one mini-batch (image-major [B][C][H][W], values in [0,1])
+// through the actors and gathers the prediction and the energies. It fails
+// with ErrLost, naming what is missing, when the run makes no progress for
+// the session's timeout, and with the actor's error when one fails.
+func (s *Session) RunBatch(ctx context.Context, x []float32) (*Result, error) {
+	if !s.o.coordinator {
+		return nil, fmt.Errorf("circuit: a worker session has no coordinator")
+	}
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	if s.o.async != nil {
+		return s.runBatchAsync(ctx, x)
+	}
+	g := s.c.Graph
+	img, err := s.imageLayer()
+	if err != nil {
+		return nil, err
+	}
+	B := s.o.batch
+	iy := g.Layers[img]
+	plane := iy.Size * iy.Size
+	if len(x) != B*iy.Maps*plane {
+		return nil, fmt.Errorf("circuit: batch has %d floats, want %d (%d images of %d×%d×%d)", len(x), B*iy.Maps*plane, B, iy.Maps, iy.Size, iy.Size)
+	}
+	batch := s.batch
+	s.batch++
+	if err := s.feed(img, x, batch); err != nil {
+		return nil, err
+	}
+	T := s.set.Steps
+	res := &Result{Output: make([]float32, len(x)), Energy: make([][]float64, T+1)}
+	for t := range res.Energy {
+		res.Energy[t] = make([]float64, len(g.Layers))
+	}
+	out := make([]float32, len(x))
+	// What to wait for.
+	var errMaps, learners []neuron.Ref
+	for _, ref := range g.Populations() {
+		if ref.Role == neuron.ErrorRole {
+			errMaps = append(errMaps, ref)
+			learners = append(learners, ref)
+		} else if len(g.below(ref.Layer)) > 0 {
+			learners = append(learners, ref)
+		}
+	}
+	lastProbe := map[neuron.Ref]int{}
+	gotOut := map[int]bool{}
+	done := map[neuron.Ref]bool{}
+	probes := 0
+	complete := func() bool {
+		if probes < len(errMaps)*(T+1) || len(gotOut) < iy.Maps {
+			return false
+		}
+		return !s.o.learn || len(done) == len(learners)
+	}
+	timer := time.NewTimer(s.o.timeout)
+	defer timer.Stop()
+	hb := time.NewTicker(s.o.heartbeat)
+	defer hb.Stop()
+	for !complete() {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.failed:
+			return nil, s.err
+		case <-hb.C:
+			if lost := s.silentNodes(time.Now().Add(-s.o.timeout), false); len(lost) > 0 {
+				return nil, s.lostNodes(lost)
+			}
+		case <-timer.C:
+			return nil, s.stalled(batch, errMaps, lastProbe, gotOut, iy.Maps, learners, done)
+		case m := <-s.coord:
+			if m.Batch != batch {
+				return nil, fmt.Errorf("%w: coordinator got %v from %v for batch %d during batch %d", neuron.ErrProtocol, m.Kind, m.From, m.Batch, batch)
+			}
+			switch m.Kind {
+			case neuron.KindProbe:
+				if len(m.Data) != 1 || m.Step < 1 || m.Step > T+1 {
+					return nil, fmt.Errorf("%w: bad probe from %v", neuron.ErrProtocol, m.From)
+				}
+				res.Energy[m.Step-1][m.From.Layer] += float64(m.Data[0]) / float64(B)
+				lastProbe[m.From] = m.Step
+				probes++
+			case neuron.KindOutput:
+				if m.From.Layer != img || len(m.Data) != B*plane || gotOut[m.From.Index] {
+					return nil, fmt.Errorf("%w: bad output from %v", neuron.ErrProtocol, m.From)
+				}
+				copy(out[m.From.Index*B*plane:], m.Data)
+				gotOut[m.From.Index] = true
+			case neuron.KindDone:
+				done[m.From] = true
+			default:
+				return nil, fmt.Errorf("%w: coordinator got %v from %v", neuron.ErrProtocol, m.Kind, m.From)
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(s.o.timeout)
+	}
+	tensor.FromMapMajor(res.Output, out, B, iy.Maps, plane)
+	return res, nil
+}
+
+// feed publishes the clamped input and the top layers' initial states.
+func (s *Session) feed(img int, x []float32, batch int) error {
+	g := s.c.Graph
+	B := s.o.batch
+	iy := g.Layers[img]
+	plane := iy.Size * iy.Size
+	mm := make([]float32, len(x))
+	tensor.ToMapMajor(mm, x, B, iy.Maps, plane)
+	rc, _ := s.c.Config.Resolve()
+	mu, sd := *rc.TopMean, *rc.TopStd
+	for l, ly := range g.Layers {
+		if !g.Top(l) || ly.Image {
+			continue
+		}
+		n := B * ly.Size * ly.Size
+		for i := 0; i < ly.Maps; i++ {
+			z := make([]float32, n)
+			for k := range z {
+				if sd == 0 {
+					z[k] = float32(mu)
+				} else {
+					z[k] = float32(mu + sd*s.rng.NormFloat64())
+				}
+			}
+			ref := neuron.Ref{Role: neuron.StateRole, Layer: l, Index: i}
+			if err := s.publish(neuron.KindInit, ref, "coordinator", batch, 0, z); err != nil {
+				return err
+			}
+		}
+	}
+	for c := 0; c < iy.Maps; c++ {
+		ref := neuron.Ref{Role: neuron.StateRole, Layer: img, Index: c}
+		if err := s.publish(neuron.KindClamp, ref, "coordinator", batch, 0, mm[c*B*plane:(c+1)*B*plane]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stalled explains a run that made no progress for the timeout.
+func (s *Session) stalled(batch int, errMaps []neuron.Ref, lastProbe map[neuron.Ref]int, gotOut map[int]bool, outs int, learners []neuron.Ref, done map[neuron.Ref]bool) error {
+	if lost := s.silentNodes(time.Now().Add(-s.o.timeout), false); len(lost) > 0 {
+		return s.lostNodes(lost)
+	}
+	best := 0
+	for _, st := range lastProbe {
+		best = max(best, st)
+	}
+	var behind []string
+	for _, r := range errMaps {
+		if lastProbe[r] < best || best == 0 {
+			behind = append(behind, fmt.Sprintf("%v (at step %d, on node %s)", r, lastProbe[r], s.assign[r]))
+		}
+	}
+	if len(behind) == 0 && len(gotOut) < outs {
+		for c := 0; c < outs; c++ {
+			if !gotOut[c] {
+				behind = append(behind, fmt.Sprintf("output of image map %d", c))
+			}
+		}
+	}
+	if len(behind) == 0 {
+		for _, r := range learners {
+			if !done[r] {
+				behind = append(behind, fmt.Sprintf("%v (learning, on node %s)", r, s.assign[r]))
+			}
+		}
+	}
+	if len(behind) > 8 {
+		behind = append(behind[:8], fmt.Sprintf("and %d more", len(behind)-8))
+	}
+	return fmt.Errorf("%w: batch %d made no progress for %v; waiting on %s", ErrLost, batch, s.o.timeout, strings.Join(behind, ", "))
+}
+
+func (s *Session) lostNodes(nodes []string) error {
+	var hosted []string
+	for _, n := range nodes {
+		c := 0
+		for _, m := range s.assign {
+			if m == n {
+				c++
+			}
+		}
+		hosted = append(hosted, fmt.Sprintf("%s (%d actors)", n, c))
+	}
+	return fmt.Errorf("%w: node %s sent no heartbeat for %v", ErrLost, strings.Join(hosted, ", "), s.o.timeout)
+}
+
+// Params gathers the current parameters from every actor (through the bus,
+// so remote workers answer too). Call it between batches.
+func (s *Session) Params(ctx context.Context) (*Params, error) {
+	if !s.o.coordinator {
+		return nil, fmt.Errorf("circuit: a worker session has no coordinator")
+	}
+	g := s.c.Graph
+	p := &Params{Bias: make([][]float32, len(g.Layers))}
+	for si := range g.Synapses {
+		p.W = append(p.W, make([]float32, g.Spec(si, 1).KernelLen()))
+		if !s.c.tied() {
+			p.E = append(p.E, make([]float32, g.Spec(si, 1).KernelLen()))
+		}
+	}
+	want := 0
+	for _, ref := range g.Populations() {
+		if ref.Role == neuron.ErrorRole || (!s.c.tied() && len(g.below(ref.Layer)) > 0) {
+			want++
+		}
+	}
+	for l := range g.Layers {
+		if !g.Top(l) {
+			p.Bias[l] = make([]float32, g.Layers[l].Maps)
+		}
+	}
+	if err := s.b.Publish(ctx, s.o.run+".ctl.dump", &bus.Frame{Run: s.o.run, Sender: "coordinator", Kind: bus.KindControl, Shape: []int{0}}); err != nil {
+		return nil, fmt.Errorf("circuit: request parameters: %w", err)
+	}
+	timer := time.NewTimer(s.o.timeout)
+	defer timer.Stop()
+	for got := 0; got < want; {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.failed:
+			return nil, s.err
+		case <-timer.C:
+			return nil, fmt.Errorf("%w: %d of %d actors did not send their parameters within %v", ErrLost, want-got, want, s.o.timeout)
+		case m := <-s.coord:
+			if m.Kind != kindDump {
+				return nil, fmt.Errorf("%w: coordinator got %v from %v while gathering parameters", neuron.ErrProtocol, m.Kind, m.From)
+			}
+			if err := s.c.scatter(p, m.From, m.Data); err != nil {
+				return nil, err
+			}
+			got++
+		}
+	}
+	return p, nil
+}
+
+// scatter puts one actor's dumped parameters into whole-layer form.
+func (c *Circuit) scatter(p *Params, ref neuron.Ref, data []float32) error {
+	g := c.Graph
+	off := 0
+	take := func(n int) ([]float32, error) {
+		if off+n > len(data) {
+			return nil, fmt.Errorf("%w: %v sent %d parameters, too few", neuron.ErrProtocol, ref, len(data))
+		}
+		v := data[off : off+n]
+		off += n
+		return v, nil
+	}
+	if ref.Role == neuron.ErrorRole {
+		for _, si := range g.above(ref.Layer) {
+			s := g.Spec(si, 1)
+			k := s.K * s.K
+			w, err := take(s.OutC * k)
+			if err != nil {
+				return err
+			}
+			for i := 0; i < s.OutC; i++ {
+				copy(p.W[si][(i*s.InC+ref.Index)*k:], w[i*k:(i+1)*k])
+			}
+		}
+		b, err := take(1)
+		if err != nil {
+			return err
+		}
+		p.Bias[ref.Layer][ref.Index] = b[0]
+		return nil
+	}
+	for _, si := range g.below(ref.Layer) {
+		s := g.Spec(si, 1)
+		n := s.InC * s.K * s.K
+		e, err := take(n)
+		if err != nil {
+			return err
+		}
+		copy(p.E[si][ref.Index*n:], e)
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package circuit
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/convngc/convngc/bus"
+	"github.com/convngc/convngc/neuron"
+)
+
+// Subjects of a run (tokens after "<run>."):
+//
+//	z.<l>.<i>      state z of map i of layer l          (KindState)
+//	phi.<l>.<i>    φ(z) of that map                      (KindPhi)
+//	e.<l>.<j>      error of map j of layer l            (KindError)
+//	pred.<l>.<j>   ancestral prediction for state map   (KindPred)
+//	w.<l>.<j>      kernels of error map j after learning (KindWeights)
+//	clamp.<l>.<i>  input of an image map                (KindClamp, from the coordinator)
+//	init.<l>.<i>   initial value of a top map           (KindInit, from the coordinator)
+//	out.<l>.<j>    prediction of an image map           (KindOutput, to the coordinator)
+//	probe.<l>.<j>  energy of an error map at a step     (KindProbe, to the coordinator)
+//	done.<z|e>.<l>.<i>  a population finished learning  (KindDone, to the coordinator)
+//	ctl.hb.<node>  a node's heartbeat; ctl.dump: parameter request; dump.<z|e>.<l>.<i>: the reply
+var kindTokens = map[neuron.Kind]string{
+	neuron.KindState: "z", neuron.KindPhi: "phi", neuron.KindError: "e", neuron.KindPred: "pred",
+	neuron.KindWeights: "w", neuron.KindClamp: "clamp", neuron.KindInit: "init", neuron.KindOutput: "out",
+	neuron.KindProbe: "probe", neuron.KindDone: "done",
+}
+
+// kindDump marks a parameter dump (runner-level, not a population message).
+const kindDump neuron.Kind = 100
+
+var tokenKinds = func() map[string]neuron.Kind {
+	m := map[string]neuron.Kind{"dump": kindDump}
+	for k, t := range kindTokens {
+		m[t] = k
+	}
+	return m
+}()
+
+func busKind(k neuron.Kind) bus.Kind {
+	switch k {
+	case neuron.KindState, neuron.KindPhi, neuron.KindPred, neuron.KindClamp, neuron.KindInit:
+		return bus.KindState
+	case neuron.KindError:
+		return bus.KindError
+	case neuron.KindWeights, kindDump:
+		return bus.KindWeights
+	case neuron.KindOutput:
+		return bus.KindOutput
+	case neuron.KindProbe:
+		return bus.KindProbe
+	}
+	return bus.KindControl
+}
+
+func roleToken(r neuron.Role) string {
+	if r == neuron.ErrorRole {
+		return "e"
+	}
+	return "z"
+}
+
+// subjectOf is where a message of kind k about map ref is published.
+func subjectOf(run string, k neuron.Kind, ref neuron.Ref) string {
+	l, i := strconv.Itoa(ref.Layer), strconv.Itoa(ref.Index)
+	switch k {
+	case kindDump:
+		return run + ".dump." + roleToken(ref.Role) + "." + l + "." + i
+	case neuron.KindDone:
+		return run + ".done." + roleToken(ref.Role) + "." + l + "." + i
+	}
+	return run + "." + kindTokens[k] + "." + l + "." + i
+}
+
+// parseSubject recovers the kind and the map a subject names.
+func parseSubject(subject string) (neuron.Kind, neuron.Ref, error) {
+	tok := strings.Split(subject, ".")
+	if len(tok) < 4 {
+		return 0, neuron.Ref{}, fmt.Errorf("circuit: subject %q is not a map subject", subject)
+	}
+	k, ok := tokenKinds[tok[1]]
+	if !ok {
+		return 0, neuron.Ref{}, fmt.Errorf("circuit: subject %q: unknown kind %q", subject, tok[1])
+	}
+	rest := tok[2:]
+	role := neuron.StateRole
+	switch k {
+	case neuron.KindDone, kindDump:
+		if len(rest) != 3 {
+			return 0, neuron.Ref{}, fmt.Errorf("circuit: subject %q: want <role>.<layer>.<map>", subject)
+		}
+		if rest[0] == "e" {
+			role = neuron.ErrorRole
+		}
+		rest = rest[1:]
+	case neuron.KindError, neuron.KindPred, neuron.KindWeights, neuron.KindOutput, neuron.KindProbe:
+		role = neuron.ErrorRole
+	}
+	if len(rest) != 2 {
+		return 0, neuron.Ref{}, fmt.Errorf("circuit: subject %q: want <layer>.<map>", subject)
+	}
+	l, err1 := strconv.Atoi(rest[0])
+	i, err2 := strconv.Atoi(rest[1])
+	if err1 != nil || err2 != nil || l < 0 || i < 0 {
+		return 0, neuron.Ref{}, fmt.Errorf("circuit: subject %q: bad layer or map", subject)
+	}
+	return k, neuron.Ref{Role: role, Layer: l, Index: i}, nil
+}
+
+func tag(batch, step int) uint64 { return uint64(batch)<<32 | uint64(uint32(step)) }
+
+func untag(t uint64) (batch, step int) { return int(t >> 32), int(uint32(t)) }

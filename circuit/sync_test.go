@@ -1,0 +1,140 @@
+package circuit
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/convngc/convngc/bus"
+	"github.com/convngc/convngc/ngc"
+)
+
+func smallModel(t *testing.T, mod func(*ngc.Config)) *ngc.Model {
+	t.Helper()
+	c := ngc.Config{Channels: []int{3, 5, 4, 3}, ImageSize: 16, Steps: 8, Batch: 4, Seed: 5}
+	if mod != nil {
+		mod(&c)
+	}
+	m, err := ngc.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func images(n, size int, seed uint64) []float32 {
+	r := rand.New(rand.NewPCG(seed, 3))
+	x := make([]float32, n*3*size*size)
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	return x
+}
+
+func inproc(t *testing.T) bus.Bus {
+	t.Helper()
+	b, err := bus.NewInProc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func maxDiff(a, b []float32) float64 {
+	var d float64
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i]-b[i])))
+	}
+	return d
+}
+
+// TestSyncMatchesBatched: reconstruction and denoising through the actors
+// give the batched reference's outputs and energies.
+func TestSyncMatchesBatched(t *testing.T) {
+	for _, task := range []ngc.Task{ngc.Reconstruct, ngc.Denoise} {
+		m := smallModel(t, nil)
+		c, err := FromModel(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const B = 4
+		ws, _ := m.NewWorkspace(B)
+		x := images(B, 16, 1)
+		var tr ngc.Trace
+		if err := m.Infer(ws, x, task, rand.New(rand.NewPCG(9, 1)), &tr); err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float32, len(x))
+		ws.Output(want)
+
+		s, err := Start(context.Background(), c, inproc(t), Task(task), Batch(B), TopSeed(9))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.RunBatch(context.Background(), x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if d := maxDiff(res.Output, want); d > 1e-5 {
+			t.Errorf("%v: actor output differs from batched by %g", task, d)
+		}
+		got := res.Trace()
+		for step := range tr.Steps {
+			for l := range tr.Steps[step] {
+				if math.Abs(got.Steps[step][l]-tr.Steps[step][l]) > 1e-4*(1+tr.Steps[step][l]) {
+					t.Fatalf("%v: step %d layer %d energy %v, batched %v", task, step+1, l, got.Steps[step][l], tr.Steps[step][l])
+				}
+			}
+		}
+	}
+}
+
+// TestSyncTrainingMatchesBatched: several training batches through the
+// actors leave the same weights as the batched reference.
+func TestSyncTrainingMatchesBatched(t *testing.T) {
+	for _, untied := range []bool{false, true} {
+		m := smallModel(t, func(c *ngc.Config) { c.Untied = untied })
+		c, err := FromModel(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const B = 4
+		ws, _ := m.NewWorkspace(B)
+		s, err := Start(context.Background(), c, inproc(t), Learn(), Batch(B), TopSeed(11))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		rng := rand.New(rand.NewPCG(11, 1))
+		for b := 0; b < 3; b++ {
+			x := images(B, 16, uint64(b))
+			if err := m.TrainBatch(ws, x, rng, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.RunBatch(context.Background(), x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, err := s.Params(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for si, syn := range c.Graph.Synapses {
+			ms := m.Synapses(syn.From)
+			if d := maxDiff(p.W[si], ms.W); d > 1e-6 {
+				t.Errorf("untied=%v synapse %d: W differs by %g", untied, si, d)
+			}
+			if d := maxDiff(p.Bias[syn.To], ms.Bias); d > 1e-6 {
+				t.Errorf("untied=%v synapse %d: bias differs by %g", untied, si, d)
+			}
+			if untied {
+				if d := maxDiff(p.E[si], ms.E); d > 1e-6 {
+					t.Errorf("synapse %d: E differs by %g", si, d)
+				}
+			}
+		}
+	}
+}
