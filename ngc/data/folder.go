@@ -46,9 +46,9 @@ type imageFile struct {
 // block-averaged down; any other size is resampled bilinearly (see the
 // package documentation). Hidden files and folders (names starting with '.')
 // and files with other extensions are ignored; symbolic links are followed.
-// An image directly in root, a
-// file that does not decode, or an empty tree is an error naming the
-// problem: no image is silently skipped. ctx cancels the load.
+// An image directly in root, a file that does not decode, or an empty tree
+// is an error naming the problem: no image is silently skipped. ctx cancels
+// the load.
 func LoadImageFolder(ctx context.Context, root string) (*Set, error) {
 	files, err := listImages(root)
 	if err != nil {

@@ -157,14 +157,14 @@ type Options struct {
 //   - "color-mnist": Path is a folder of MNIST IDX files, by default the
 //     GoMNIST module's (MNISTDir). Train and Validation come from the 60,000
 //     training digits, Test from the 10,000 test digits (see LoadColorMNIST).
-//   - "cifar10": by default $NGC_DATA_DIR/cifar10/jpeg, the complete set
-//     as a third party's lossy JPEG re-encoding (scores on it are not the
-//     paper's CIFAR-10 scores). A folder holding
-//     data_batch_*.bin or test_batch.bin (the official binary archive) is
-//     read with LoadCIFAR10Bin: the data batches are the training pool,
-//     test_batch.bin the test set. Otherwise the folder must hold train/ and
-//     test/ image trees (read with LoadImageFolder). A single .bin file is a
-//     pool (see below).
+//   - "cifar10": by default $NGC_DATA_DIR/cifar10/jpeg, the complete set as
+//     a third party's lossy JPEG re-encoding (scores on it are not the
+//     paper's CIFAR-10 scores). A folder holding data_batch_*.bin or
+//     test_batch.bin (the official binary archive) is read with
+//     LoadCIFAR10Bin: the data batches are the training pool, test_batch.bin
+//     the test set. Otherwise the folder must hold train/ and test/ image
+//     trees (read with LoadImageFolder). A single .bin file is a pool (see
+//     below).
 //   - "svhn": by default $NGC_DATA_DIR/svhn; train_32x32.mat is the training
 //     pool, test_32x32.mat the test set. A single .mat file is a pool.
 //   - "cinic10": by default $NGC_DATA_DIR/cinic10, with train/, valid/ and

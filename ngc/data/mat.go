@@ -85,7 +85,8 @@ func (c MATClass) numeric() bool { return c >= MATDouble && c <= MATUint64 }
 // Dims are MATLAB's dimensions (at least two); the data is in MATLAB's
 // column-major order: the first index varies fastest. Only numeric classes
 // carry data; for the others (cell, struct, char, sparse, …) Class, Dims and
-// Name are filled in and the data accessors return ErrUnsupported.
+// Name are filled in and the data accessors return ErrUnsupported. The
+// imaginary part of a complex array is checked but not kept.
 type MATVar struct {
 	Name    string
 	Class   MATClass
@@ -97,7 +98,6 @@ type MATVar struct {
 	order binary.ByteOrder
 	typ   uint32 // storage type of the real part (miXXX), which may differ from Class
 	real  []byte
-	imag  []byte
 }
 
 // Len returns the number of elements, the product of Dims.
@@ -433,7 +433,7 @@ func parseMatrix(body []byte, order binary.ByteOrder, limit int64) (*MATVar, err
 		return nil, fmt.Errorf("variable %q: %w", v.Name, err)
 	}
 	if v.Complex {
-		if _, v.imag, err = numericPart(c, "imaginary part", count); err != nil {
+		if _, _, err = numericPart(c, "imaginary part", count); err != nil {
 			return nil, fmt.Errorf("variable %q: %w", v.Name, err)
 		}
 	}

