@@ -7,7 +7,7 @@ import (
 // Act applies an elementwise activation of package tensor (ReLU, SELU,
 // Sigmoid, LeakyReLU, Identity); its gradient is dx = dy ⊙ f'(x).
 type Act struct {
-	F tensor.Activation
+	F tensor.Activation // the activation function
 
 	x, y, dx []float32
 }

@@ -32,11 +32,12 @@ const PaperAEParams = 48393
 // the activation, batch norm and a stride-2 max-pool, divides the image
 // side by 4 per block, so it cannot be followed literally: 32×32 reaches
 // 1×1 within three blocks. The paper also gives 48,393 trainable
-// parameters, which is exactly what seven 3×3 convolutions — one 3→32, five
-// 32→32, one 32→3, with biases (896 + 5·9,248 + 867) — and seven batch
-// norms — six over 32 maps, one over 3 (6·64 + 6) — hold. We therefore keep
-// the block as the paper defines it and use two of them, then mirror their
-// four halvings with transposed convolutions:
+// parameters, a count that seven 3×3 convolutions — one 3→32, five 32→32,
+// one 32→3, with biases (896 + 5·9,248 + 867) — and seven batch norms — six
+// over 32 maps, one over 3 (6·64 + 6) — make up exactly. We take that as the
+// layer inventory (the paper's decoder is not described), keep the block as
+// the paper defines it and use two of them, then mirror their four halvings
+// with transposed convolutions:
 //
 //	enc1  conv 3→32 s2, act, BN(32), max-pool 2×2 s2     32×32 → 16 → 8
 //	enc2  conv 32→32 s2, act, BN(32), max-pool 2×2 s2     8×8 → 4 → 2
@@ -70,7 +71,10 @@ type AEConfig struct {
 	// Batch is the training mini-batch size (128).
 	Batch int `json:"batch"`
 	// BNMomentum and BNEpsilon are the batch norms' running-average
-	// momentum (0.99) and ε (0.001), Keras' defaults.
+	// momentum (0.99) and ε (0.001), Keras' defaults. Evaluation uses the
+	// running averages, which after n updates hold only 1 − Momentumⁿ of
+	// the batch statistics' weight: for runs of a few hundred updates a
+	// lower momentum (such as 0.9) evaluates more faithfully.
 	BNMomentum float64 `json:"bn_momentum"`
 	BNEpsilon  float64 `json:"bn_epsilon"`
 	// NoiseStd is the std of the Gaussian noise added to the Conv-DAE's

@@ -22,9 +22,11 @@ import (
 // (initially 0), shape [C]. State: "<name>.running_mean" (initially 0) and
 // "<name>.running_var" (initially 1).
 type BatchNorm struct {
-	C                       int
-	Momentum, Epsilon       float64
-	Gamma, Beta             *Param
+	C                 int     // maps
+	Momentum, Epsilon float64 // running-average momentum and ε
+	// Gamma and Beta are the trainable scale and shift.
+	Gamma, Beta *Param
+	// RunningMean and RunningVar are the running statistics (Grad nil).
 	RunningMean, RunningVar *Param
 
 	plane  int

@@ -17,8 +17,10 @@ import (
 // input gradient on tensor.ConvT and its kernel gradient on
 // tensor.ConvKernelGrad.
 type Conv2D struct {
-	In, Out, K, Stride int
-	Weight, Bias       *Param
+	In, Out   int // input and output maps
+	K, Stride int // kernel side and stride
+	// Weight and Bias are the parameters; their Grad is written by Backward.
+	Weight, Bias *Param
 
 	spec     tensor.ConvSpec
 	x        []float32
@@ -92,8 +94,10 @@ func (c *Conv2D) Params() []*Param { return []*Param{c.Weight, c.Bias} }
 // shape [Out]. It runs on tensor.ConvT, its input gradient on tensor.Conv
 // and its kernel gradient on tensor.ConvKernelGrad.
 type ConvTranspose2D struct {
-	In, Out, K, Stride int
-	Weight, Bias       *Param
+	In, Out   int // input (small side) and output (large side) maps
+	K, Stride int // kernel side and stride
+	// Weight and Bias are the parameters; their Grad is written by Backward.
+	Weight, Bias *Param
 
 	spec     tensor.ConvSpec
 	x        []float32

@@ -31,7 +31,8 @@ func denseSpec(in, out, b int) tensor.ConvSpec {
 // and "<name>.bias" of shape [Out]. Flatten turns convolutional maps into
 // this layout.
 type Dense struct {
-	In, Out      int
+	In, Out int // input and output units
+	// Weight and Bias are the parameters; their Grad is written by Backward.
 	Weight, Bias *Param
 
 	spec  tensor.ConvSpec

@@ -16,9 +16,9 @@ import (
 // 3,072 + 3·200 = 3,672 biases. The default NGCConfig has exactly this many.
 const PaperNGCParams = 738072
 
-// PaperNGCUnits are the paper NGC's layer sizes from the top down: four
+// paperUnits returns the paper NGC's layer sizes from the top down: four
 // latent layers of 200 units and the 32×32×3 image.
-var PaperNGCUnits = []int{200, 200, 200, 200, 3072}
+func paperUnits() []int { return []int{200, 200, 200, 200, 3072} }
 
 // NGCConfig describes a fully connected neural generative coding network
 // and how it runs and learns. Its zero value is the paper's NGC (Appendix
@@ -77,7 +77,7 @@ type NGCConfig struct {
 func (c NGCConfig) Resolve() (NGCConfig, error) {
 	r := c
 	if len(r.Units) == 0 {
-		r.Units = append([]int(nil), PaperNGCUnits...)
+		r.Units = paperUnits()
 	} else {
 		r.Units = append([]int(nil), c.Units...)
 	}

@@ -14,7 +14,7 @@ var ErrShape = errors.New("baselines: invalid shape")
 // layout of package tensor). A vector of C features per image is the shape
 // {C, B, 1, 1}.
 type Shape struct {
-	C, B, H, W int
+	C, B, H, W int // maps, images, rows, columns
 }
 
 // Len returns C·B·H·W, the length of a slice of this shape.
@@ -39,10 +39,10 @@ func (s Shape) validate() error {
 // tensor (a batch-norm running statistic), which a checkpoint stores but no
 // optimiser moves.
 type Param struct {
-	Name  string
-	Shape []int
-	Value []float32
-	Grad  []float32
+	Name  string    // unique within a model, the tensor's name in checkpoints
+	Shape []int     // dimensions, outermost first
+	Value []float32 // the values
+	Grad  []float32 // the gradient of the loss; nil when not trainable
 }
 
 func newParam(name string, trainable bool, shape ...int) *Param {
@@ -105,7 +105,7 @@ func grow(buf []float32, n int) []float32 {
 
 // Sequential chains layers: the output of each is the input of the next.
 type Sequential struct {
-	Layers []Layer
+	Layers []Layer // in order from input to output
 
 	in, out Shape
 	ready   bool

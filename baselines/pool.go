@@ -13,7 +13,7 @@ import (
 // inside the map. The gradient flows to the pixel that was the maximum (the
 // first one, in row-major order, on ties).
 type MaxPool struct {
-	Size, Stride int
+	Size, Stride int // window side and stride
 
 	in, out Shape
 	padTop  int
