@@ -191,7 +191,7 @@ func TestAppendFrameErrors(t *testing.T) {
 		{"payload without shape", &Frame{Payload: make([]float32, 1)}, ErrShape},
 		{"too many dims", &Frame{Shape: []int{1, 1, 1, 1, 1}, Payload: make([]float32, 1)}, ErrShape},
 		{"negative dim", &Frame{Shape: []int{-1, -1}, Payload: make([]float32, 1)}, ErrShape},
-		{"overflowing dims", &Frame{Shape: []int{1 << 31, 1 << 31, 1 << 31, 4}, Payload: make([]float32, 4)}, ErrShape},
+		{"overflowing dims", &Frame{Shape: []int{1 << 30, 1 << 30, 1 << 30, 4}, Payload: make([]float32, 4)}, ErrShape},
 		{"long run", &Frame{Run: long}, ErrFrameTooLarge},
 		{"long sender", &Frame{Sender: long}, ErrFrameTooLarge},
 	}
