@@ -185,10 +185,10 @@ func worthCompressing(scratch, probe []byte) bool {
 
 // Header is the decoded header of a frame, as returned by DecodeHeader.
 type Header struct {
-	Run        string
-	Sender     string
-	Kind       Kind
-	Step       uint64
+	Run        string // as in Frame
+	Sender     string // as in Frame
+	Kind       Kind   // as in Frame
+	Step       uint64 // as in Frame
 	Shape      []int  // nil when the frame carries no payload
 	Compressed bool   // the stored payload is a snappy block
 	PayloadLen int    // uncompressed payload bytes (4 per float)

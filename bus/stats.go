@@ -30,11 +30,12 @@ type Counts struct {
 // Frame.Sender; after MaxStatsKeys distinct names further ones are pooled
 // under "(other)".
 type Stats struct {
-	Sent, Received   Counts
-	SentBySender     map[string]Counts
-	ReceivedBySender map[string]Counts
-	SentByKind       map[Kind]Counts
-	ReceivedByKind   map[Kind]Counts
+	Sent             Counts            // every frame published
+	Received         Counts            // every frame handed to a handler
+	SentBySender     map[string]Counts // Sent, split by Frame.Sender
+	ReceivedBySender map[string]Counts // Received, split by Frame.Sender
+	SentByKind       map[Kind]Counts   // Sent, split by Frame.Kind
+	ReceivedByKind   map[Kind]Counts   // Received, split by Frame.Kind
 
 	// Rejected counts frames that failed to decode or verify; they were
 	// reported to the error handler and not delivered.
