@@ -418,10 +418,10 @@ func Parse(data []byte, origin string) (*Arch, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&a); err != nil {
-		return nil, fmt.Errorf("hwsim: architecture %s: %w: %w", origin, ErrInvalidArch, err)
+		return nil, fmt.Errorf("%w %s: %w", ErrInvalidArch, origin, err)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("hwsim: architecture %s: %w: trailing data after the object", origin, ErrInvalidArch)
+		return nil, fmt.Errorf("%w %s: trailing data after the object", ErrInvalidArch, origin)
 	}
 	if err := a.validate(origin); err != nil {
 		return nil, err

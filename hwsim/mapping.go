@@ -178,8 +178,8 @@ func (m *Mapping) Summary() string {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d populations on %d cores, %d chips", m.Arch.Name,
-		len(m.Circuit.Populations), len(m.Cores), m.Chips)
+	fmt.Fprintf(&b, "%s: %d populations on %s, %s", m.Arch.Name,
+		len(m.Circuit.Populations), plural(len(m.Cores), "core"), plural(m.Chips, "chip"))
 	if m.Arch.Core.Neurons.Value > 0 {
 		fmt.Fprintf(&b, "; neurons %.0f%%", 100*m.NeuronUtilization)
 	}
@@ -189,6 +189,13 @@ func (m *Mapping) Summary() string {
 	fmt.Fprintf(&b, "; %d split; mean %.2f hops (max %d), mean %.2f chip hops (max %d); %d fan-in and %d fan-out violations",
 		len(m.Split()), m.MeanHops, m.MaxHops, m.MeanChipHops, m.MaxChipHops, in, out)
 	return b.String()
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // popInfo holds per-population quantities Map needs.
