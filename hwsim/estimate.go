@@ -243,7 +243,10 @@ func Estimate(m *Mapping, c Counts) (Cost, error) {
 		sumSyn += float64(core.Synapses)
 	}
 	for _, core := range m.Cores {
-		ns := float64(core.Neurons) / sumNeu
+		ns := 1 / ncores
+		if sumNeu > 0 {
+			ns = float64(core.Neurons) / sumNeu
+		}
 		ops, ws := ns, ns
 		if sumOps > 0 {
 			ops = core.SynapticOps / sumOps

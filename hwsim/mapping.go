@@ -3,6 +3,7 @@ package hwsim
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -98,9 +99,9 @@ type Violation struct {
 //     them as min(destination populations, ⌈destination neurons / core
 //     neurons⌉); the final count is computed after placement.
 type Mapping struct {
-	Arch    *Arch
-	Circuit Circuit
-	Parts   []Part // grouped by population, in circuit order
+	Arch    *Arch   // the mapping's own copy of the architecture
+	Circuit Circuit // the mapping's own copy of the circuit
+	Parts   []Part  // grouped by population, in circuit order
 	Cores   []Core
 	Routes  []Route // one per link, in circuit order
 
@@ -261,6 +262,11 @@ func Map(c Circuit, a *Arch, opts Options) (*Mapping, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The mapping keeps its own copies, so later edits by the caller do
+	// not change it.
+	arch := *a
+	a = &arch
+	c = Circuit{Populations: slices.Clone(c.Populations), Links: slices.Clone(c.Links)}
 	if opts.MaxChips < 0 {
 		return nil, fmt.Errorf("hwsim: Map: negative MaxChips %d", opts.MaxChips)
 	}
