@@ -41,7 +41,6 @@ type options struct {
 	coordinator bool
 	seed        uint64
 	seedSet     bool
-	async       *AsyncOptions
 }
 
 // Option configures a session.
@@ -110,7 +109,6 @@ type actor struct {
 	pop   population
 	inbox chan neuron.Msg
 	node  string
-	async *asyncState
 }
 
 // Start builds the populations this process hosts, subscribes them on b and
@@ -148,6 +146,7 @@ func Start(ctx context.Context, c *Circuit, b bus.Bus, opts ...Option) (*Session
 	if err != nil {
 		return nil, err
 	}
+	set.Patches = newPatchCache()
 	assign, err := o.placement.Assign(c.Graph)
 	if err != nil {
 		return nil, err
@@ -179,9 +178,6 @@ func (s *Session) startActors() error {
 			return err
 		}
 		a := &actor{pop: pop, inbox: make(chan neuron.Msg, 4096), node: s.o.node}
-		if s.o.async != nil {
-			a.async = newAsyncState(s, pop)
-		}
 		for _, pat := range s.inputsOf(ref) {
 			if err := s.subscribe(pat, a); err != nil {
 				return err
@@ -218,7 +214,9 @@ func (s *Session) startActors() error {
 func (s *Session) inputsOf(ref neuron.Ref) []string {
 	g, run := s.c.Graph, s.o.run
 	l, i := ref.Layer, ref.Index
-	sub := func(kind string, layer int, idx string) string { return fmt.Sprintf("%s.%s.%d.%s", run, kind, layer, idx) }
+	sub := func(kind string, layer int, idx string) string {
+		return fmt.Sprintf("%s.%s.%d.%s", run, kind, layer, idx)
+	}
 	var out []string
 	if ref.Role == neuron.ErrorRole {
 		for _, si := range g.above(l) {
@@ -234,7 +232,7 @@ func (s *Session) inputsOf(ref neuron.Ref) []string {
 	default:
 		out = append(out, sub("pred", l, fmt.Sprint(i)))
 	}
-	if !g.Top(l) && (!g.Layers[l].Image || s.o.task == ngc.Denoise || s.o.async != nil) {
+	if !g.Top(l) && (!g.Layers[l].Image || s.o.task == ngc.Denoise) {
 		out = append(out, sub("e", l, fmt.Sprint(i)))
 	}
 	for _, si := range g.below(l) {
@@ -269,10 +267,6 @@ func (s *Session) subscribe(pattern string, a *actor) error {
 func (s *Session) runActor(a *actor) {
 	defer s.wg.Done()
 	emit := func(m neuron.Msg) error { return s.publish(m.Kind, m.From, m.From.String(), m.Batch, m.Step, m.Data) }
-	if a.async != nil {
-		s.runAsync(a, emit)
-		return
-	}
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -479,8 +473,6 @@ type Result struct {
 	// Params are the parameters after the batch when learning, gathered
 	// from the actors (nil otherwise; see Session.Params).
 	Params *Params
-	// Async reports the asynchronous run's dynamics (nil in sync mode).
-	Async *AsyncReport
 }
 
 // Trace converts the energies to the batched reference's Trace.
@@ -522,9 +514,6 @@ func (s *Session) RunBatch(ctx context.Context, x []float32) (*Result, error) {
 	}
 	if err := s.Err(); err != nil {
 		return nil, err
-	}
-	if s.o.async != nil {
-		return s.runBatchAsync(ctx, x)
 	}
 	g := s.c.Graph
 	img, err := s.imageLayer()

@@ -2,6 +2,9 @@ package circuit
 
 import (
 	"context"
+	"errors"
+	"strings"
+	"time"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -136,5 +139,57 @@ func TestSyncTrainingMatchesBatched(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestSyncOverNATSMatchesBatched runs reconstruction through an embedded
+// NATS server (frames encoded, checksummed and decoded on every hop).
+func TestSyncOverNATSMatchesBatched(t *testing.T) {
+	srv, err := bus.StartEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nb, err := srv.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nb.Close()
+	m := smallModel(t, nil)
+	c, err := FromModel(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const B = 4
+	ws, _ := m.NewWorkspace(B)
+	x := images(B, 16, 2)
+	if err := m.Infer(ws, x, ngc.Reconstruct, rand.New(rand.NewPCG(3, 1)), nil); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, len(x))
+	ws.Output(want)
+	s, err := Start(context.Background(), c, nb, Batch(B), TopSeed(3), RunID("natstest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := s.RunBatch(context.Background(), x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff(res.Output, want); d > 1e-5 {
+		t.Errorf("NATS actor output differs from batched by %g", d)
+	}
+}
+
+// TestMissingNodeIsNamed: a placement whose node never joins fails within
+// the timeout with an error naming the node, instead of hanging.
+func TestMissingNodeIsNamed(t *testing.T) {
+	m := smallModel(t, nil)
+	c, _ := FromModel(m)
+	p := &Placement{Nodes: map[string][]string{"here": {"z.*.*"}, "far-away": {"e.*.*"}}}
+	_, err := Start(context.Background(), c, inproc(t), Batch(4), Placed(p, "here"), Timeout(300*time.Millisecond))
+	if !errors.Is(err, ErrLost) || !strings.Contains(err.Error(), "far-away") {
+		t.Fatalf("got %v, want ErrLost naming far-away", err)
 	}
 }

@@ -27,6 +27,18 @@ type Settings struct {
 	Lambda        float64
 	Optimizer     string
 	MaxKernelNorm float64
+	// Patches, when set, supplies the im2col patches of the error maps of a
+	// lower layer, so that the state maps of one process that all read the
+	// same errors gather them once. Nil: every state map gathers its own.
+	Patches PatchSource
+}
+
+// PatchSource gives the im2col patch matrix (tensor.Im2ColMaps with spec s)
+// of the maps x of layer `lower` at (batch, step). Implementations may
+// return a shared, read-only matrix; scratch (of length s.ColsLen()) is the
+// caller's own buffer, usable when nothing is shared.
+type PatchSource interface {
+	Patches(lower, batch, step int, x [][]float32, s tensor.ConvSpec, scratch []float32) []float32
 }
 
 // NewOptimizer returns the optimiser of one parameter share of n values in

@@ -104,6 +104,12 @@ func (p *StatePop) Phi() []float32 {
 // Correct moves z one step from its own error (nil for a top map) and the
 // errors of the maps below (eBelow[f][j] for feedback synapse f).
 func (p *StatePop) Correct(eOwn []float32, eBelow [][][]float32) {
+	p.correctAt(-1, -1, eOwn, eBelow)
+}
+
+// correctAt is Correct at a known (batch, step), which lets the patches of
+// the errors below come from the shared PatchSource.
+func (p *StatePop) correctAt(batch, step int, eOwn []float32, eBelow [][][]float32) {
 	var fb []float32
 	for fi := range p.feedback {
 		f := &p.feedback[fi]
@@ -111,7 +117,13 @@ func (p *StatePop) Correct(eOwn []float32, eBelow [][][]float32) {
 		if fi > 0 {
 			dst = p.tmp
 		}
-		tensor.ConvMaps([][]float32{dst}, eBelow[fi], f.E, p.cols[:f.Spec.ColsLen()], f.Spec)
+		scratch := p.cols[:f.Spec.ColsLen()]
+		if p.set.Patches != nil && step >= 0 {
+			cols := p.set.Patches.Patches(f.Lower, batch, step, eBelow[fi], f.Spec, scratch)
+			tensor.ConvCols([][]float32{dst}, cols, f.E, f.Spec)
+		} else {
+			tensor.ConvMaps([][]float32{dst}, eBelow[fi], f.E, scratch, f.Spec)
+		}
 		if fi > 0 {
 			for k, v := range p.tmp {
 				p.fb[k] += v
@@ -272,7 +284,7 @@ func (p *StatePop) advance(emit Emit) error {
 			}
 			delete(p.pending, key(p.batch, p.step))
 			if !p.clamped || p.step >= 2 {
-				p.Correct(in.eOwn, in.eBelow)
+				p.correctAt(p.batch, p.step, in.eOwn, in.eBelow)
 			}
 			p.step++
 			if err := p.emitStep(emit, p.step, false); err != nil {

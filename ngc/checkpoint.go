@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/convngc/convngc/ngc/optim"
@@ -30,6 +32,11 @@ func (m *Model) Save(path string) error {
 	f, err := m.safetensors()
 	if err != nil {
 		return err
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("ngc: save model: %w", err)
+		}
 	}
 	if err := safetensors.WriteFile(path, f); err != nil {
 		return fmt.Errorf("ngc: save model: %w", err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -43,7 +44,7 @@ func main() {
 	err := run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "ngc: %v\n", err)
+		fmt.Fprintf(os.Stderr, "ngc: %s\n", strings.TrimPrefix(err.Error(), "ngc: "))
 		os.Exit(1)
 	}
 }

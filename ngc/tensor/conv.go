@@ -34,6 +34,17 @@ func ConvMaps(y, x [][]float32, kernel, cols []float32, s ConvSpec) {
 	checkMaps("ConvMaps y", y, s.OutC, s.Batch*s.OutH*s.OutW)
 	checkLen("ConvMaps kernel", kernel, s.KernelLen())
 	Im2ColMaps(cols, x, s)
+	ConvCols(y, cols, kernel, s)
+}
+
+// ConvCols finishes a convolution from patches already gathered by
+// Im2ColMaps: y = K · cols. Several convolutions of the same input (for
+// example the feedback of every state map of a layer) can share one patch
+// matrix this way.
+func ConvCols(y [][]float32, cols, kernel []float32, s ConvSpec) {
+	checkMaps("ConvCols y", y, s.OutC, s.Batch*s.OutH*s.OutW)
+	checkLen("ConvCols kernel", kernel, s.KernelLen())
+	checkLen("ConvCols cols", cols, s.ColsLen())
 	n := s.Batch * s.OutH * s.OutW
 	kc := s.InC * s.K * s.K
 	gemmRows(y, s.OutC, kc, func(i, kk int) float32 { return kernel[i*kc+kk] }, Maps(cols, kc), n)
