@@ -3,11 +3,11 @@ package circuit
 import (
 	"context"
 	"errors"
-	"strings"
-	"time"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/convngc/convngc/bus"
 	"github.com/convngc/convngc/ngc"
