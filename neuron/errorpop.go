@@ -263,11 +263,7 @@ func (p *ErrorPop) advance(emit Emit) error {
 		if p.set.Learn {
 			p.Learn(in.phi)
 			if p.tied {
-				var w []float32
-				for _, d := range p.dendrites {
-					w = append(w, d.W...)
-				}
-				if err := out(KindWeights, w); err != nil {
+				if err := out(KindWeights, p.weights()); err != nil {
 					return err
 				}
 			}
@@ -279,4 +275,14 @@ func (p *ErrorPop) advance(emit Emit) error {
 		p.step = 0
 		p.zKeep = nil
 	}
+}
+
+// weights concatenates the kernels of every dendrite: the payload of a
+// weight-transport message.
+func (p *ErrorPop) weights() []float32 {
+	var w []float32
+	for _, d := range p.dendrites {
+		w = append(w, d.W...)
+	}
+	return w
 }

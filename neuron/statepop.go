@@ -300,18 +300,8 @@ func (p *StatePop) advance(emit Emit) error {
 			}
 			delete(p.pending, key(p.batch, p.step))
 			if p.tied {
-				for fi := range p.feedback {
-					f := &p.feedback[fi]
-					kk := f.Spec.K * f.Spec.K
-					for j, w := range in.eBelow[fi] {
-						// The weights message of error map j holds W[·j] for every
-						// map of this layer: this map's kernel is block i.
-						off := f.WeightsOffset + p.ref.Index*kk
-						if off+kk > len(w) {
-							return fmt.Errorf("%w: %v got %d weights from %v, too few for its kernel", ErrProtocol, p.ref, len(w), Ref{ErrorRole, f.Lower, j})
-						}
-						copy(f.E[j*kk:(j+1)*kk], w[off:off+kk])
-					}
+				if err := p.adoptWeights(in.eBelow); err != nil {
+					return err
 				}
 			} else {
 				p.LearnE(in.eBelow)
@@ -327,4 +317,24 @@ func (p *StatePop) advance(emit Emit) error {
 func (p *StatePop) nextBatch() {
 	p.batch++
 	p.step = 0
+}
+
+// adoptWeights copies this map's kernels out of the weight-transport
+// messages of the error maps below (w[f][j] from map j of feedback synapse
+// f): tied feedback stays equal to the prediction kernels.
+func (p *StatePop) adoptWeights(w [][][]float32) error {
+	for fi := range p.feedback {
+		f := &p.feedback[fi]
+		kk := f.Spec.K * f.Spec.K
+		for j, wj := range w[fi] {
+			// The weights message of error map j holds W[·j] for every
+			// map of this layer: this map's kernel is block i.
+			off := f.WeightsOffset + p.ref.Index*kk
+			if off+kk > len(wj) {
+				return fmt.Errorf("%w: %v got %d weights from %v, too few for its kernel", ErrProtocol, p.ref, len(wj), Ref{ErrorRole, f.Lower, j})
+			}
+			copy(f.E[j*kk:(j+1)*kk], wj[off:off+kk])
+		}
+	}
+	return nil
 }
