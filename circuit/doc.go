@@ -21,5 +21,14 @@
 // naming the nodes that stopped sending heartbeats or the error maps that
 // fell behind, never hangs.
 //
-// The asynchronous mode (actors firing on arrival) is not implemented yet.
+// With the Async option the same populations run asynchronously
+// (neuron.AsyncStatePop, neuron.AsyncErrorPop): every actor keeps the latest
+// value from each sender with its version and fires whenever something new
+// has arrived; state maps spend a budget of corrections per mini-batch,
+// optionally under a staleness bound (MaxLag) and a wall-clock bound, and
+// per-link delays can be injected (LinkDelay). Every actor reports its
+// updates, messages, bytes and the version lag of the inputs it used
+// (AsyncReport); the coordinator records the total discrepancy over wall
+// time. Learning works in both modes: tied (weight transport after the
+// window) and untied (E learnt inside the state maps).
 package circuit

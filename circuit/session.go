@@ -41,6 +41,7 @@ type options struct {
 	coordinator bool
 	seed        uint64
 	seedSet     bool
+	async       *AsyncConfig
 }
 
 // Option configures a session.
@@ -107,6 +108,7 @@ type Session struct {
 
 type actor struct {
 	pop   population
+	async asyncPop // nil in sync mode
 	inbox chan neuron.Msg
 	node  string
 }
@@ -146,7 +148,18 @@ func Start(ctx context.Context, c *Circuit, b bus.Bus, opts ...Option) (*Session
 	if err != nil {
 		return nil, err
 	}
-	set.Patches = newPatchCache()
+	if o.async != nil {
+		if o.async.Budget == 0 {
+			o.async.Budget = rc.Steps
+		}
+		if o.async.Budget < 1 || o.async.WallClock < 0 || o.async.MaxLag < 0 {
+			return nil, fmt.Errorf("circuit: asynchronous budget %d, lag bound %d and wall-clock bound %v must not be negative", o.async.Budget, o.async.MaxLag, o.async.WallClock)
+		}
+	} else {
+		// The shared patches are keyed by step: only the lock-step
+		// dataflow reads identical inputs across maps.
+		set.Patches = newPatchCache()
+	}
 	assign, err := o.placement.Assign(c.Graph)
 	if err != nil {
 		return nil, err
@@ -178,6 +191,11 @@ func (s *Session) startActors() error {
 			return err
 		}
 		a := &actor{pop: pop, inbox: make(chan neuron.Msg, 4096), node: s.o.node}
+		if s.o.async != nil {
+			if a.async, err = s.wrapAsync(pop); err != nil {
+				return err
+			}
+		}
 		for _, pat := range s.inputsOf(ref) {
 			if err := s.subscribe(pat, a); err != nil {
 				return err
@@ -199,9 +217,28 @@ func (s *Session) startActors() error {
 		}
 		s.subs = append(s.subs, sub)
 	}
+	if len(s.actors) > 0 && s.o.async != nil {
+		sub, err := s.b.Subscribe(s.o.run+".ctl.stop", func(_ string, f *bus.Frame) {
+			b, _ := untag(f.Step)
+			for _, a := range s.actors {
+				select {
+				case a.inbox <- neuron.Msg{Kind: kindStop, Batch: b}:
+				case <-s.ctx.Done():
+				}
+			}
+		}, bus.QueueLen(16))
+		if err != nil {
+			return fmt.Errorf("circuit: subscribe: %w", err)
+		}
+		s.subs = append(s.subs, sub)
+	}
 	for _, a := range s.actors {
 		s.wg.Add(1)
-		go s.runActor(a)
+		if a.async != nil {
+			go s.runAsyncActor(a, a.async)
+		} else {
+			go s.runActor(a)
+		}
 	}
 	if len(s.actors) > 0 {
 		s.wg.Add(1)
@@ -395,7 +432,7 @@ func (s *Session) Actors() []neuron.Ref {
 
 func (s *Session) startCoordinator(ctx context.Context) error {
 	s.coord = make(chan neuron.Msg, 1<<14)
-	for _, kind := range []string{"out", "probe", "done", "dump"} {
+	for _, kind := range []string{"out", "probe", "done", "dump", "stats"} {
 		sub, err := s.b.Subscribe(s.o.run+"."+kind+".>", func(subject string, f *bus.Frame) {
 			k, ref, err := parseSubject(subject)
 			if err != nil {
@@ -473,6 +510,11 @@ type Result struct {
 	// Params are the parameters after the batch when learning, gathered
 	// from the actors (nil otherwise; see Session.Params).
 	Params *Params
+	// Async reports staleness, per-actor counts and the energy timeline of
+	// an asynchronous batch (nil in sync mode). In async mode Energy has
+	// Budget+1 entries indexed by version, each map's energy carried
+	// forward over the versions it skipped.
+	Async *AsyncReport
 }
 
 // Trace converts the energies to the batched reference's Trace.
@@ -530,6 +572,9 @@ func (s *Session) RunBatch(ctx context.Context, x []float32) (*Result, error) {
 	s.batch++
 	if err := s.feed(img, x, batch); err != nil {
 		return nil, err
+	}
+	if s.o.async != nil {
+		return s.collectAsync(ctx, batch, img, len(x))
 	}
 	T := s.set.Steps
 	res := &Result{Output: make([]float32, len(x)), Energy: make([][]float64, T+1)}

@@ -22,17 +22,25 @@ import (
 //	probe.<l>.<j>  energy of an error map at a step     (KindProbe, to the coordinator)
 //	done.<z|e>.<l>.<i>  a population finished learning  (KindDone, to the coordinator)
 //	ctl.hb.<node>  a node's heartbeat; ctl.dump: parameter request; dump.<z|e>.<l>.<i>: the reply
+//	ctl.stop       end an asynchronous batch's corrections (wall-clock bound)
+//	stats.<z|e>.<l>.<i>  an asynchronous actor's counts for a batch
 var kindTokens = map[neuron.Kind]string{
 	neuron.KindState: "z", neuron.KindPhi: "phi", neuron.KindError: "e", neuron.KindPred: "pred",
 	neuron.KindWeights: "w", neuron.KindClamp: "clamp", neuron.KindInit: "init", neuron.KindOutput: "out",
 	neuron.KindProbe: "probe", neuron.KindDone: "done",
 }
 
-// kindDump marks a parameter dump (runner-level, not a population message).
-const kindDump neuron.Kind = 100
+// Runner-level kinds (not population messages): a parameter dump, an
+// asynchronous actor's statistics of a batch, and the coordinator's stop
+// (the wall-clock bound of an asynchronous batch).
+const (
+	kindDump  neuron.Kind = 100
+	kindStats neuron.Kind = 101
+	kindStop  neuron.Kind = 102
+)
 
 var tokenKinds = func() map[string]neuron.Kind {
-	m := map[string]neuron.Kind{"dump": kindDump}
+	m := map[string]neuron.Kind{"dump": kindDump, "stats": kindStats}
 	for k, t := range kindTokens {
 		m[t] = k
 	}
@@ -47,6 +55,8 @@ func busKind(k neuron.Kind) bus.Kind {
 		return bus.KindError
 	case neuron.KindWeights, kindDump:
 		return bus.KindWeights
+	case kindStats:
+		return bus.KindProbe
 	case neuron.KindOutput:
 		return bus.KindOutput
 	case neuron.KindProbe:
@@ -68,6 +78,8 @@ func subjectOf(run string, k neuron.Kind, ref neuron.Ref) string {
 	switch k {
 	case kindDump:
 		return run + ".dump." + roleToken(ref.Role) + "." + l + "." + i
+	case kindStats:
+		return run + ".stats." + roleToken(ref.Role) + "." + l + "." + i
 	case neuron.KindDone:
 		return run + ".done." + roleToken(ref.Role) + "." + l + "." + i
 	}
@@ -87,7 +99,7 @@ func parseSubject(subject string) (neuron.Kind, neuron.Ref, error) {
 	rest := tok[2:]
 	role := neuron.StateRole
 	switch k {
-	case neuron.KindDone, kindDump:
+	case neuron.KindDone, kindDump, kindStats:
 		if len(rest) != 3 {
 			return 0, neuron.Ref{}, fmt.Errorf("circuit: subject %q: want <role>.<layer>.<map>", subject)
 		}
