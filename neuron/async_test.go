@@ -259,7 +259,7 @@ func TestAsyncStateLagAndBound(t *testing.T) {
 	_ = a.Offer(errFrom(1, 0, 1))
 	_, _ = a.Fire(nop) // correction 1: both inputs version 1 → lag 0, 0
 	_ = a.Offer(errFrom(0, 0, 2))
-	_, _ = a.Fire(nop) // correction 2: versions 2 and 1 → lags 0, 1
+	_, _ = a.Fire(nop)            // correction 2: versions 2 and 1 → lags 0, 1
 	_ = a.Offer(errFrom(0, 0, 1)) // older than held: ignored, nothing fresh
 	if fired, _ := a.Fire(nop); fired {
 		t.Error("fired on an input older than the one held")
