@@ -36,6 +36,8 @@ func commands() map[string]command {
 		"eval":    {"measure a model's reconstruction or denoising (MSE, PSNR, SSIM)", runEval},
 		"inspect": {"show a model's layers, shapes and parameter counts", runInspect},
 		"bench":   {"measure images/s and GFLOP/s of inference and training", runBench},
+		"run":     {"run a model in the actor runtime, in-process or across machines (coordinator)", runRun},
+		"worker":  {"host a run's actors placed on one node, joined over NATS", runWorker},
 	}
 }
 
