@@ -215,17 +215,29 @@ type errorLog struct {
 	prefix     string
 	limit, n   int
 	suppressed int
+	muted      bool
 }
 
 func (l *errorLog) report(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.muted {
+		return
+	}
 	l.n++
 	if l.n > l.limit {
 		l.suppressed++
 		return
 	}
-	fmt.Fprintf(l.w, "%sbus: %v\n", l.prefix, err)
+	fmt.Fprintf(l.w, "%s%v\n", l.prefix, err)
+}
+
+// mute drops later errors: the process is leaving, and the connection's
+// end is no news.
+func (l *errorLog) mute() {
+	l.mu.Lock()
+	l.muted = true
+	l.mu.Unlock()
 }
 
 // Suppressed returns how many errors were not printed.

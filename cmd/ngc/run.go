@@ -136,7 +136,9 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	man := &manifest{Version: manifestVersion, Run: *runID, Mode: *mode, Task: *task, Learn: *learn, Batch: B, Timeout: *timeout,
 		Config: c.Config, Graph: c.Graph, Params: c.Params, Placement: p}
 
-	co := &coordinator{e: e, man: man, c: c, node: *node, remote: remote, assign: assign, seed: *seed, quiet: *quiet}
+	co := &coordinator{e: e, man: man, c: c, node: *node, remote: remote, assign: assign, seed: *seed, quiet: *quiet,
+		errs: &errorLog{w: e.stderr, prefix: "run: ", limit: 5}, joined: map[string]bool{}, joinCh: make(chan struct{}, 1),
+		failure: make(chan error, 1), stop: make(chan struct{})}
 	base := *out
 	if base == "" {
 		base = strings.TrimSuffix(*model, filepath.Ext(*model)) + "-run.json"
@@ -145,10 +147,10 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if *learn && saveTo == "" {
 		saveTo = strings.TrimSuffix(*model, filepath.Ext(*model)) + "-run.safetensors"
 	}
+	defer co.close()
 	if err := co.open(*busURL, *listen, &bf); err != nil {
 		return err
 	}
-	defer co.close()
 	res, rt, err := co.run(ctx, set, runPlan{task: t, noise: *noise, noClip: *noClip, epochs: *epochs, joinTimeout: *joinTimeout})
 	if err != nil {
 		co.end(err)
@@ -237,11 +239,6 @@ type coordinator struct {
 
 // open connects the bus and, over NATS, starts serving the manifest.
 func (co *coordinator) open(url, listen string, bf *busFlags) error {
-	co.errs = &errorLog{w: co.e.stderr, prefix: "run: ", limit: 5}
-	co.joined = map[string]bool{}
-	co.joinCh = make(chan struct{}, 1)
-	co.failure = make(chan error, 1)
-	co.stop = make(chan struct{})
 	switch url {
 	case "inproc":
 		b, err := bus.NewInProc(bus.WithErrorHandler(co.errs.report))
@@ -277,7 +274,7 @@ func (co *coordinator) open(url, listen string, bf *busFlags) error {
 		}
 		b, err := bus.Connect(url, opts...)
 		if err != nil {
-			return fmt.Errorf("run: connect to %s: %w", url, err)
+			return fmt.Errorf("run: %w", err)
 		}
 		co.b, co.nc, co.busName = b, b.Conn(), "nats"
 	}
@@ -564,6 +561,7 @@ func (co *coordinator) close() {
 		co.s.Close()
 	}
 	co.end(fmt.Errorf("the coordinator stopped"))
+	co.errs.mute()
 	close(co.stop)
 	co.wg.Wait()
 	for _, s := range co.subs {

@@ -53,13 +53,45 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	b, err := bus.Connect(*url, opts...)
+	// --wait bounds connecting and joining, not the run.
+	joinCtx := ctx
+	if *wait > 0 {
+		var cancel context.CancelFunc
+		joinCtx, cancel = context.WithTimeout(ctx, *wait)
+		defer cancel()
+	}
+	b, err := connect(joinCtx, *url, opts, logger)
 	if err != nil {
-		return fmt.Errorf("worker: connect to %s: %w", *url, err)
+		return err
 	}
 	defer b.Close()
+	defer errs.mute()
 	w := &worker{b: b, nc: b.Conn(), run: *runID, node: *node, log: logger}
-	return w.serve(ctx, *wait)
+	return w.serve(ctx, joinCtx)
+}
+
+// connect connects to the NATS server, waiting for it to come up while
+// ctx lasts (a coordinator's embedded server may start after the workers).
+func connect(ctx context.Context, url string, opts []bus.Option, logger *log.Logger) (*bus.NATS, error) {
+	logged := false
+	for {
+		b, err := bus.Connect(url, opts...)
+		if err == nil {
+			return b, nil
+		}
+		if !errors.Is(err, nats.ErrNoServers) {
+			return nil, fmt.Errorf("worker: %w", err)
+		}
+		if !logged {
+			logger.Printf("waiting for the NATS server at %s", url)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("worker: %w (gave up waiting: %v)", err, context.Cause(ctx))
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // worker is one `ngc worker` process in a run.
@@ -71,7 +103,9 @@ type worker struct {
 	log  *log.Logger
 }
 
-func (w *worker) serve(ctx context.Context, wait time.Duration) error {
+// serve joins the run (while joinCtx lasts) and hosts this node's actors
+// until the run ends, fails or ctx ends.
+func (w *worker) serve(ctx, joinCtx context.Context) error {
 	// Listen for the end and the coordinator's notes before joining, so
 	// nothing published after the manifest is missed.
 	ends := make(chan endNote, 1)
@@ -116,7 +150,7 @@ func (w *worker) serve(ctx context.Context, wait time.Duration) error {
 		return err
 	}
 
-	man, err := w.join(ctx, wait)
+	man, err := w.join(joinCtx)
 	if err != nil {
 		return err
 	}
@@ -186,14 +220,9 @@ func (w *worker) serve(ctx context.Context, wait time.Duration) error {
 	}
 }
 
-// join asks the coordinator for the run's manifest until it answers, ctx
-// ends or wait (if positive) runs out.
-func (w *worker) join(ctx context.Context, wait time.Duration) (*manifest, error) {
-	if wait > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, wait)
-		defer cancel()
-	}
+// join asks the coordinator for the run's manifest until it answers or
+// ctx ends.
+func (w *worker) join(ctx context.Context) (*manifest, error) {
 	subject := deploySubject(w.run, "manifest")
 	logged := false
 	for {
@@ -212,7 +241,7 @@ func (w *worker) join(ctx context.Context, wait time.Duration) (*manifest, error
 		}
 		if ctx.Err() != nil {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, fmt.Errorf("worker: %w: no coordinator served run %q within %v", circuit.ErrLost, w.run, wait)
+				return nil, fmt.Errorf("worker: %w: no coordinator served run %q within --wait", circuit.ErrLost, w.run)
 			}
 			return nil, fmt.Errorf("worker %s: interrupted while waiting for run %q", w.node, w.run)
 		}
