@@ -51,6 +51,7 @@ type manifest struct {
 	Run       string             `json:"run"`
 	Mode      string             `json:"mode"`
 	Task      string             `json:"task"`
+	Async     asyncSettings      `json:"async"`
 	Learn     bool               `json:"learn"`
 	Batch     int                `json:"batch"`
 	Timeout   time.Duration      `json:"timeout_ns"`
@@ -94,7 +95,7 @@ func (m *manifest) sessionOptions() ([]circuit.Option, error) {
 	if m.Learn {
 		opts = append(opts, circuit.Learn())
 	}
-	mo, err := modeOptions(m.Mode)
+	mo, err := modeOptions(m.Mode, m.Async)
 	if err != nil {
 		return nil, err
 	}
@@ -102,15 +103,44 @@ func (m *manifest) sessionOptions() ([]circuit.Option, error) {
 }
 
 // modes lists the values --mode accepts.
-var modes = []string{"sync"}
+var modes = []string{"sync", "async"}
+
+// asyncSettings are the knobs of the asynchronous runner (see
+// circuit.AsyncConfig); the per-link delays are drawn from a seed, so every
+// node derives the same ones.
+type asyncSettings struct {
+	Budget      int           `json:"budget"`
+	MaxLag      int           `json:"max_lag"`
+	WallClock   time.Duration `json:"wall_clock_ns"`
+	Delay       time.Duration `json:"delay_ns"`
+	DelayJitter time.Duration `json:"delay_jitter_ns"`
+	DelaySeed   uint64        `json:"delay_seed"`
+}
+
+// zero reports settings left at their defaults.
+func (a asyncSettings) zero() bool {
+	return a.Budget == 0 && a.MaxLag == 0 && a.WallClock == 0 && a.Delay == 0 && a.DelayJitter == 0
+}
 
 // modeOptions maps a runner mode to circuit options. It is the one place
 // where a mode becomes a runner, for the coordinator and the workers alike.
-func modeOptions(mode string) ([]circuit.Option, error) {
+func modeOptions(mode string, a asyncSettings) ([]circuit.Option, error) {
 	switch mode {
 	case "sync":
 		// Step-tagged dataflow: the circuit's default runner.
+		if !a.zero() {
+			return nil, fmt.Errorf("--budget, --max-lag, --wall-clock and --delay* need --mode async")
+		}
 		return nil, nil
+	case "async":
+		if a.Budget < 0 || a.MaxLag < 0 || a.WallClock < 0 || a.Delay < 0 || a.DelayJitter < 0 {
+			return nil, fmt.Errorf("--budget, --max-lag, --wall-clock and --delay* must not be negative")
+		}
+		cfg := circuit.AsyncConfig{Budget: a.Budget, MaxLag: a.MaxLag, WallClock: a.WallClock}
+		if a.Delay > 0 || a.DelayJitter > 0 {
+			cfg.Delay = circuit.LinkDelay(a.Delay, a.DelayJitter, a.DelaySeed)
+		}
+		return []circuit.Option{circuit.Async(cfg)}, nil
 	}
 	return nil, fmt.Errorf("--mode %q: want %s", mode, strings.Join(modes, " or "))
 }

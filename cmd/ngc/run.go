@@ -46,7 +46,13 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	learn := fs.Bool("learn", false, "train: apply the local update after every mini-batch (reconstruction only), in order, without shuffling")
 	epochs := fs.Int("epochs", 1, "passes over the images with --learn (a last partial mini-batch is skipped)")
 	save := fs.String("save", "", "where --learn writes the trained model (default: <model>-run.safetensors)")
-	mode := fs.String("mode", "sync", "runner: "+strings.Join(modes, ", ")+" (sync: step-tagged dataflow, reproduces the batched reference)")
+	mode := fs.String("mode", "sync", "runner: sync (step-tagged dataflow, reproduces the batched reference) or async (actors fire on arrival with the latest inputs)")
+	var as asyncSettings
+	fs.IntVar(&as.Budget, "budget", 0, "--mode async: corrections per state map and mini-batch (0: T)")
+	fs.IntVar(&as.MaxLag, "max-lag", 0, "--mode async: correct only with inputs at most this many versions old (0: no bound)")
+	fs.DurationVar(&as.WallClock, "wall-clock", 0, "--mode async: end a mini-batch's corrections after this long (0: no bound)")
+	fs.DurationVar(&as.Delay, "delay", 0, "--mode async: hold every message this long at its receiver (an injected link latency)")
+	fs.DurationVar(&as.DelayJitter, "delay-jitter", 0, "--mode async: add to each link's delay a fixed share of this, drawn per link from --seed")
 	busURL := fs.String("bus", "inproc", "inproc (this process only), embedded (a NATS server in this process), or a NATS URL nats://HOST:PORT")
 	listen := fs.String("listen", "127.0.0.1:0", "address of the --bus embedded server; 0.0.0.0:4222 lets other machines join")
 	placement := fs.String("placement", "", "placement JSON assigning populations to nodes (default: all on --node)")
@@ -85,7 +91,8 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if *learn && t != ngc.Reconstruct {
 		return fmt.Errorf("run: --learn trains on reconstruction; drop --task %s", *task)
 	}
-	if _, err := modeOptions(*mode); err != nil {
+	as.DelaySeed = *seed
+	if _, err := modeOptions(*mode, as); err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
 	for name, v := range map[string]string{"--run": *runID, "--node": *node} {
@@ -133,7 +140,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		B = *batch
 	}
 	B = min(B, set.Len())
-	man := &manifest{Version: manifestVersion, Run: *runID, Mode: *mode, Task: *task, Learn: *learn, Batch: B, Timeout: *timeout,
+	man := &manifest{Version: manifestVersion, Run: *runID, Mode: *mode, Async: as, Task: *task, Learn: *learn, Batch: B, Timeout: *timeout,
 		Config: c.Config, Graph: c.Graph, Params: c.Params, Placement: p}
 
 	co := &coordinator{e: e, man: man, c: c, node: *node, remote: remote, assign: assign, seed: *seed, quiet: *quiet,
@@ -169,7 +176,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	rt.print(e)
 	if err := writeJSON(base, map[string]any{
 		"command": append([]string{"ngc", "run"}, args...), "model": *model, "dataset": set.Name, "split": *split,
-		"mode": *mode, "bus": co.busName, "run": *runID, "placement": p, "batch": B, "steps": c.Config.Steps,
+		"mode": *mode, "async": asyncFlags(*mode, as), "bus": co.busName, "run": *runID, "placement": p, "batch": B, "steps": c.Config.Steps,
 		"learn": *learn, "noise_std": *noise, "clip": !*noClip, "seed": *seed, "result": res, "runtime": rt,
 	}); err != nil {
 		return err
@@ -183,6 +190,15 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "model: %s\n", saveTo)
 	}
 	return nil
+}
+
+// asyncFlags returns the async settings for the report (nil in sync mode).
+func asyncFlags(mode string, as asyncSettings) any {
+	if mode != "async" {
+		return nil
+	}
+	return map[string]any{"budget": as.Budget, "max_lag": as.MaxLag, "wall_clock": as.WallClock.String(),
+		"delay": as.Delay.String(), "delay_jitter": as.DelayJitter.String()}
 }
 
 // remoteNodes lists the nodes other than self that host populations.
@@ -458,6 +474,12 @@ func (co *coordinator) run(ctx context.Context, set *data.Set, plan runPlan) (ng
 			return res, nil, cause(err)
 		}
 		dt := time.Since(start)
+		if r.Async != nil {
+			if rt.Async == nil {
+				rt.Async = newAsyncSummary(r.Async)
+			}
+			rt.Async.add(r.Async)
+		}
 		rt.Seconds += dt.Seconds()
 		rt.Batches++
 		rt.Images += got
@@ -610,6 +632,51 @@ type runtimeReport struct {
 	Control  map[string]counts `json:"control"`
 	// Missing lists the nodes whose counters could not be gathered.
 	Missing []string `json:"missing_nodes,omitempty"`
+	// Async sums the asynchronous runner's reports (nil in sync mode).
+	Async *asyncSummary `json:"async,omitempty"`
+}
+
+// asyncSummary adds up the asynchronous mini-batches' reports.
+type asyncSummary struct {
+	Budget int `json:"budget"`
+	MaxLag int `json:"max_lag"`
+	// Stopped counts the mini-batches the wall-clock bound ended.
+	Stopped int `json:"batches_stopped"`
+	// StateLag and ErrorLag are the version-lag histograms of the inputs
+	// used (see circuit.AsyncReport), over every batch, with their means
+	// and maxima.
+	StateLag     map[int]int `json:"state_lag"`
+	ErrorLag     map[int]int `json:"error_lag"`
+	MeanStateLag float64     `json:"mean_state_lag"`
+	MaxStateLag  int         `json:"max_state_lag"`
+	MeanErrorLag float64     `json:"mean_error_lag"`
+	MaxErrorLag  int         `json:"max_error_lag"`
+	// Updates and DroppedInputs are per actor, over every batch.
+	Updates       map[string]int `json:"updates_per_actor"`
+	DroppedInputs map[string]int `json:"dropped_inputs_per_actor"`
+}
+
+func newAsyncSummary(r *circuit.AsyncReport) *asyncSummary {
+	return &asyncSummary{Budget: r.Budget, MaxLag: r.MaxLag, StateLag: map[int]int{}, ErrorLag: map[int]int{},
+		Updates: map[string]int{}, DroppedInputs: map[string]int{}}
+}
+
+func (a *asyncSummary) add(r *circuit.AsyncReport) {
+	if r.Stopped {
+		a.Stopped++
+	}
+	for k, n := range r.StateLag {
+		a.StateLag[k] += n
+	}
+	for k, n := range r.ErrorLag {
+		a.ErrorLag[k] += n
+	}
+	for _, st := range r.Actors {
+		a.Updates[st.Actor] += st.Updates
+		a.DroppedInputs[st.Actor] += st.Dropped
+	}
+	a.MeanStateLag, a.MaxStateLag = circuit.LagSummary(a.StateLag)
+	a.MeanErrorLag, a.MaxErrorLag = circuit.LagSummary(a.ErrorLag)
 }
 
 // gather adds up the counters of the coordinator and of every worker.
@@ -687,6 +754,14 @@ func (rt *runtimeReport) print(e *env) {
 			}
 		}
 		fmt.Fprintf(e.stdout, "  %d actors sent %d (%s) to %d (%s) messages each\n", len(rt.PerActor), lo, loName, hi, hiName)
+	}
+	if a := rt.Async; a != nil {
+		dropped := 0
+		for _, n := range a.DroppedInputs {
+			dropped += n
+		}
+		fmt.Fprintf(e.stdout, "  async (budget %d): input lag of state maps mean %.2f max %d, of error maps mean %.2f max %d; %d inputs came too late; %d of %d batches stopped by the wall clock\n",
+			a.Budget, a.MeanStateLag, a.MaxStateLag, a.MeanErrorLag, a.MaxErrorLag, dropped, a.Stopped, rt.Batches)
 	}
 	for _, n := range sortedKeys(rt.PerNode) {
 		c := rt.PerNode[n]
