@@ -5,7 +5,7 @@ package main
 // use these control subjects of the run, carried as plain NATS messages with
 // JSON bodies:
 //
-//	<run>.ctl.deploy.manifest        request/reply: a worker sends its node name,
+//	<run>.ctl.deploy.manifest        request/reply: a worker names its node (joinRequest),
 //	                                 the coordinator answers with the manifest
 //	<run>.ctl.deploy.alive           the coordinator's beacon, every aliveEvery
 //	<run>.ctl.deploy.batch           the coordinator finished a mini-batch (batchNote)
@@ -154,6 +154,14 @@ func parseTask(s string) (ngc.Task, error) {
 		return ngc.Denoise, nil
 	}
 	return 0, fmt.Errorf("--task %q (want recon or denoise)", s)
+}
+
+// joinRequest is a worker's request for the manifest. Instance tells
+// processes apart ("host pid N"), so a second worker for one node is
+// refused while a repeated request of the same worker is answered again.
+type joinRequest struct {
+	Node     string `json:"node"`
+	Instance string `json:"instance"`
 }
 
 // batchNote announces a finished mini-batch to the workers.

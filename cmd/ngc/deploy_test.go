@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -218,9 +217,10 @@ func closeRel(a, b float64) bool { return math.Abs(a-b) <= relTol*(1+math.Abs(b)
 
 // TestDeployAcrossProcesses runs the coordinator and two `ngc worker`
 // processes on loopback: reconstruction over an embedded server started by
-// `ngc run --bus embedded`; training over a token-protected server; then a
-// worker killed mid-run fails the run within the bound, naming the node, and
-// a restarted run succeeds.
+// `ngc run --bus embedded`; then, over a token-protected server, training,
+// refusal of a second worker for one node and of an unknown node, the
+// asynchronous runner, and a worker killed mid-run, which fails the run
+// within the bound naming the node, after which a restarted run succeeds.
 func TestDeployAcrossProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
@@ -355,6 +355,28 @@ func TestDeployAcrossProcesses(t *testing.T) {
 		}
 	})
 
+	t.Run("refused workers", func(t *testing.T) {
+		coord := startNGC(t, f.dir, "coordinator", "run", "--model", f.model, "--max-images", "4", "--batch", "4",
+			"--bus", url, "--token", "s3cret", "--placement", f.placement, "--run", "dup", "--out", "dup.json", "--quiet")
+		a := startNGC(t, f.dir, "worker a", "worker", "--bus", url, "--token", "s3cret", "--run", "dup", "--node", "a")
+		coord.waitLine(t, regexp.MustCompile(`node a joined`), 30*time.Second)
+		for _, c := range []struct{ node, want string }{{"a", "already joined"}, {"c", "places no actor on node"}} {
+			w := startNGC(t, f.dir, "worker "+c.node, "worker", "--bus", url, "--token", "s3cret", "--run", "dup", "--node", c.node)
+			if code := w.wait(t, 30*time.Second); code == 0 || !strings.Contains(w.output(), c.want) {
+				t.Errorf("second worker for node %s: exit %d, want %q\n%s", c.node, code, c.want, w.output())
+			}
+		}
+		b := startNGC(t, f.dir, "worker b", "worker", "--bus", url, "--token", "s3cret", "--run", "dup", "--node", "b")
+		if code := coord.wait(t, time.Minute); code != 0 {
+			t.Fatalf("ngc run: exit %d\n%s", code, coord.output())
+		}
+		for _, w := range []*proc{a, b} {
+			if code := w.wait(t, 10*time.Second); code != 0 {
+				t.Fatalf("%s: exit %d\n%s", w.name, code, w.output())
+			}
+		}
+	})
+
 	t.Run("async", func(t *testing.T) {
 		a, b := workers(t, "async")
 		coord := startNGC(t, f.dir, "coordinator", "run", "--model", f.model, "--max-images", "8", "--batch", "4",
@@ -391,7 +413,7 @@ func TestDeployAcrossProcesses(t *testing.T) {
 			"--bus", url, "--token", "s3cret", "--placement", f.placement, "--run", "kill", "--timeout", timeout.String(),
 			"--out", "kill.json", "--quiet")
 		b.waitLine(t, regexp.MustCompile(`batch 3/500`), time.Minute)
-		if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := b.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		killed := time.Now()

@@ -144,7 +144,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		Config: c.Config, Graph: c.Graph, Params: c.Params, Placement: p}
 
 	co := &coordinator{e: e, man: man, c: c, node: *node, remote: remote, assign: assign, seed: *seed, quiet: *quiet,
-		errs: &errorLog{w: e.stderr, prefix: "run: ", limit: 5}, joined: map[string]bool{}, joinCh: make(chan struct{}, 1),
+		errs: &errorLog{w: e.stderr, prefix: "run: ", limit: 5}, joined: map[string]string{}, joinCh: make(chan struct{}, 1),
 		failure: make(chan error, 1), stop: make(chan struct{})}
 	base := *out
 	if base == "" {
@@ -244,7 +244,7 @@ type coordinator struct {
 	s       *circuit.Session
 
 	mu      sync.Mutex
-	joined  map[string]bool
+	joined  map[string]string // node → the joined worker's instance
 	joinCh  chan struct{}
 	failure chan error // a worker's report
 	subs    []*nats.Subscription
@@ -309,19 +309,36 @@ func (co *coordinator) serve() error {
 		hosts[n] = true
 	}
 	sub, err := co.nc.Subscribe(deploySubject(co.man.Run, "manifest"), func(msg *nats.Msg) {
-		name := string(msg.Data)
-		if !hosts[name] {
-			_ = msg.Respond(encodeJSON(manifest{Error: fmt.Sprintf("run %q places no actor on node %q (worker nodes: %s)",
-				co.man.Run, name, strings.Join(co.remote, ", "))}))
+		var req joinRequest
+		if err := json.Unmarshal(msg.Data, &req); err != nil {
+			_ = msg.Respond(encodeJSON(manifest{Error: "unreadable join request (run the same ngc build everywhere)"}))
 			return
 		}
-		if err := msg.Respond(body); err != nil {
-			co.errs.report(fmt.Errorf("send the manifest to %s: %w", name, err))
+		refuse := func(format string, args ...any) {
+			_ = msg.Respond(encodeJSON(manifest{Error: fmt.Sprintf(format, args...)}))
+		}
+		if !hosts[req.Node] {
+			refuse("run %q places no actor on node %q (worker nodes: %s)", co.man.Run, req.Node, strings.Join(co.remote, ", "))
 			return
 		}
 		co.mu.Lock()
-		co.joined[name] = true
+		first, prev := co.joined[req.Node] == "", co.joined[req.Node]
+		if first {
+			co.joined[req.Node] = req.Instance
+		}
 		co.mu.Unlock()
+		if !first && prev != req.Instance {
+			// A second process for one node would run its actors twice.
+			refuse("node %s already joined run %q from %s", req.Node, co.man.Run, prev)
+			return
+		}
+		if err := msg.Respond(body); err != nil {
+			co.errs.report(fmt.Errorf("send the manifest to %s: %w", req.Node, err))
+			return
+		}
+		if first {
+			fmt.Fprintf(co.e.stderr, "run %s: node %s joined (%s)\n", co.man.Run, req.Node, req.Instance)
+		}
 		select {
 		case co.joinCh <- struct{}{}:
 		default:
@@ -373,7 +390,7 @@ func (co *coordinator) waitJoin(ctx context.Context, bound time.Duration) error 
 		defer co.mu.Unlock()
 		var out []string
 		for _, n := range co.remote {
-			if !co.joined[n] {
+			if co.joined[n] == "" {
 				out = append(out, n)
 			}
 		}

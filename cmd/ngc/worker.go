@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
 	"strings"
 	"time"
 
@@ -224,10 +225,12 @@ func (w *worker) serve(ctx, joinCtx context.Context) error {
 // ctx ends.
 func (w *worker) join(ctx context.Context) (*manifest, error) {
 	subject := deploySubject(w.run, "manifest")
+	host, _ := os.Hostname()
+	req := encodeJSON(joinRequest{Node: w.node, Instance: fmt.Sprintf("host %s pid %d", host, os.Getpid())})
 	logged := false
 	for {
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		reply, err := w.nc.RequestWithContext(rctx, subject, []byte(w.node))
+		reply, err := w.nc.RequestWithContext(rctx, subject, req)
 		cancel()
 		if err == nil {
 			var m manifest
