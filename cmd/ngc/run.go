@@ -443,7 +443,10 @@ func (co *coordinator) run(ctx context.Context, set *data.Set, plan runPlan) (ng
 		}
 	}()
 	cause := func(err error) error {
-		if c := context.Cause(rctx); c != nil && ctx.Err() == nil && !errors.Is(c, context.Canceled) {
+		if ctx.Err() != nil {
+			return fmt.Errorf("run %s: interrupted", co.man.Run)
+		}
+		if c := context.Cause(rctx); c != nil && !errors.Is(c, context.Canceled) {
 			return c
 		}
 		return err
@@ -610,6 +613,11 @@ func (co *coordinator) close() {
 		co.b.Close()
 	}
 	if co.srv != nil {
+		// Give the workers a moment to read the end of the run and leave
+		// before their server goes.
+		for deadline := time.Now().Add(2 * time.Second); len(co.remote) > 0 && co.srv.Server().NumClients() > 1 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
 		co.srv.Shutdown()
 	}
 	if n := co.errs.Suppressed(); n > 0 {

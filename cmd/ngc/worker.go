@@ -67,7 +67,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	}
 	defer b.Close()
 	defer errs.mute()
-	w := &worker{b: b, nc: b.Conn(), run: *runID, node: *node, log: logger}
+	w := &worker{b: b, nc: b.Conn(), run: *runID, node: *node, log: logger, errs: errs}
 	return w.serve(ctx, joinCtx)
 }
 
@@ -102,6 +102,7 @@ type worker struct {
 	run  string
 	node string
 	log  *log.Logger
+	errs *errorLog
 }
 
 // serve joins the run (while joinCtx lasts) and hosts this node's actors
@@ -189,15 +190,19 @@ func (w *worker) serve(ctx, joinCtx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			// Leaving: the connection's end is no news.
+			w.errs.mute()
 			w.report(endNote{Error: "worker interrupted"})
 			return fmt.Errorf("worker %s: interrupted during run %q", w.node, w.run)
 		case err := <-failed:
 			if ctx.Err() != nil {
 				continue // reported by the ctx case
 			}
+			w.errs.mute()
 			w.report(endNote{Error: err.Error()})
 			return fmt.Errorf("worker %s: %w", w.node, err)
 		case n := <-ends:
+			w.errs.mute()
 			st := w.b.Stats()
 			if !n.OK {
 				return fmt.Errorf("worker %s: run %q failed at the coordinator: %s", w.node, w.run, n.Error)
