@@ -455,7 +455,16 @@ func TestDeployAcrossProcesses(t *testing.T) {
 // TestDeployErrors: misuse of run and worker fails at once with one line.
 func TestDeployErrors(t *testing.T) {
 	f := newDeployFixture(t)
+	small, err := ngc.New(ngc.Config{Channels: []int{2, 3}, ImageSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	smallPath := filepath.Join(f.dir, "small.safetensors")
+	if err := small.Save(smallPath); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{
+		{"run", "--model", smallPath, "--max-images", "4"},
 		{"run"},
 		{"run", "--model", f.model, "--mode", "eventual"},
 		{"run", "--model", f.model, "--task", "denoise", "--learn"},

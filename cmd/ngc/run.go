@@ -135,6 +135,12 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg := m.Config(); cfg.ImageSize != data.Height || cfg.ChannelsAt(0) != data.Channels {
+		return fmt.Errorf("run: the model takes %d×%d images of %d channels, the data sets hold %d×%d×%d", cfg.ImageSize, cfg.ImageSize, cfg.ChannelsAt(0), data.Height, data.Width, data.Channels)
+	}
+	if set.Len() == 0 {
+		return fmt.Errorf("run: %s has no images", set.Name)
+	}
 	B := m.Config().Batch
 	if *batch > 0 {
 		B = *batch
