@@ -215,8 +215,9 @@ const (
 
 func closeRel(a, b float64) bool { return math.Abs(a-b) <= relTol*(1+math.Abs(b)) }
 
-// TestDeployAcrossProcesses runs the coordinator and two `ngc worker`
-// processes on loopback: reconstruction over an embedded server started by
+// TestDeployAcrossProcesses runs `ngc run` in one process, then the
+// coordinator and two `ngc worker` processes on loopback: reconstruction
+// over an embedded server started by
 // `ngc run --bus embedded`; then, over a token-protected server, training,
 // refusal of a second worker for one node and of an unknown node, the
 // asynchronous runner, and a worker killed mid-run, which fails the run
@@ -227,6 +228,18 @@ func TestDeployAcrossProcesses(t *testing.T) {
 	}
 	f := newDeployFixture(t)
 	const B = 4
+
+	t.Run("in-process", func(t *testing.T) {
+		out, stderr, code := runNGC(t, f.dir, "run", "--model", f.model, "--max-images", "8", "--batch", "4", "--out", "inproc.json", "--quiet")
+		if code != 0 {
+			t.Fatalf("ngc run: exit %d\n%s\n%s", code, out, stderr)
+		}
+		got := readRunReport(t, filepath.Join(f.dir, "inproc.json"))
+		f.checkRecon(t, got, "in-process")
+		if got.Runtime.Bus != "inproc" || len(got.Runtime.PerActor) != 22 || got.Runtime.PerNode["coordinator"].Msgs == 0 {
+			t.Errorf("runtime figures: %+v", got.Runtime)
+		}
+	})
 
 	t.Run("reconstruction", func(t *testing.T) {
 		coord := startNGC(t, f.dir, "coordinator", "run", "--model", f.model, "--max-images", "8", "--batch", "4",
@@ -245,45 +258,7 @@ func TestDeployAcrossProcesses(t *testing.T) {
 		}
 		got := readRunReport(t, filepath.Join(f.dir, "recon.json"))
 
-		// The batched reference on the same images and top-state stream.
-		set := testImages(t, 8)
-		ws, err := f.m.NewWorkspace(B)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rng := rand.New(rand.NewPCG(1, 1))
-		var acc metrics.Accumulator
-		var tr ngc.Trace
-		energy := make([]float64, 5)
-		for lo := 0; lo < 8; lo += B {
-			x := set.Images[lo*data.ImageSize : (lo+B)*data.ImageSize]
-			if err := f.m.Infer(ws, x, ngc.Reconstruct, rng, &tr); err != nil {
-				t.Fatal(err)
-			}
-			out := make([]float32, len(x))
-			ws.Output(out)
-			if err := acc.Add(x, out, metrics.Shape{N: B, C: data.Channels, H: data.Height, W: data.Width}); err != nil {
-				t.Fatal(err)
-			}
-			for s, e := range tr.Total() {
-				energy[s] += e / 2
-			}
-		}
-		want := acc.Report()
-		t.Logf("actors: MSE %.4f PSNR %.4f SSIM %.5f; batched: MSE %.4f PSNR %.4f SSIM %.5f",
-			got.Result.Report.MSE, got.Result.Report.PSNR, got.Result.Report.SSIM, want.MSE, want.PSNR, want.SSIM)
-		if got.Result.Images != 8 || !closeRel(got.Result.Report.MSE, want.MSE) || !closeRel(got.Result.Report.PSNR, want.PSNR) ||
-			!closeRel(got.Result.Report.SSIM, want.SSIM) || !closeRel(got.Result.Report.SSIMGaussian, want.SSIMGaussian) {
-			t.Errorf("metrics over the workers %+v (%d images), batched %+v", got.Result.Report, got.Result.Images, want)
-		}
-		if len(got.Result.Energy) != len(energy) {
-			t.Fatalf("energy trace has %d steps, want %d", len(got.Result.Energy), len(energy))
-		}
-		for s := range energy {
-			if !closeRel(got.Result.Energy[s], energy[s]) {
-				t.Errorf("step %d: energy %v over the workers, batched %v", s+1, got.Result.Energy[s], energy[s])
-			}
-		}
+		f.checkRecon(t, got, "over the workers")
 		rt := got.Runtime
 		if rt.Nodes != 3 || rt.Messages == 0 || rt.Bytes == 0 || rt.MessagesPerSecond <= 0 || len(rt.PerActor) != 22 ||
 			rt.PerNode["a"].Msgs == 0 || rt.PerNode["b"].Msgs == 0 || rt.Dropped != 0 || rt.Rejected != 0 || len(rt.Missing) > 0 {
@@ -450,6 +425,52 @@ func TestDeployAcrossProcesses(t *testing.T) {
 			t.Errorf("restarted run measured %d images, want 8", r.Result.Images)
 		}
 	})
+}
+
+// checkRecon compares a reconstruction run over the fixture's first 8 test
+// images in mini-batches of 4 with the batched reference on the same images
+// and top-state stream (`ngc run --seed 1` draws them as rand.NewPCG(1, 1)).
+func (f *deployFixture) checkRecon(t *testing.T, got runReport, where string) {
+	t.Helper()
+	const B, n = 4, 8
+	set := testImages(t, n)
+	ws, err := f.m.NewWorkspace(B)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	var acc metrics.Accumulator
+	var tr ngc.Trace
+	energy := make([]float64, f.m.Config().Steps)
+	for lo := 0; lo < n; lo += B {
+		x := set.Images[lo*data.ImageSize : (lo+B)*data.ImageSize]
+		if err := f.m.Infer(ws, x, ngc.Reconstruct, rng, &tr); err != nil {
+			t.Fatal(err)
+		}
+		out := make([]float32, len(x))
+		ws.Output(out)
+		if err := acc.Add(x, out, metrics.Shape{N: B, C: data.Channels, H: data.Height, W: data.Width}); err != nil {
+			t.Fatal(err)
+		}
+		for s, e := range tr.Total() {
+			energy[s] += e * B / n
+		}
+	}
+	want := acc.Report()
+	t.Logf("actors %s: MSE %.4f PSNR %.4f SSIM %.5f; batched: MSE %.4f PSNR %.4f SSIM %.5f", where,
+		got.Result.Report.MSE, got.Result.Report.PSNR, got.Result.Report.SSIM, want.MSE, want.PSNR, want.SSIM)
+	if got.Result.Images != n || !closeRel(got.Result.Report.MSE, want.MSE) || !closeRel(got.Result.Report.PSNR, want.PSNR) ||
+		!closeRel(got.Result.Report.SSIM, want.SSIM) || !closeRel(got.Result.Report.SSIMGaussian, want.SSIMGaussian) {
+		t.Errorf("metrics %s %+v (%d images), batched %+v", where, got.Result.Report, got.Result.Images, want)
+	}
+	if len(got.Result.Energy) != len(energy) {
+		t.Fatalf("energy trace has %d steps, want %d", len(got.Result.Energy), len(energy))
+	}
+	for s := range energy {
+		if !closeRel(got.Result.Energy[s], energy[s]) {
+			t.Errorf("step %d: energy %v %s, batched %v", s+1, got.Result.Energy[s], where, energy[s])
+		}
+	}
 }
 
 // TestDeployErrors: misuse of run and worker fails at once with one line.

@@ -187,6 +187,13 @@ func (w *worker) serve(ctx, joinCtx context.Context) error {
 	lastAlive := time.Now()
 	var last bus.Counts
 	done := 0
+	logBatch := func(n batchNote) {
+		done = n.Batch
+		st := w.b.Stats().Sent
+		w.log.Printf("batch %d/%d: %d images in %.3f s; this node sent %d frames (%s)",
+			n.Batch, n.Of, n.Images, n.Seconds, st.Msgs-last.Msgs, humanBytes(float64(st.Bytes-last.Bytes)))
+		last = st
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -203,6 +210,16 @@ func (w *worker) serve(ctx, joinCtx context.Context) error {
 			return fmt.Errorf("worker %s: %w", w.node, err)
 		case n := <-ends:
 			w.errs.mute()
+			// The notes travel on another subscription: log the batches
+			// announced before the end first.
+			for drained := false; !drained; {
+				select {
+				case b := <-batches:
+					logBatch(b)
+				default:
+					drained = true
+				}
+			}
 			st := w.b.Stats()
 			if !n.OK {
 				return fmt.Errorf("worker %s: run %q failed at the coordinator: %s", w.node, w.run, n.Error)
@@ -211,11 +228,7 @@ func (w *worker) serve(ctx, joinCtx context.Context) error {
 				w.run, done, st.Sent.Msgs, humanBytes(float64(st.Sent.Bytes)))
 			return nil
 		case n := <-batches:
-			done = n.Batch
-			st := w.b.Stats().Sent
-			w.log.Printf("batch %d/%d: %d images in %.3f s; this node sent %d frames (%s)",
-				n.Batch, n.Of, n.Images, n.Seconds, st.Msgs-last.Msgs, humanBytes(float64(st.Bytes-last.Bytes)))
-			last = st
+			logBatch(n)
 		case <-alive:
 			lastAlive = time.Now()
 		case <-tick.C:
