@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -217,11 +218,11 @@ func closeRel(a, b float64) bool { return math.Abs(a-b) <= relTol*(1+math.Abs(b)
 
 // TestDeployAcrossProcesses runs `ngc run` in one process, then the
 // coordinator and two `ngc worker` processes on loopback: reconstruction
-// over an embedded server started by
-// `ngc run --bus embedded`; then, over a token-protected server, training,
-// refusal of a second worker for one node and of an unknown node, the
-// asynchronous runner, and a worker killed mid-run, which fails the run
-// within the bound naming the node, after which a restarted run succeeds.
+// over the embedded server of `ngc run --bus embedded`, started after the
+// workers; then, over a token-protected server, training, refusal of a
+// second worker for one node and of an unknown node, the asynchronous
+// runner, and a worker killed mid-run, which fails the run within the
+// bound naming the node, after which a restarted run succeeds.
 func TestDeployAcrossProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
@@ -242,12 +243,24 @@ func TestDeployAcrossProcesses(t *testing.T) {
 	})
 
 	t.Run("reconstruction", func(t *testing.T) {
-		coord := startNGC(t, f.dir, "coordinator", "run", "--model", f.model, "--max-images", "8", "--batch", "4",
-			"--bus", "embedded", "--placement", f.placement, "--run", "recon", "--timeout", "5s", "--out", "recon.json", "--quiet")
-		line := coord.waitLine(t, regexp.MustCompile(`^embedded NATS server: nats://`), 30*time.Second)
-		url := strings.TrimPrefix(line, "embedded NATS server: ")
+		// The workers start first and wait for the coordinator's embedded
+		// server to come up on an agreed port.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		url := "nats://" + addr
 		a := startNGC(t, f.dir, "worker a", "worker", "--bus", url, "--run", "recon", "--node", "a")
 		b := startNGC(t, f.dir, "worker b", "worker", "--bus", url, "--run", "recon", "--node", "b")
+		a.waitLine(t, regexp.MustCompile(`waiting for the NATS server`), 30*time.Second)
+		coord := startNGC(t, f.dir, "coordinator", "run", "--model", f.model, "--max-images", "8", "--batch", "4",
+			"--bus", "embedded", "--listen", addr, "--placement", f.placement, "--run", "recon", "--timeout", "5s",
+			"--out", "recon.json", "--quiet")
+		if line := coord.waitLine(t, regexp.MustCompile(`^embedded NATS server: `), 30*time.Second); line != "embedded NATS server: "+url {
+			t.Errorf("coordinator printed %q, want the server at %s", line, url)
+		}
 		if code := coord.wait(t, time.Minute); code != 0 {
 			t.Fatalf("ngc run: exit %d\n%s", code, coord.output())
 		}
