@@ -5,8 +5,12 @@
 // weight updates, barriers — into energy and latency, every per-event cost
 // carrying its source.
 //
-// It depends on no other package of the module: the circuit package fills
-// its small input types (Population, Link, Circuit, Counts).
+// The cost model depends on no other package of the module: a caller fills
+// its small input types (Population, Link, Circuit, Counts). The
+// virtual-time engine (Engine) imports package neuron, whose populations it
+// drives; it never imports circuit or bus — the caller hands it the
+// populations and the routing (circuit.(*Circuit).Populations and
+// Receivers).
 //
 // # Architectures as data
 //
@@ -117,4 +121,23 @@
 // convolution) each — 1,018,800 in all for the paper's network; 18,952 unit
 // updates (10,992 error, 7,960 free state units), and 2,173 messages with
 // 301,912 values under reconstruction.
+//
+// # Virtual time
+//
+// Engine is a deterministic discrete-event simulator that runs a mapped
+// circuit's populations — the same neuron.StatePop and neuron.ErrorPop code
+// the goroutine runner drives — from a priority queue of timed deliveries.
+// A link's latency is the largest mesh and chip distance between the
+// cores of its two populations times the hop latencies, plus the per-packet
+// latency; an update takes its counted events times the per-event latencies
+// on the population's busiest core; a seeded PCG generator adds jitter.
+// SyncDynamics runs the synchronous dataflow (it reproduces the batched
+// reference); AsyncDynamics lets populations fire on arrival with the latest
+// inputs (neuron.AsyncStatePop, neuron.AsyncErrorPop), under a budget and
+// an optional staleness bound. The same seed gives the same run, bit for
+// bit. RunBatch counts events per phase (initialisation, every step or
+// version, readout, learning) as Counts for Estimate, records the total
+// discrepancy and the reconstruction error at every probe against virtual
+// time and messages sent, and reports per-population counts and the
+// staleness histograms.
 package hwsim

@@ -1,0 +1,446 @@
+package hwsim_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/convngc/convngc/bus"
+	"github.com/convngc/convngc/circuit"
+	"github.com/convngc/convngc/hwsim"
+	"github.com/convngc/convngc/neuron"
+	"github.com/convngc/convngc/ngc"
+)
+
+// The tests drive the populations the circuit package builds (an external
+// test package may import it; package hwsim itself does not).
+
+func tinyConfig() ngc.Config {
+	return ngc.Config{Channels: []int{3, 5, 4, 3}, ImageSize: 16, Steps: 8, Batch: 4, Seed: 5}
+}
+
+// tinyNetwork is tinyConfig's network for the mapping.
+func tinyNetwork() hwsim.Network {
+	return hwsim.Network{Channels: []int{3, 5, 4, 3}, Sizes: []int{2, 4, 8, 16}, Kernel: 3}
+}
+
+func images(n, size int, seed uint64) []float32 {
+	r := rand.New(rand.NewPCG(seed, 3))
+	x := make([]float32, n*3*size*size)
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	return x
+}
+
+// smooth returns images of a few soft blobs: structure a small model can learn.
+func smooth(n, size int, seed uint64) []float32 {
+	r := rand.New(rand.NewPCG(seed, 4))
+	x := make([]float32, n*3*size*size)
+	for k := 0; k < n; k++ {
+		cx, cy := r.Float64()*float64(size), r.Float64()*float64(size)
+		rad := 2 + r.Float64()*float64(size)/3
+		col := [3]float64{r.Float64(), r.Float64(), r.Float64()}
+		for c := 0; c < 3; c++ {
+			for y := 0; y < size; y++ {
+				for xx := 0; xx < size; xx++ {
+					d2 := (float64(xx)-cx)*(float64(xx)-cx) + (float64(y)-cy)*(float64(y)-cy)
+					x[((k*3+c)*size+y)*size+xx] = float32(col[c] * math.Exp(-d2/(2*rad*rad)))
+				}
+			}
+		}
+	}
+	return x
+}
+
+type rig struct {
+	c   *circuit.Circuit
+	eng *hwsim.Engine
+	B   int
+	T   int
+	rng *rand.Rand
+	n   int
+}
+
+func newRig(t *testing.T, m *ngc.Model, net hwsim.Network, arch string, B int, task ngc.Task, learn bool, cfg hwsim.EngineConfig) *rig {
+	t.Helper()
+	c, err := circuit.FromModel(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mode := hwsim.Reconstruct
+	if task == ngc.Denoise {
+		mode = hwsim.Denoise
+	}
+	hc, err := net.Circuit(mode, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := hwsim.Load(arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp, err := hwsim.Map(hc, a, hwsim.Options{IgnoreAxonLimits: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, pops, err := c.Populations(B, task, learn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sp []hwsim.SimPop
+	for _, r := range refs {
+		sp = append(sp, pops[r])
+	}
+	T := m.Config().Steps
+	eng, err := hwsim.NewEngine(mp, hwsim.Net{Pops: sp, Batch: B, Steps: T, Denoise: task == ngc.Denoise, Learn: learn,
+		Route: func(k neuron.Kind, from neuron.Ref) []neuron.Ref { return c.Receivers(k, from, task, learn) }}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rig{c: c, eng: eng, B: B, T: T, rng: rand.New(rand.NewPCG(9, 1))}
+}
+
+func (r *rig) run(t *testing.T, x []float32) *hwsim.BatchResult {
+	t.Helper()
+	start, err := r.c.StartMessages(x, r.B, r.n, r.rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.n++
+	res, err := r.eng.RunBatch(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func maxDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var d float64
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i]-b[i])))
+	}
+	return d
+}
+
+// TestHwsimSyncMatchesReference: sync dynamics in virtual time give the
+// batched reference's output (within 1e-5, float32 round-off: only the
+// summation order may differ) and energies (relative 1e-4), for
+// reconstruction and denoising, with and without jitter (the dataflow does
+// not depend on timing) — and the goroutine runtime's output on the same
+// batch.
+func TestHwsimSyncMatchesReference(t *testing.T) {
+	for _, task := range []ngc.Task{ngc.Reconstruct, ngc.Denoise} {
+		for _, jitter := range []float64{0, 0.5} {
+			m, err := ngc.New(tinyConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			const B = 4
+			x := images(B, 16, 1)
+			ws, _ := m.NewWorkspace(B)
+			var tr ngc.Trace
+			if err := m.Infer(ws, x, task, rand.New(rand.NewPCG(9, 1)), &tr); err != nil {
+				t.Fatal(err)
+			}
+			want := make([]float32, len(x))
+			ws.Output(want)
+
+			r := newRig(t, m, tinyNetwork(), "loihi2", B, task, false, hwsim.EngineConfig{Jitter: jitter, Seed: 3})
+			res := r.run(t, x)
+			if d := maxDiff(res.Output, want); d > 1e-5 {
+				t.Errorf("%v jitter %g: virtual-time output differs from batched by %g", task, jitter, d)
+			}
+			if len(res.Energy) != len(tr.Steps)+1 {
+				t.Fatalf("%v: %d energy rows, want %d", task, len(res.Energy), len(tr.Steps)+1)
+			}
+			for s := range tr.Steps {
+				for l := range tr.Steps[s] {
+					if math.Abs(res.Energy[s][l]-tr.Steps[s][l]) > 1e-4*(1+tr.Steps[s][l]) {
+						t.Fatalf("%v: step %d layer %d energy %v, batched %v", task, s+1, l, res.Energy[s][l], tr.Steps[s][l])
+					}
+				}
+			}
+			if !(res.InferenceEnd > 0) || res.StepLatency() <= 0 || res.End < res.InferenceEnd {
+				t.Errorf("%v: virtual times %v per step, inference %v, end %v", task, res.StepLatency(), res.InferenceEnd, res.End)
+			}
+			if task == ngc.Reconstruct && jitter == 0 {
+				b, err := bus.NewInProc()
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := circuit.Start(context.Background(), r.c, b, circuit.Batch(B), circuit.TopSeed(9))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := s.RunBatch(context.Background(), x)
+				s.Close()
+				b.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := maxDiff(res.Output, got.Output); d > 1e-5 {
+					t.Errorf("virtual-time output differs from the goroutine runtime's by %g", d)
+				}
+			}
+		}
+	}
+}
+
+// TestHwsimSyncTrainingMatchesReference: three training batches in
+// virtual time (tied and untied) leave outputs equal to the batched
+// reference's on the next batch.
+func TestHwsimSyncTrainingMatchesReference(t *testing.T) {
+	for _, untied := range []bool{false, true} {
+		cfg := tinyConfig()
+		cfg.Untied = untied
+		m, err := ngc.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const B = 4
+		r := newRig(t, m, tinyNetwork(), "loihi2", B, ngc.Reconstruct, true, hwsim.EngineConfig{})
+		ws, _ := m.NewWorkspace(B)
+		rng := rand.New(rand.NewPCG(9, 1))
+		var last *hwsim.BatchResult
+		for b := 0; b < 3; b++ {
+			x := images(B, 16, uint64(b))
+			if err := m.TrainBatch(ws, x, rng, nil); err != nil {
+				t.Fatal(err)
+			}
+			last = r.run(t, x)
+		}
+		if last.Learn.WeightUpdates == 0 || last.Learn.SynapticOps == 0 {
+			t.Errorf("untied=%v: learning counted %+v", untied, last.Learn)
+		}
+		if (last.Learn.WeightTransportMsgs > 0) == untied {
+			t.Errorf("untied=%v: %d weight-transport messages", untied, last.Learn.WeightTransportMsgs)
+		}
+		x := images(B, 16, 7)
+		if err := m.Infer(ws, x, ngc.Reconstruct, rng, nil); err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float32, len(x))
+		ws.Output(want)
+		// The learning rig runs the next batch learning too; its output is
+		// computed before the update.
+		got := r.run(t, x)
+		if d := maxDiff(got.Output, want); d > 1e-4 {
+			t.Errorf("untied=%v: after training, virtual-time output differs from batched by %g", untied, d)
+		}
+	}
+}
+
+// TestHwsimCountsMatchPaperNetwork: on the paper's network (B = 2, T = 3)
+// the counts taken while the populations run equal hwsim's analytic counts:
+// the initialisation exactly; step 1 exactly; steps 2..T exactly but for
+// the clamped image under reconstruction, which the runtime sends to its
+// error maps once per window (they keep it) where the analytic step counts
+// it every step; the tied learning phase exactly, but for the values of the
+// weight-transport messages: an error map sends its whole W[·j] (C_ℓ·9
+// values) to each of the C_ℓ state maps above, where the analytic count
+// has each state map receive only its own 9.
+func TestHwsimCountsMatchPaperNetwork(t *testing.T) {
+	net := hwsim.PaperNetwork()
+	const B, T = 2, 3
+	for _, task := range []ngc.Task{ngc.Reconstruct, ngc.Denoise} {
+		learn := task == ngc.Reconstruct
+		m, err := ngc.New(ngc.Config{Steps: T, Batch: B, Seed: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newRig(t, m, net, "loihi", B, task, learn, hwsim.EngineConfig{})
+		res := r.run(t, smooth(B, 32, 1))
+		mode := hwsim.Reconstruct
+		if task == ngc.Denoise {
+			mode = hwsim.Denoise
+		}
+		ph, err := net.Phases(mode, B, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		strip := func(c hwsim.Counts) hwsim.Counts { c.Label = ""; return c }
+		if got, want := strip(res.Init), strip(ph.Init.Scale(B)); got != want {
+			t.Errorf("%v: initialisation counts\n got %+v\nwant %+v", task, got, want)
+		}
+		c0, a0 := int64(net.Channels[len(net.Channels)-1]), int64(net.Sizes[len(net.Sizes)-1]*net.Sizes[len(net.Sizes)-1])
+		for s := 1; s <= T; s++ {
+			want := strip(ph.Step.Scale(B))
+			if task == ngc.Reconstruct && s >= 2 {
+				want.Messages -= B * c0
+				want.Values -= B * c0 * a0
+			}
+			if task == ngc.Denoise && s == 1 {
+				want.NeuronUpdates -= B * c0 * a0 // z[0] is clamped during step 1
+			}
+			if got := strip(res.Steps[s-1]); got != want {
+				t.Errorf("%v: step %d counts\n got %+v\nwant %+v", task, s, got, want)
+			}
+		}
+		if res.Steps[0].SynapticOps != B*1018800 {
+			t.Errorf("%v: %d synaptic ops in step 1, want %d (paper network)", task, res.Steps[0].SynapticOps, B*1018800)
+		}
+		if res.Inference.Barriers != B*int64(T+len(net.Channels)-2+1) {
+			t.Errorf("%v: %d barriers, want one per image per hardware step", task, res.Inference.Barriers)
+		}
+		if !learn {
+			continue
+		}
+		want := strip(ph.Learn)
+		var wtv int64
+		for k := 1; k < len(net.Channels); k++ {
+			up, lo := int64(net.Channels[k-1]), int64(net.Channels[k])
+			wtv += up * lo * up * 9
+		}
+		want.WeightTransportValues = wtv
+		if got := strip(res.Learn); got != want {
+			t.Errorf("learning counts\n got %+v\nwant %+v", got, want)
+		}
+	}
+}
+
+// TestHwsimDeterministic: the same seed gives bit-identical async runs
+// (outputs, energies, timelines, counts, staleness, times); another seed
+// changes the schedule.
+func TestHwsimDeterministic(t *testing.T) {
+	runOnce := func(seed uint64) *hwsim.BatchResult {
+		m, err := ngc.New(tinyConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newRig(t, m, tinyNetwork(), "loihi", 4, ngc.Reconstruct, true,
+			hwsim.EngineConfig{Dynamics: hwsim.AsyncDynamics, Jitter: 1, JitterTime: 1e-6, Seed: seed})
+		r.run(t, smooth(4, 16, 1))
+		return r.run(t, smooth(4, 16, 2))
+	}
+	a, b, c := runOnce(11), runOnce(11), runOnce(12)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("two async virtual-time runs with the same seed differ")
+	}
+	if reflect.DeepEqual(a.Timeline, c.Timeline) {
+		t.Error("another seed gave the same timeline")
+	}
+	if len(a.StateLag) == 0 || a.Total.Barriers != 0 || a.Total.Messages == 0 {
+		t.Errorf("async run: lags %v, %d barriers, %d messages", a.StateLag, a.Total.Barriers, a.Total.Messages)
+	}
+}
+
+// TestHwsimAsyncCloseToSync: on a small model trained (batched) on soft
+// blobs, asynchronous dynamics in virtual time with jittered latencies and a
+// staleness bound of 2 versions reconstruct within 25% (relative MSE) of the
+// synchronous dynamics, with stale inputs actually used.
+func TestHwsimAsyncCloseToSync(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Steps = 20
+	cfg.TopStd = ngc.Float(0)
+	m, err := ngc.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, _ := m.NewWorkspace(8)
+	rng := rand.New(rand.NewPCG(1, 1))
+	for b := 0; b < 60; b++ {
+		if err := m.TrainBatch(ws, smooth(8, 16, uint64(b)), rng, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x := smooth(8, 16, 1000)
+	mse := func(y []float32) float64 {
+		s := 0.0
+		for i := range x {
+			d := float64(x[i] - y[i])
+			s += d * d
+		}
+		return s / float64(len(x))
+	}
+	sync := newRig(t, m, tinyNetwork(), "loihi2", 8, ngc.Reconstruct, false, hwsim.EngineConfig{}).run(t, x)
+	async := newRig(t, m, tinyNetwork(), "loihi2", 8, ngc.Reconstruct, false,
+		hwsim.EngineConfig{Dynamics: hwsim.AsyncDynamics, MaxLag: 2, Jitter: 1, Seed: 4}).run(t, x)
+	ms, ma := mse(sync.Output), mse(async.Output)
+	t.Logf("reconstruction MSE: sync %.5f, async %.5f; async state lags %v", ms, ma, async.StateLag)
+	if math.Abs(ma-ms) > 0.25*ms {
+		t.Errorf("async MSE %.5f is not within 25%% of sync %.5f", ma, ms)
+	}
+	stale := 0
+	for l, n := range async.StateLag {
+		if l > 2 {
+			t.Errorf("%d inputs used %d versions old, bound 2", n, l)
+		}
+		if l > 0 {
+			stale += n
+		}
+	}
+	if stale == 0 {
+		t.Error("jittered async run used no stale input")
+	}
+	last := async.Timeline[len(async.Timeline)-1]
+	if math.Abs(last.ReconMSE-ma) > 1e-4*(1+ma) {
+		t.Errorf("timeline's final reconstruction MSE %g, output's %g", last.ReconMSE, ma)
+	}
+}
+
+// TestHwsimBadInput: errors, not panics.
+func TestHwsimBadInput(t *testing.T) {
+	m, err := ngc.New(tinyConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t, m, tinyNetwork(), "cpu", 4, ngc.Reconstruct, false, hwsim.EngineConfig{})
+	if _, err := r.eng.RunBatch(nil); !errors.Is(err, hwsim.ErrSim) {
+		t.Errorf("no start messages: %v", err)
+	}
+	bad := []neuron.Msg{{Kind: neuron.KindPhi, From: neuron.Ref{Role: neuron.StateRole, Layer: 1}}}
+	if _, err := r.eng.RunBatch(bad); !errors.Is(err, hwsim.ErrSim) {
+		t.Errorf("a φ(z) as start message: %v", err)
+	}
+	// A start without the top states' initial values ends with nothing to do.
+	start, err := r.c.StartMessages(images(4, 16, 1), 4, 0, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clampsOnly []neuron.Msg
+	for _, s := range start {
+		if s.Kind == neuron.KindClamp {
+			clampsOnly = append(clampsOnly, s)
+		}
+	}
+	if _, err := r.eng.RunBatch(clampsOnly); !errors.Is(err, hwsim.ErrSim) {
+		t.Errorf("a batch without initial values: %v", err)
+	}
+	a, _ := hwsim.Load("cpu")
+	hc, _ := hwsim.Network{Channels: []int{3, 3}, Sizes: []int{8, 16}, Kernel: 3}.Circuit(hwsim.Reconstruct, 32)
+	mp, err := hwsim.Map(hc, a, hwsim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pops, _ := r.c.Populations(4, ngc.Reconstruct, false)
+	var sp []hwsim.SimPop
+	for _, p := range pops {
+		sp = append(sp, p)
+	}
+	route := func(neuron.Kind, neuron.Ref) []neuron.Ref { return nil }
+	for name, c := range map[string]struct {
+		m   *hwsim.Mapping
+		net hwsim.Net
+		cfg hwsim.EngineConfig
+	}{
+		"nil mapping":     {nil, hwsim.Net{Pops: sp, Route: route, Batch: 4, Steps: 8}, hwsim.EngineConfig{}},
+		"unmapped pops":   {mp, hwsim.Net{Pops: sp, Route: route, Batch: 4, Steps: 8}, hwsim.EngineConfig{}},
+		"no route":        {mp, hwsim.Net{Pops: sp, Batch: 4, Steps: 8}, hwsim.EngineConfig{}},
+		"negative jitter": {mp, hwsim.Net{Pops: sp, Route: route, Batch: 4, Steps: 8}, hwsim.EngineConfig{Jitter: -1}},
+		"NaN jitter":      {mp, hwsim.Net{Pops: sp, Route: route, Batch: 4, Steps: 8}, hwsim.EngineConfig{JitterTime: math.NaN()}},
+		"bad dynamics":    {mp, hwsim.Net{Pops: sp, Route: route, Batch: 4, Steps: 8}, hwsim.EngineConfig{Dynamics: 7}},
+		"learn denoise":   {mp, hwsim.Net{Pops: sp, Route: route, Batch: 4, Steps: 8, Learn: true, Denoise: true}, hwsim.EngineConfig{}},
+		"nil population":  {mp, hwsim.Net{Pops: []hwsim.SimPop{nil}, Route: route, Batch: 4, Steps: 8}, hwsim.EngineConfig{}},
+	} {
+		if _, err := hwsim.NewEngine(c.m, c.net, c.cfg); !errors.Is(err, hwsim.ErrSim) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
