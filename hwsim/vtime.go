@@ -195,7 +195,7 @@ type BatchResult struct {
 	InferenceEnd float64   `json:"inference_end"`
 	End          float64   `json:"end"`
 	// Timeline samples the total discrepancy and reconstruction error at
-	// every probe, in event order.
+	// every probe once every error map has reported, in time order.
 	Timeline []Sample `json:"timeline"`
 	// StateLag and ErrorLag are the async staleness histograms (version
 	// lag → inputs used; see neuron.AsyncStats); nil under sync.
@@ -428,7 +428,8 @@ func (e *Engine) jitter(d float64) float64 {
 type event struct {
 	t     float64
 	seq   int64
-	to    int
+	to    int // receiving population, or -1 for the coordinator
+	from  int // sending population of a probe for the coordinator
 	fire  bool
 	depth int
 	msg   neuron.Msg
@@ -462,9 +463,12 @@ type runState struct {
 	ends     []float64
 	probes   []map[int]float64 // [pop] version → energy (async)
 	latest   []float64         // latest energy per pop, per image
-	latestE  float64           // Σ latest
-	latestE0 float64           // Σ latest of image error maps
-	imgVals  int               // values per image of the image layer (C·H·W)
+	probed   []bool            // the pop has reported an energy
+	nProbed  int
+	errPops  int
+	latestE  float64 // Σ latest
+	latestE0 float64 // Σ latest of image error maps
+	imgVals  int     // values per image of the image layer (C·H·W)
 	imgLayer int
 	outMM    []float32
 	outs     int
@@ -489,12 +493,15 @@ func (e *Engine) RunBatch(start []neuron.Msg) (*BatchResult, error) {
 	}
 	res := &BatchResult{Dynamics: e.cfg.Dynamics, Batch: e.batch, Images: B}
 	rs := &runState{res: res, n: n, phases: make([]Counts, n+3), ends: make([]float64, n+3),
-		latest: make([]float64, len(e.pops)), imgLayer: -1}
+		latest: make([]float64, len(e.pops)), probed: make([]bool, len(e.pops)), imgLayer: -1}
 	if e.cfg.Dynamics == AsyncDynamics {
 		rs.probes = make([]map[int]float64, len(e.pops))
 		res.StateLag, res.ErrorLag = map[int]int{}, map[int]int{}
 	}
 	for _, p := range e.pops {
+		if p.err != nil {
+			rs.errPops++
+		}
 		p.busy, p.fireQueued, p.emitted, p.gotWeights, p.depth, p.finalProbed = 0, false, false, false, 0, false
 		p.count = ActorCount{Name: p.name}
 		if p.as != nil {
@@ -557,6 +564,9 @@ func (rs *runState) push(ev event) {
 
 // process handles one event: a delivery or a firing.
 func (e *Engine) process(rs *runState, ev event) error {
+	if ev.to < 0 {
+		return e.probe(rs, ev.from, ev.msg, ev.t)
+	}
 	p := e.pops[ev.to]
 	if !ev.fire {
 		if e.cfg.Dynamics == SyncDynamics && p.busy > ev.t {
@@ -766,9 +776,8 @@ func (e *Engine) emitted(rs *runState, i int, start float64) error {
 	for _, m := range rs.buf {
 		switch m.Kind {
 		case neuron.KindProbe:
-			if err := e.probe(rs, i, m, done); err != nil {
-				return err
-			}
+			// The coordinator takes the probe when the computation ends.
+			rs.push(event{t: done, to: -1, from: i, msg: m})
 			continue
 		case neuron.KindOutput:
 			if m.From.Layer != rs.imgLayer || len(m.Data) != int(B)*rs.imgVals/rs.outMaps || m.From.Index >= rs.outMaps {
@@ -845,11 +854,18 @@ func (e *Engine) probe(rs *runState, i int, m neuron.Msg, t float64) error {
 	if m.Step == rs.n+1 {
 		p.finalProbed = true
 	}
+	if !rs.probed[i] {
+		rs.probed[i] = true
+		rs.nProbed++
+	}
 	rs.latestE += en - rs.latest[i]
 	if p.image {
 		rs.latestE0 += en - rs.latest[i]
 	}
 	rs.latest[i] = en
+	if rs.nProbed < rs.errPops {
+		return nil // the total is not defined before every error map has reported
+	}
 	s := Sample{Time: t, Messages: rs.msgs, Discrepancy: rs.latestE}
 	if !e.net.Denoise && rs.imgVals > 0 {
 		s.ReconMSE = 2 * rs.latestE0 / float64(rs.imgVals)

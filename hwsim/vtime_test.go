@@ -118,6 +118,14 @@ func (r *rig) run(t *testing.T, x []float32) *hwsim.BatchResult {
 	return res
 }
 
+func sumLast(e [][]float64) float64 {
+	s := 0.0
+	for _, v := range e[len(e)-1] {
+		s += v
+	}
+	return s
+}
+
 func maxDiff(a, b []float32) float64 {
 	if len(a) != len(b) {
 		return math.Inf(1)
@@ -166,6 +174,14 @@ func TestHwsimSyncMatchesReference(t *testing.T) {
 						t.Fatalf("%v: step %d layer %d energy %v, batched %v", task, s+1, l, res.Energy[s][l], tr.Steps[s][l])
 					}
 				}
+			}
+			for k := 1; k < len(res.Timeline); k++ {
+				if res.Timeline[k].Time < res.Timeline[k-1].Time {
+					t.Fatalf("%v: timeline not in time order at sample %d", task, k)
+				}
+			}
+			if last := res.Timeline[len(res.Timeline)-1]; math.Abs(last.Discrepancy-sumLast(res.Energy)) > 1e-9*(1+last.Discrepancy) {
+				t.Errorf("%v: timeline ends at discrepancy %v, final energies sum to %v", task, last.Discrepancy, sumLast(res.Energy))
 			}
 			if !(res.InferenceEnd > 0) || res.StepLatency() <= 0 || res.End < res.InferenceEnd {
 				t.Errorf("%v: virtual times %v per step, inference %v, end %v", task, res.StepLatency(), res.InferenceEnd, res.End)
@@ -325,6 +341,11 @@ func TestHwsimDeterministic(t *testing.T) {
 	}
 	if reflect.DeepEqual(a.Timeline, c.Timeline) {
 		t.Error("another seed gave the same timeline")
+	}
+	for k := 1; k < len(a.Timeline); k++ {
+		if a.Timeline[k].Time < a.Timeline[k-1].Time || a.Timeline[k].Messages < a.Timeline[k-1].Messages {
+			t.Fatalf("timeline not in time order at sample %d: %+v after %+v", k, a.Timeline[k], a.Timeline[k-1])
+		}
 	}
 	if len(a.StateLag) == 0 || a.Total.Barriers != 0 || a.Total.Messages == 0 {
 		t.Errorf("async run: lags %v, %d barriers, %d messages", a.StateLag, a.Total.Barriers, a.Total.Messages)

@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"bench":   {"measure images/s and GFLOP/s of inference and training", runBench},
 		"run":     {"run a model in the actor runtime, in-process or across machines (coordinator)", runRun},
 		"worker":  {"host a run's actors placed on one node, joined over NATS", runWorker},
+		"hwsim":   {"estimate hardware cost and compare sync vs async dynamics in virtual time", runHwsim},
 	}
 }
 
