@@ -32,13 +32,15 @@ type env struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"train":   {"train a Conv-NGC model on a data set and evaluate it", runTrain},
-		"eval":    {"measure a model's reconstruction or denoising (MSE, PSNR, SSIM)", runEval},
-		"inspect": {"show a model's layers, shapes and parameter counts", runInspect},
-		"bench":   {"measure images/s and GFLOP/s of inference and training", runBench},
-		"run":     {"run a model in the actor runtime, in-process or across machines (coordinator)", runRun},
-		"worker":  {"host a run's actors placed on one node, joined over NATS", runWorker},
-		"hwsim":   {"estimate hardware cost and compare sync vs async dynamics in virtual time", runHwsim},
+		"train":      {"train a Conv-NGC model on a data set and evaluate it", runTrain},
+		"eval":       {"measure a model's reconstruction or denoising (MSE, PSNR, SSIM)", runEval},
+		"inspect":    {"show a model's layers, shapes and parameter counts", runInspect},
+		"bench":      {"measure images/s and GFLOP/s of inference and training", runBench},
+		"run":        {"run a model in the actor runtime, in-process or across machines (coordinator)", runRun},
+		"worker":     {"host a run's actors placed on one node, joined over NATS", runWorker},
+		"hwsim":      {"estimate hardware cost and compare sync vs async dynamics in virtual time", runHwsim},
+		"baseline":   {"train or evaluate a baseline: Conv-AE, Conv-DAE, fully connected NGC/PCN", runBaseline},
+		"experiment": {"reproduce the paper's Tables 1, 2a, 2b and Figures 3, 4 (resumable trials)", runExperiment},
 	}
 }
 

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/convngc/convngc/baselines"
+	"github.com/convngc/convngc/ngc"
+	"github.com/convngc/convngc/ngc/data"
+	"github.com/convngc/convngc/ngc/viz"
+)
+
+func runBaseline(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "train":
+			return runBaselineTrain(ctx, e, args[1:])
+		case "eval":
+			return runBaselineEval(ctx, e, args[1:])
+		}
+	}
+	fs := newFlags(e, "baseline", "train|eval [flags]",
+		"Train or evaluate the paper's baselines, trained by backprop (Conv-AE, Conv-DAE) or by\n"+
+			"local learning (fully connected NGC, or PCN with --pcn):\n\n"+
+			"  ngc baseline train --model conv-ae|conv-dae|ngc-fc [--pcn] [--dataset D] --out FILE\n"+
+			"  ngc baseline eval  --model FILE [--dataset D] [--task recon|denoise]\n\n"+
+			"Run \"ngc baseline train --help\" or \"ngc baseline eval --help\" for their flags.")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return fmt.Errorf("baseline: want a sub-command: train or eval")
+}
+
+// baselineConfig returns the resolved config of a baseline, for reports.
+func baselineConfig(m baselines.Model) any {
+	switch b := m.(type) {
+	case *baselines.Autoencoder:
+		return b.Config()
+	case *baselines.NGC:
+		return b.Config()
+	}
+	return nil
+}
+
+func runBaselineTrain(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "baseline train", "--model conv-ae|conv-dae|ngc-fc [flags]",
+		"Train a baseline on a data set, save it (safetensors), and evaluate its reconstruction on\n"+
+			"test images. conv-ae and conv-dae are the paper's convolutional autoencoders (48,393\n"+
+			"parameters; the DAE uses SELU and trains on inputs with Gaussian noise), ngc-fc the fully\n"+
+			"connected NGC (3072-200-200-200-200, 738,072 parameters; --pcn for the PCN variant).\n"+
+			"Zero-valued model flags keep the paper's setting. Writes the model (--out), a metrics JSON,\n"+
+			"a PNG grid (inputs / reconstructions) and a PNG plot of the training objective beside it.")
+	kind := fs.String("model", "conv-ae", "baseline: conv-ae, conv-dae or ngc-fc")
+	pcn := fs.Bool("pcn", false, "ngc-fc: PCN variant, multiply the bottom-up correction by φ'(z)")
+	var df dataFlags
+	df.register(fs, 10000)
+	epochs := fs.Int("epochs", 3, "passes over the training images")
+	lr := fs.Float64("lr", 0, "Adam step size (0: the paper's, 2e-5 for the autoencoders, 1e-3 for ngc-fc)")
+	batch := fs.Int("batch", 0, "mini-batch size (0: the paper's, 128 for the autoencoders, 500 for ngc-fc)")
+	steps := fs.Int("T", 0, "ngc-fc: inference steps (0: 60)")
+	act := fs.String("activation", "", "autoencoders: hidden activation (default relu for conv-ae, selu for conv-dae)")
+	loss := fs.String("loss", "", "autoencoders: training loss, bce or mse (default bce)")
+	momentum := fs.Float64("bn-momentum", 0, "autoencoders: batch-norm running-average momentum (0: 0.99; short runs: 0.9)")
+	noise := fs.Float64("noise-std", 0, "conv-dae: std of the training noise on [0,1] pixels (0: 0.1)")
+	seed := fs.Uint64("seed", 1, "seed of initialisation, shuffling and noise")
+	from := fs.String("from", "", "continue training this checkpoint (its config wins over the model flags)")
+	out := fs.String("out", "", "where to write the trained model (default: <model>.safetensors)")
+	evalImages := fs.Int("eval-images", 1000, "test images to evaluate after training (0: skip)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var m baselines.Model
+	var err error
+	if *from != "" {
+		if m, err = baselines.Load(*from); err != nil {
+			return err
+		}
+	} else {
+		switch *kind {
+		case "conv-ae", "conv-dae":
+			if *pcn || *steps != 0 {
+				return fmt.Errorf("baseline train: --pcn and --T are for ngc-fc, not %s", *kind)
+			}
+			c := baselines.AEConfig{LearningRate: *lr, Batch: *batch, Activation: *act, Loss: *loss, BNMomentum: *momentum,
+				NoiseStd: *noise, Seed: *seed}
+			if *kind == "conv-ae" {
+				m, err = baselines.NewConvAE(c)
+			} else {
+				m, err = baselines.NewConvDAE(c)
+			}
+		case "ngc-fc", "ngc", "pcn":
+			if *act != "" || *loss != "" || *momentum != 0 || *noise != 0 {
+				return fmt.Errorf("baseline train: --activation, --loss, --bn-momentum and --noise-std are for the autoencoders, not %s", *kind)
+			}
+			m, err = baselines.NewNGC(baselines.NGCConfig{LearningRate: *lr, Batch: *batch, Steps: *steps, PCN: *pcn || *kind == "pcn", Seed: *seed})
+		default:
+			return fmt.Errorf("baseline train: --model %q (want conv-ae, conv-dae or ngc-fc)", *kind)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if *out == "" {
+		*out = m.Name() + ".safetensors"
+	}
+	base := strings.TrimSuffix(*out, filepath.Ext(*out))
+	train, err := df.load(ctx, data.Train)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "training %s (%d parameters) on %d images of %s for %d epochs\n", m.Name(), m.Params(), train.Len(), train.Name, *epochs)
+	bar := newProgress(e, *quiet, 1, "training")
+	fit, err := m.Fit(ctx, train, baselines.FitOptions{Epochs: *epochs, Progress: func(p baselines.FitProgress) {
+		if bar.bar != nil && p.Epoch == 1 && p.Batch == 1 {
+			bar.bar.ChangeMax(p.Epochs * p.Batches)
+		}
+		bar.set((p.Epoch-1)*p.Batches+p.Batch, describe("epoch %d/%d %s %.4g %.0f img/s", p.Epoch, p.Epochs, "loss", p.Loss, p.ImagesPerSecond))
+	}})
+	bar.done()
+	if err != nil {
+		return err
+	}
+	if err := m.Save(*out); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "trained %s: %d updates on %d images in %s (%.0f img/s); final %s %.4g\n", m.Name(), fit.Updates, fit.Images,
+		time.Duration(fit.Seconds*float64(time.Second)).Round(time.Second), float64(fit.Images)/max(fit.Seconds, 1e-9), fit.Objective, last(fit.Loss))
+	fmt.Fprintf(e.stdout, "model: %s\n", *out)
+	report := map[string]any{
+		"command": append([]string{"ngc", "baseline", "train"}, args...),
+		"model":   m.Name(), "params": m.Params(), "config": baselineConfig(m),
+		"dataset": train.Name, "train": fit,
+	}
+	if len(fit.Loss) > 0 {
+		xs := make([]float64, len(fit.Loss))
+		for i := range xs {
+			xs[i] = float64(i + 1)
+		}
+		plot := viz.LinePlot{Title: m.Name() + " training on " + train.Name, XLabel: "update", YLabel: fit.Objective, LogY: true,
+			Series: []viz.Series{{Name: fit.Objective, X: xs, Y: fit.Loss}}}
+		if err := plot.WritePNG(base + "-loss.png"); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "loss plot: %s\n", base+"-loss.png")
+	}
+	if *evalImages > 0 {
+		test, err := data.Load(ctx, data.Options{Dataset: df.dataset, Path: df.path, Split: data.Test, MaxImages: *evalImages, Seed: df.seed})
+		if err != nil {
+			return err
+		}
+		bar := newProgress(e, *quiet, test.Len(), "evaluating")
+		res, err := m.Evaluate(ctx, test, ngc.EvalOptions{Task: ngc.Reconstruct, Seed: *seed, Keep: 10,
+			Progress: func(d, _ int) { bar.set(d, "") }})
+		bar.done()
+		if err != nil {
+			return err
+		}
+		report["eval"] = res
+		report["eval_dataset"] = test.Name
+		printReport(e, test.Name, res)
+		if err := writeGrid(base+".png", res, false); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "grid (inputs / reconstructions): %s\n", base+".png")
+	}
+	if err := writeJSON(base+".json", report); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "metrics: %s\n", base+".json")
+	return nil
+}
+
+func runBaselineEval(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "baseline eval", "--model FILE [flags]",
+		"Run a trained baseline (from ngc baseline train) on a data set's images and print the\n"+
+			"paper's metrics (Eq. 4-6, on outputs rescaled to [0,255]): MSE, PSNR, SSIM with one global\n"+
+			"window, and the Gaussian-window SSIM. --task denoise adds N(0, noise-std²) noise first;\n"+
+			"for one --seed every model, Conv-NGC included, sees the same noisy images. Writes a JSON\n"+
+			"report and a PNG grid (original / corrupted / output); ngc-fc also an energy plot.")
+	model := fs.String("model", "", "trained baseline (safetensors) to evaluate (required)")
+	var df dataFlags
+	df.register(fs, 0)
+	split := fs.String("split", "test", "split to evaluate: train, validation or test")
+	task := fs.String("task", "recon", "recon (reconstruction) or denoise")
+	noise := fs.Float64("noise-std", 0.1, "standard deviation of the denoising noise, on [0,1] pixels")
+	noClip := fs.Bool("no-clip", false, "do not clip noisy pixels to [0,1]")
+	batch := fs.Int("batch", 0, "mini-batch size (0: the model's)")
+	seed := fs.Uint64("seed", 1, "seed of the noise (and of ngc-fc's initial top states)")
+	out := fs.String("out", "", "JSON report path (default: <model>-<task>.json; the grid goes beside it)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *model == "" {
+		return fmt.Errorf("baseline eval: --model is required")
+	}
+	var t ngc.Task
+	switch *task {
+	case "recon", "reconstruct", "reconstruction":
+		t = ngc.Reconstruct
+	case "denoise", "denoising":
+		t = ngc.Denoise
+	default:
+		return fmt.Errorf("baseline eval: --task %q (want recon or denoise)", *task)
+	}
+	if *noise <= 0 {
+		return fmt.Errorf("baseline eval: --noise-std %g must be positive", *noise)
+	}
+	sp, err := data.ParseSplit(*split)
+	if err != nil {
+		return err
+	}
+	m, err := baselines.Load(*model)
+	if err != nil {
+		return err
+	}
+	set, err := df.load(ctx, sp)
+	if err != nil {
+		return err
+	}
+	bar := newProgress(e, *quiet, set.Len(), m.Name()+" "+t.String())
+	res, err := m.Evaluate(ctx, set, ngc.EvalOptions{Task: t, NoiseStd: *noise, NoClip: *noClip, Batch: *batch, Seed: *seed, Keep: 10,
+		Progress: func(d, _ int) { bar.set(d, "") }})
+	bar.done()
+	if err != nil {
+		return err
+	}
+	printReport(e, set.Name, res)
+	path := *out
+	if path == "" {
+		path = strings.TrimSuffix(*model, filepath.Ext(*model)) + "-" + t.String() + ".json"
+	}
+	stem := strings.TrimSuffix(path, filepath.Ext(path))
+	if err := writeJSON(path, map[string]any{
+		"command": append([]string{"ngc", "baseline", "eval"}, args...), "model": *model, "kind": m.Name(), "params": m.Params(),
+		"config": baselineConfig(m), "dataset": set.Name, "noise_std": *noise, "clip": !*noClip, "result": res,
+	}); err != nil {
+		return err
+	}
+	if err := writeGrid(stem+".png", res, t == ngc.Denoise); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "report: %s\ngrid: %s\n", path, stem+".png")
+	if len(res.Energy) > 0 {
+		xs := make([]float64, len(res.Energy))
+		for i := range xs {
+			xs[i] = float64(i + 1)
+		}
+		plot := viz.LinePlot{Title: m.Name() + " " + t.String() + " on " + set.Name, XLabel: "step", YLabel: "energy ½‖e‖² per image", LogY: true,
+			Series: []viz.Series{{Name: "total", X: xs, Y: res.Energy}}}
+		if err := plot.WritePNG(stem + "-energy.png"); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "energy plot: %s\n", stem+"-energy.png")
+	}
+	return nil
+}
