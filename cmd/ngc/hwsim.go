@@ -186,7 +186,7 @@ func runHwsim(ctx context.Context, e *env, args []string) error {
 				}
 				if k == 0 {
 					mr.Counts = res.Inference
-					mr.Timeline = thin(res.Timeline, 600)
+					mr.Timeline = thin(res.Timeline, 250)
 				} else {
 					mr.Counts = mr.Counts.Add(res.Inference)
 				}
@@ -556,7 +556,14 @@ func printHwsim(e *env, r *hwsimReport) {
 			ref.InferImages, ref.InferSeconds, ref.PackagePower, ref.PowerProvenance, ref.PowerSource)
 	}
 
-	fmt.Fprintln(w, "\nEnergy by event kind, reconstruction (sync):")
+	first := ""
+	for _, a := range r.Archs {
+		if len(a.Runs) > 0 {
+			first = a.Runs[0].Mode
+			break
+		}
+	}
+	fmt.Fprintf(w, "\nEnergy by event kind, reconstruction (%s):\n", first)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "arch\t")
 	for k := hwsim.Kind(0); k < hwsim.NumKinds; k++ {
@@ -565,7 +572,7 @@ func printHwsim(e *env, r *hwsimReport) {
 	fmt.Fprintln(tw)
 	for _, a := range r.Archs {
 		for _, m := range a.Runs {
-			if m.Mode != r.Archs[0].Runs[0].Mode || m.Cost.Energy == 0 {
+			if m.Mode != first || m.Cost.Energy == 0 {
 				continue
 			}
 			fmt.Fprintf(tw, "%s\t", a.Arch)
