@@ -35,8 +35,10 @@ import (
 // gradient operations and weight writes (× Mapping.Replication). Every
 // latency and compute time is then stretched by a seeded jitter: × (1 +
 // Jitter·u) + JitterTime·u′ with u, u′ uniform in [0, 1) drawn from a PCG
-// generator in event order. A population computes one thing at a time:
-// work that arrives while it is busy waits.
+// generator in event order. A core computes one thing at a time: an update
+// occupies every core its population has parts on until it completes, so
+// populations that share a core take turns, and work that arrives while
+// its cores are busy waits.
 //
 // Dynamics. SyncDynamics hands every delivered message to the population's
 // Handle (the synchronous dataflow: each population waits for exactly the
@@ -226,6 +228,8 @@ type Engine struct {
 	idx  map[neuron.Ref]int
 	// per (from, to) route, cached
 	links map[[2]int]vlink
+	// coreBusy is when each core finishes its current computation.
+	coreBusy []float64
 	// per (kind, from) receivers, cached
 	routes map[routeKey][]int
 	batch  int
@@ -256,7 +260,8 @@ type vpop struct {
 	weights         int64 // weights its local update writes
 	share           float64
 
-	busy        float64
+	busy        float64 // the end of its last computation
+	cores       []int   // the cores its parts are on
 	fireQueued  bool
 	emitted     bool // emitted a state in the current window
 	image       bool // an image state map, or the error map of an image layer
@@ -300,7 +305,7 @@ func NewEngine(m *Mapping, net Net, cfg EngineConfig) (*Engine, error) {
 		cfg.MaxEvents = 100_000_000
 	}
 	e := &Engine{m: m, net: net, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5851f42d4c957f2d)),
-		idx: map[neuron.Ref]int{}, links: map[[2]int]vlink{}, routes: map[routeKey][]int{}}
+		idx: map[neuron.Ref]int{}, links: map[[2]int]vlink{}, routes: map[routeKey][]int{}, coreBusy: make([]float64, len(m.Cores))}
 	for i, sp := range net.Pops {
 		if sp == nil {
 			return nil, fmt.Errorf("%w: population %d is nil", ErrSim, i)
@@ -357,6 +362,11 @@ func NewEngine(m *Mapping, net Net, cfg EngineConfig) (*Engine, error) {
 			most = max(most, pt.Units)
 		}
 		p.share = float64(most) / float64(total)
+		for _, pt := range parts {
+			if !slices.Contains(p.cores, pt.Core) {
+				p.cores = append(p.cores, pt.Core)
+			}
+		}
 		p.count.Name = p.name
 		e.idx[p.ref] = i
 		e.pops = append(e.pops, p)
@@ -411,6 +421,15 @@ func (e *Engine) receivers(k neuron.Kind, from int) ([]int, error) {
 	}
 	e.routes[key] = out
 	return out, nil
+}
+
+// free returns when every core of population p is free.
+func (e *Engine) free(p *vpop) float64 {
+	f := 0.0
+	for _, c := range p.cores {
+		f = max(f, e.coreBusy[c])
+	}
+	return f
 }
 
 // jitter stretches a duration.
@@ -498,6 +517,7 @@ func (e *Engine) RunBatch(start []neuron.Msg) (*BatchResult, error) {
 		rs.probes = make([]map[int]float64, len(e.pops))
 		res.StateLag, res.ErrorLag = map[int]int{}, map[int]int{}
 	}
+	clear(e.coreBusy)
 	for _, p := range e.pops {
 		if p.err != nil {
 			rs.errPops++
@@ -569,9 +589,9 @@ func (e *Engine) process(rs *runState, ev event) error {
 	}
 	p := e.pops[ev.to]
 	if !ev.fire {
-		if e.cfg.Dynamics == SyncDynamics && p.busy > ev.t {
+		if f := e.free(p); e.cfg.Dynamics == SyncDynamics && f > ev.t {
 			// Busy: the message waits in the population's inbox.
-			ev.t = p.busy
+			ev.t = f
 			rs.push(ev)
 			return nil
 		}
@@ -603,8 +623,14 @@ func (e *Engine) process(rs *runState, ev event) error {
 		}
 		if !p.fireQueued {
 			p.fireQueued = true
-			rs.push(event{t: max(ev.t, p.busy), to: ev.to, fire: true})
+			rs.push(event{t: max(ev.t, e.free(p)), to: ev.to, fire: true})
 		}
+		return nil
+	}
+	if f := e.free(p); f > ev.t {
+		// Another population took the core meanwhile.
+		ev.t = f
+		rs.push(ev)
 		return nil
 	}
 	p.fireQueued = false
@@ -769,6 +795,9 @@ func (e *Engine) emitted(rs *runState, i int, start float64) error {
 	done := start + dur
 	p.count.Busy += dur
 	p.busy = max(p.busy, done)
+	for _, c := range p.cores {
+		e.coreBusy[c] = max(e.coreBusy[c], done)
+	}
 	for _, x := range w {
 		rs.ends[x.phase] = max(rs.ends[x.phase], done)
 	}
