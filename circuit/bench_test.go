@@ -2,16 +2,52 @@ package circuit
 
 import (
 	"context"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/convngc/convngc/bus"
 	"github.com/convngc/convngc/ngc"
 )
 
-// benchRuntime measures sync inference of the paper network (B=500, T=60)
-// through the actors on bus b, beside the batched reference in the same run.
-func benchRuntime(b *testing.B, newBus func() bus.Bus) {
-	const B = 500
+// The runtime benchmarks measure sync inference of the paper network at
+// the paper configuration (B=500, T=60) through the batched reference and
+// through the actors on each bus, in one `go test -bench` run:
+//
+//	go test -run x -bench Runtime -benchtime 3x ./circuit
+//
+// Every sub-benchmark reports img/s, cpu-ms/op (process CPU time per batch,
+// which a busy machine disturbs less than wall time) and, for the actors,
+// the bus traffic: msg/s, MB/s (frames' WireSize: 4 bytes per float plus
+// the header) and, on NATS, wire-MB/s (after compression). The Ratio
+// benchmarks alternate one batched batch and one actor batch in every
+// iteration, so that both see the same load, and report the throughput
+// ratio.
+
+const (
+	benchBatch = 500
+	benchSize  = 32
+)
+
+// cpuTime is the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// paperBench is the paper network and one mini-batch of inputs.
+type paperBench struct {
+	m  *ngc.Model
+	c  *Circuit
+	ws *ngc.Workspace
+	x  []float32
+}
+
+func newPaperBench(b *testing.B) *paperBench {
+	b.Helper()
 	m, err := ngc.New(ngc.Config{})
 	if err != nil {
 		b.Fatal(err)
@@ -20,38 +56,166 @@ func benchRuntime(b *testing.B, newBus func() bus.Bus) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	x := images(B, 32, 1)
-	bb := newBus()
-	defer bb.Close()
-	s, err := Start(context.Background(), c, bb, Batch(B))
+	ws, err := m.NewWorkspace(benchBatch)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	if _, err := s.RunBatch(context.Background(), x); err != nil { // warm up
-		b.Fatal(err)
-	}
-	before := bb.Stats()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := s.RunBatch(context.Background(), x); err != nil {
-			b.Fatal(err)
-		}
-	}
-	sec := b.Elapsed().Seconds() / float64(b.N)
-	after := bb.Stats()
-	b.ReportMetric(B/sec, "img/s")
-	b.ReportMetric(float64(after.Received.Msgs-before.Received.Msgs)/float64(b.N)/sec, "msg/s")
-	b.ReportMetric(float64(after.Received.Bytes-before.Received.Bytes)/float64(b.N)/sec/1e6, "MB/s")
+	return &paperBench{m: m, c: c, ws: ws, x: images(benchBatch, benchSize, 1)}
 }
 
-// BenchmarkSyncInProc is sync inference through in-process actors.
-func BenchmarkSyncInProc(b *testing.B) {
-	benchRuntime(b, func() bus.Bus {
+// batched runs one inference batch of the batched reference.
+func (p *paperBench) batched(b *testing.B) {
+	if err := p.m.Infer(p.ws, p.x, ngc.Reconstruct, nil, nil); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchBus names a bus under test.
+type benchBus string
+
+const (
+	busInProc  benchBus = "inproc"        // channels, no serialisation
+	busNATSMem benchBus = "nats-embedded" // embedded server, in-memory client connection
+	busNATSTCP benchBus = "nats-tcp"      // embedded server, client over loopback TCP
+)
+
+// newBus returns a bus of kind k and a function that releases it.
+func newBus(b *testing.B, k benchBus) (bus.Bus, func()) {
+	b.Helper()
+	if k == busInProc {
 		bb, err := bus.NewInProc()
 		if err != nil {
 			b.Fatal(err)
 		}
-		return bb
+		return bb, func() { bb.Close() }
+	}
+	srv, err := bus.StartEmbedded()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var nb *bus.NATS
+	if k == busNATSMem {
+		nb, err = srv.Connect()
+	} else {
+		nb, err = bus.Connect(srv.ClientURL())
+	}
+	if err != nil {
+		srv.Shutdown()
+		b.Fatal(err)
+	}
+	return nb, func() { nb.Close(); srv.Shutdown() }
+}
+
+// actors starts a sync session of the paper network on a bus of kind k and
+// runs one warm-up batch.
+func (p *paperBench) actors(b *testing.B, k benchBus) (*Session, bus.Bus, func()) {
+	b.Helper()
+	bb, release := newBus(b, k)
+	s, err := Start(context.Background(), p.c, bb, Batch(benchBatch), Timeout(time.Minute))
+	if err != nil {
+		release()
+		b.Fatal(err)
+	}
+	if _, err := s.RunBatch(context.Background(), p.x); err != nil {
+		s.Close()
+		release()
+		b.Fatal(err)
+	}
+	return s, bb, func() { s.Close(); release() }
+}
+
+func (p *paperBench) runBatch(b *testing.B, s *Session) {
+	if _, err := s.RunBatch(context.Background(), p.x); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// reportTraffic adds the bus's traffic between two snapshots, per second
+// of elapsed, to b's metrics.
+func reportTraffic(b *testing.B, before, after bus.Stats, elapsed time.Duration) {
+	sec := elapsed.Seconds()
+	b.ReportMetric(float64(after.Received.Msgs-before.Received.Msgs)/sec, "msg/s")
+	b.ReportMetric(float64(after.Received.Bytes-before.Received.Bytes)/sec/1e6, "MB/s")
+	if w := after.Received.WireBytes - before.Received.WireBytes; w > 0 {
+		b.ReportMetric(float64(w)/sec/1e6, "wire-MB/s")
+	}
+}
+
+// BenchmarkRuntime is sync inference of the paper network (B=500, T=60) in
+// the batched reference and in the actor runtime on every bus.
+func BenchmarkRuntime(b *testing.B) {
+	p := newPaperBench(b)
+	b.Run("batched", func(b *testing.B) {
+		p.batched(b) // warm up
+		c0 := cpuTime()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			p.batched(b)
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(cpuTime()-c0)/1e6/float64(b.N), "cpu-ms/op")
+		b.ReportMetric(benchBatch*float64(b.N)/b.Elapsed().Seconds(), "img/s")
 	})
+	for _, k := range []benchBus{busInProc, busNATSMem, busNATSTCP} {
+		b.Run(string(k), func(b *testing.B) {
+			s, bb, release := p.actors(b, k)
+			defer release()
+			before := bb.Stats()
+			c0 := cpuTime()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p.runBatch(b, s)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(cpuTime()-c0)/1e6/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(benchBatch*float64(b.N)/b.Elapsed().Seconds(), "img/s")
+			reportTraffic(b, before, bb.Stats(), b.Elapsed())
+		})
+	}
+}
+
+// BenchmarkRuntimeRatio alternates one batched and one actor batch per
+// iteration and reports both throughputs and actors/batched: the ratio
+// holds on a machine whose load changes during the run.
+func BenchmarkRuntimeRatio(b *testing.B) {
+	p := newPaperBench(b)
+	p.batched(b)
+	for _, k := range []benchBus{busInProc, busNATSMem, busNATSTCP} {
+		b.Run(string(k), func(b *testing.B) {
+			s, bb, release := p.actors(b, k)
+			defer release()
+			before := bb.Stats()
+			var tb, ta time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				p.batched(b)
+				t1 := time.Now()
+				p.runBatch(b, s)
+				tb += t1.Sub(t0)
+				ta += time.Since(t1)
+			}
+			b.StopTimer()
+			n := float64(b.N) * benchBatch
+			b.ReportMetric(n/tb.Seconds(), "batched-img/s")
+			b.ReportMetric(n/ta.Seconds(), "img/s")
+			b.ReportMetric(tb.Seconds()/ta.Seconds(), "ratio")
+			reportTraffic(b, before, bb.Stats(), ta)
+		})
+	}
+}
+
+// BenchmarkSyncInProc is sync inference through in-process actors alone.
+func BenchmarkSyncInProc(b *testing.B) {
+	p := newPaperBench(b)
+	s, bb, release := p.actors(b, busInProc)
+	defer release()
+	before := bb.Stats()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p.runBatch(b, s)
+	}
+	b.StopTimer()
+	b.ReportMetric(benchBatch*float64(b.N)/b.Elapsed().Seconds(), "img/s")
+	reportTraffic(b, before, bb.Stats(), b.Elapsed())
 }

@@ -182,6 +182,7 @@ func Start(ctx context.Context, c *Circuit, b bus.Bus, opts ...Option) (*Session
 
 func (s *Session) startActors() error {
 	g := s.c.Graph
+	var rt routes
 	for _, ref := range g.Populations() {
 		if s.assign[ref] != s.o.node {
 			continue
@@ -197,11 +198,12 @@ func (s *Session) startActors() error {
 			}
 		}
 		for _, pat := range s.inputsOf(ref) {
-			if err := s.subscribe(pat, a); err != nil {
-				return err
-			}
+			rt.add(pat, a)
 		}
 		s.actors = append(s.actors, a)
+	}
+	if err := s.subscribeRoutes(&rt); err != nil {
+		return err
 	}
 	if len(s.actors) > 0 {
 		sub, err := s.b.Subscribe(s.o.run+".ctl.dump", func(string, *bus.Frame) {
@@ -279,26 +281,6 @@ func (s *Session) inputsOf(ref neuron.Ref) []string {
 		}
 	}
 	return out
-}
-
-func (s *Session) subscribe(pattern string, a *actor) error {
-	sub, err := s.b.Subscribe(pattern, func(subject string, f *bus.Frame) {
-		k, ref, err := parseSubject(subject)
-		if err != nil {
-			s.fail(fmt.Errorf("circuit: %v: %w", a.pop.Ref(), err))
-			return
-		}
-		b, t := untag(f.Step)
-		select {
-		case a.inbox <- neuron.Msg{Kind: k, From: ref, Batch: b, Step: t, Data: f.Payload}:
-		case <-s.ctx.Done():
-		}
-	}, bus.QueueLen(4096))
-	if err != nil {
-		return fmt.Errorf("circuit: subscribe %s: %w", pattern, err)
-	}
-	s.subs = append(s.subs, sub)
-	return nil
 }
 
 func (s *Session) runActor(a *actor) {

@@ -142,15 +142,18 @@ func key(batch, step int) int64 { return int64(batch)<<32 | int64(step) }
 // completes. Messages may arrive in any order across senders; each is
 // kept until its step's inputs are complete.
 func (p *ErrorPop) Handle(m Msg, emit Emit) error {
+	if m.Step == 0 && p.clamped && m.Batch >= p.batch-1 && m.Batch <= p.batch+1 {
+		// The image layer has no ancestral step. A layer that also predicts
+		// a free layer sends its φ(z) of step 0 to every layer below, and it
+		// may arrive after this map has moved on: it is not stale input.
+		return nil
+	}
 	if m.Batch < p.batch || (m.Batch == p.batch && m.Step < p.step) {
 		return fmt.Errorf("%w: %v got a stale %v from %v for batch %d step %d (now at batch %d step %d)",
 			ErrProtocol, p.ref, m.Kind, m.From, m.Batch, m.Step, p.batch, p.step)
 	}
 	if m.Batch > p.batch+1 {
 		return fmt.Errorf("%w: %v got %v from %v for batch %d while at batch %d", ErrProtocol, p.ref, m.Kind, m.From, m.Batch, p.batch)
-	}
-	if m.Step == 0 && p.clamped {
-		return nil // the image layer has no ancestral step
 	}
 	in := p.inputs(m.Batch, m.Step)
 	switch m.Kind {

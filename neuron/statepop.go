@@ -33,7 +33,13 @@ type StatePop struct {
 	allClampedBelow bool
 	tied            bool
 
-	z, phi, fb, tmp, cols, grad []float32
+	z, phi, fb, cols, grad []float32
+	// fbs[f] receives the feedback of synapse f (fbs[0] is fb).
+	fbs [][]float32
+	// shared[f], when set, computes synapse f's feedback into fbs[f]
+	// together with the other state maps of this process that read the
+	// same errors (see FeedbackSharer).
+	shared []func(batch, step int, x [][]float32)
 
 	batch, step int
 	pending     map[int64]*stateInputs
@@ -57,7 +63,7 @@ func NewStatePop(ref Ref, set *Settings, plane int, clamped, top, tied bool, fee
 	}
 	p := &StatePop{ref: ref, set: set, plane: plane, clamped: clamped, top: top, tied: tied,
 		z: make([]float32, plane), pending: map[int64]*stateInputs{}, allClampedBelow: true}
-	maxCols, maxK := 0, 0
+	maxK := 0
 	for i := range feedback {
 		f := &feedback[i]
 		if err := checkSpec(fmt.Sprintf("%v feedback to layer %d", ref, f.Lower), f.Spec, f.E); err != nil {
@@ -69,21 +75,58 @@ func NewStatePop(ref Ref, set *Settings, plane int, clamped, top, tied bool, fee
 		if !tied {
 			f.opt = set.NewOptimizer(len(f.E), f.Spec.K*f.Spec.K, set.Lambda)
 		}
-		maxCols = max(maxCols, f.Spec.ColsLen())
 		maxK = max(maxK, len(f.E))
 		p.allClampedBelow = p.allClampedBelow && clampedBelow[i]
 	}
 	p.feedback = feedback
 	if len(feedback) > 0 {
 		p.phi = make([]float32, plane)
-		p.fb = make([]float32, plane)
-		p.cols = make([]float32, maxCols)
 		p.grad = make([]float32, maxK)
-		if len(feedback) > 1 {
-			p.tmp = make([]float32, plane)
+		p.fbs = make([][]float32, len(feedback))
+		for i := range p.fbs {
+			p.fbs[i] = make([]float32, plane)
+		}
+		p.fb = p.fbs[0]
+		if sh, ok := set.Patches.(FeedbackSharer); ok {
+			p.shared = make([]func(int, int, [][]float32), len(feedback))
+			for i := range feedback {
+				p.shared[i] = sh.ShareFeedback(ref, feedback[i].Lower, feedback[i].Spec, feedback[i].E, p.fbs[i])
+			}
 		}
 	}
 	return p, nil
+}
+
+// FeedbackSharer may be implemented by the Settings.Patches value of a
+// synchronous run. It lets the state maps of one process that read the same
+// errors compute their feedback together: one matrix product over the
+// shared patches (tensor.ConvColsKernels) instead of one memory-bound
+// matrix–vector product per map. Every map keeps its kernels; the sharer
+// only reads them, at steps where the dataflow guarantees that no map of
+// the group is changing them or still reading its previous result.
+type FeedbackSharer interface {
+	// ShareFeedback enrols synapse (ref's layer → lower) of state map ref:
+	// its live kernels E[i·] ([1][InC][K][K], spec s with OutC = 1) and the
+	// map's own buffer dst of s.Batch·s.OutH·s.OutW floats. The returned
+	// function, which the map calls at (batch, step) with the errors x of
+	// layer lower, returns once dst holds E ∗ x for that step: computed by
+	// this call, or by the call of another map of the group, for all of
+	// them at once. It may return nil to decline (the map then computes
+	// alone).
+	ShareFeedback(ref Ref, lower int, s tensor.ConvSpec, kernel, dst []float32) func(batch, step int, x [][]float32)
+}
+
+// scratch returns the population's own im2col buffer of n floats, allocated
+// on first use: a map whose feedback is shared never needs it.
+func (p *StatePop) scratch(n int) []float32 {
+	if cap(p.cols) < n {
+		maxCols := n
+		for _, f := range p.feedback {
+			maxCols = max(maxCols, f.Spec.ColsLen())
+		}
+		p.cols = make([]float32, maxCols)
+	}
+	return p.cols[:n]
 }
 
 // Ref returns the population's name.
@@ -113,19 +156,18 @@ func (p *StatePop) correctAt(batch, step int, eOwn []float32, eBelow [][][]float
 	var fb []float32
 	for fi := range p.feedback {
 		f := &p.feedback[fi]
-		dst := p.fb
-		if fi > 0 {
-			dst = p.tmp
-		}
-		scratch := p.cols[:f.Spec.ColsLen()]
-		if p.set.Patches != nil && step >= 0 {
-			cols := p.set.Patches.Patches(f.Lower, batch, step, eBelow[fi], f.Spec, scratch)
+		dst := p.fbs[fi]
+		switch {
+		case step >= 0 && p.shared != nil && p.shared[fi] != nil:
+			p.shared[fi](batch, step, eBelow[fi])
+		case step >= 0 && p.set.Patches != nil:
+			cols := p.set.Patches.Patches(f.Lower, batch, step, eBelow[fi], f.Spec, p.scratch(f.Spec.ColsLen()))
 			tensor.ConvCols([][]float32{dst}, cols, f.E, f.Spec)
-		} else {
-			tensor.ConvMaps([][]float32{dst}, eBelow[fi], f.E, scratch, f.Spec)
+		default:
+			tensor.ConvMaps([][]float32{dst}, eBelow[fi], f.E, p.scratch(f.Spec.ColsLen()), f.Spec)
 		}
 		if fi > 0 {
-			for k, v := range p.tmp {
+			for k, v := range dst {
 				p.fb[k] += v
 			}
 		}
@@ -141,7 +183,7 @@ func (p *StatePop) LearnE(eBelow [][][]float32) {
 	for fi := range p.feedback {
 		f := &p.feedback[fi]
 		g := p.grad[:len(f.E)]
-		tensor.ConvKernelGradMaps(g, eBelow[fi], [][]float32{p.phi}, p.cols[:f.Spec.ColsLen()], f.Spec, alpha, 0)
+		tensor.ConvKernelGradMaps(g, eBelow[fi], [][]float32{p.phi}, p.scratch(f.Spec.ColsLen()), f.Spec, alpha, 0)
 		f.opt.Step(f.E, g)
 		ProjectKernels(f.E, f.Spec.K*f.Spec.K, p.set.MaxKernelNorm)
 	}

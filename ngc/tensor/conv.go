@@ -50,6 +50,22 @@ func ConvCols(y [][]float32, cols, kernel []float32, s ConvSpec) {
 	gemmRows(y, s.OutC, kc, func(i, kk int) float32 { return kernel[i*kc+kk] }, Maps(cols, kc), n)
 }
 
+// ConvColsKernels is ConvCols with the kernel of every output map in a
+// slice of its own: y[o] = kernels[o] · cols, where kernels[o] holds the
+// InC·K·K weights [InC][K][K] of map o and s.OutC = len(y) = len(kernels).
+// The maps of one layer that different actors own can so be computed in
+// one matrix product over one shared patch matrix, each actor keeping its
+// kernels: a single product reads the patches once where one
+// matrix–vector product per map would read them once per map.
+func ConvColsKernels(y [][]float32, cols []float32, kernels [][]float32, s ConvSpec) {
+	checkMaps("ConvColsKernels y", y, s.OutC, s.Batch*s.OutH*s.OutW)
+	kc := s.InC * s.K * s.K
+	checkMaps("ConvColsKernels kernels", kernels, s.OutC, kc)
+	checkLen("ConvColsKernels cols", cols, s.ColsLen())
+	n := s.Batch * s.OutH * s.OutW
+	gemmRows(y, s.OutC, kc, func(i, kk int) float32 { return kernels[i][kk] }, Maps(cols, kc), n)
+}
+
 // ConvT computes the transposed convolution x = Kᵀ ∗ y, the exact adjoint of
 // Conv with the same kernel and spec: ⟨ConvT(y), x'⟩ = ⟨y, Conv(x')⟩ for all
 // x', y. x is overwritten ([InC][Batch][InH][InW]); cols is scratch.
