@@ -3,6 +3,7 @@ package hwsim_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -464,4 +465,41 @@ func TestHwsimBadInput(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// ExampleEngine runs a small circuit's populations in virtual time on
+// Loihi 2: the synchronous dataflow, then the asynchronous dynamics with a
+// staleness bound, on the same images.
+func ExampleEngine() {
+	m, _ := ngc.New(ngc.Config{Channels: []int{3, 5, 4, 3}, ImageSize: 16, Steps: 8, Batch: 2, Seed: 5})
+	c, _ := circuit.FromModel(m)
+	hc, _ := hwsim.Network{Channels: []int{3, 5, 4, 3}, Sizes: []int{2, 4, 8, 16}, Kernel: 3}.Circuit(hwsim.Reconstruct, 32)
+	arch, _ := hwsim.Load("loihi2")
+	mp, _ := hwsim.Map(hc, arch, hwsim.Options{})
+	x := smooth(2, 16, 1)
+	for _, cfg := range []hwsim.EngineConfig{{}, {Dynamics: hwsim.AsyncDynamics, MaxLag: 1, Jitter: 0.5, Seed: 7}} {
+		refs, pops, _ := c.Populations(2, ngc.Reconstruct, false)
+		var sp []hwsim.SimPop
+		for _, r := range refs {
+			sp = append(sp, pops[r])
+		}
+		route := func(k neuron.Kind, from neuron.Ref) []neuron.Ref { return c.Receivers(k, from, ngc.Reconstruct, false) }
+		eng, err := hwsim.NewEngine(mp, hwsim.Net{Pops: sp, Route: route, Batch: 2, Steps: 8}, cfg)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		start, _ := c.StartMessages(x, 2, 0, rand.New(rand.NewPCG(1, 1)))
+		res, err := eng.RunBatch(start)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		last := res.Timeline[len(res.Timeline)-1]
+		fmt.Printf("%v: %d synaptic ops and %d messages per image, %.1f µs per image, reconstruction MSE %.4f\n",
+			cfg.Dynamics, res.Inference.SynapticOps/2, res.Inference.Messages/2, res.InferenceEnd*1e6, last.ReconMSE)
+	}
+	// Output:
+	// sync: 179064 synaptic ops and 999 messages per image, 745.8 µs per image, reconstruction MSE 0.0553
+	// async: 182736 synaptic ops and 998 messages per image, 941.6 µs per image, reconstruction MSE 0.0553
 }
