@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"time"
 
+	"github.com/convngc/convngc/bus"
+	"github.com/convngc/convngc/circuit"
 	"github.com/convngc/convngc/ngc"
 )
 
@@ -26,16 +29,38 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		"Measure the batched reference at the paper configuration: images/s and effective GFLOP/s\n"+
 			"(convolution FLOPs only, 2 per multiply-accumulate) of one inference batch and one training\n"+
 			"batch, on synthetic images. Each workload runs once to warm up, then --repeats times; the\n"+
-			"best repeat is reported. Also reports the process's peak resident memory.")
+			"best repeat is reported. Also reports the process's peak resident memory.\n\n"+
+			"With --runtime, measure sync inference (reconstruction) instead in three runtimes in the\n"+
+			"same run: the batched reference, the actor runtime on the in-process bus, and the actor\n"+
+			"runtime on NATS through an embedded server (--nats). Each repeat runs one batch in every\n"+
+			"runtime in turn, so that all see the same machine load; the best repeat of each is\n"+
+			"reported with its ratio to the batched reference, the process CPU seconds per batch, and\n"+
+			"the bus traffic: frames published and delivered per second and their bytes per second\n"+
+			"(4 bytes per float plus the header; on NATS also the bytes on the wire).")
 	batch := fs.Int("batch", 500, "images per mini-batch")
 	steps := fs.Int("T", 60, "inference steps")
 	repeats := fs.Int("repeats", 3, "timed repetitions per workload")
 	jsonOut := fs.String("json", "", "also write the results to this JSON file")
+	rt := fs.Bool("runtime", false, "compare the batched reference with the actor runtime (in-process and NATS buses)")
+	natsMode := fs.String("nats", "embedded", "with --runtime, how the NATS actors connect to the embedded server: embedded (in-memory\nconnection, as ngc run --bus embedded), tcp (loopback TCP), both, or none")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *batch < 1 || *steps < 1 || *repeats < 1 {
 		return fmt.Errorf("bench: --batch, --T and --repeats must be positive")
+	}
+	if *rt {
+		var modes []string
+		switch *natsMode {
+		case "embedded", "tcp":
+			modes = []string{*natsMode}
+		case "both":
+			modes = []string{"embedded", "tcp"}
+		case "none":
+		default:
+			return fmt.Errorf("bench: --nats %q: want embedded, tcp, both or none", *natsMode)
+		}
+		return benchRuntime(ctx, e, *batch, *steps, *repeats, modes, *jsonOut)
 	}
 	m, err := ngc.New(ngc.Config{Steps: *steps, Batch: *batch})
 	if err != nil {
@@ -87,4 +112,218 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return writeJSON(*jsonOut, map[string]any{"results": results, "peak_rss_bytes": peak, "gomaxprocs": runtime.GOMAXPROCS(0)})
 	}
 	return nil
+}
+
+// runtimeResult is sync inference measured in one runtime.
+type runtimeResult struct {
+	Runtime         string  `json:"runtime"` // batched, inproc, nats-embedded or nats-tcp
+	Batch           int     `json:"batch"`
+	Steps           int     `json:"T"`
+	Repeats         int     `json:"repeats"`
+	SecondsPerBatch float64 `json:"seconds_per_batch"` // best repeat
+	MedianSeconds   float64 `json:"median_seconds_per_batch"`
+	ImagesPerSecond float64 `json:"images_per_second"` // from the best repeat
+	RatioToBatched  float64 `json:"ratio_to_batched"`  // images/s over the batched reference's
+	CPUPerBatch     float64 `json:"cpu_seconds_per_batch"`
+	// Bus traffic over the timed batches (actors only): frames published
+	// and delivered to subscriptions, per second, and their bytes (header
+	// plus 4 bytes per float); on NATS also the bytes on the wire.
+	MsgsPerSecond        float64 `json:"msgs_per_second,omitempty"`
+	BytesPerSecond       float64 `json:"bytes_per_second,omitempty"`
+	DeliveredPerSecond   float64 `json:"delivered_msgs_per_second,omitempty"`
+	DeliveredBytesPerSec float64 `json:"delivered_bytes_per_second,omitempty"`
+	WireBytesPerSecond   float64 `json:"wire_bytes_per_second,omitempty"`
+	MsgsPerBatch         float64 `json:"msgs_per_batch,omitempty"`
+	bus                  bus.Bus
+	sess                 *circuit.Session
+	times                []time.Duration
+	cpu                  time.Duration
+	before               bus.Stats
+	sentMsgs, sentBytes  uint64
+	recvMsgs, recvBytes  uint64
+	wireBytes            uint64
+	release              func()
+}
+
+// benchRuntime measures sync inference of the paper network in the batched
+// reference and in the actor runtime on the in-process bus and on NATS
+// (natsModes: "embedded", "tcp"), one batch of each per repeat.
+func benchRuntime(ctx context.Context, e *env, batch, steps, repeats int, natsModes []string, jsonOut string) error {
+	m, err := ngc.New(ngc.Config{Steps: steps, Batch: batch})
+	if err != nil {
+		return err
+	}
+	ws, err := m.NewWorkspace(batch)
+	if err != nil {
+		return err
+	}
+	c, err := circuit.FromModel(m)
+	if err != nil {
+		return err
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, batch*3*32*32)
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	load0 := loadAverage()
+	fmt.Fprintf(e.stdout, "Conv-NGC sync inference, paper network, B=%d, T=%d, GOMAXPROCS=%d, load average %s\n",
+		batch, steps, runtime.GOMAXPROCS(0), orUnknown(load0))
+
+	results := []*runtimeResult{{Runtime: "batched"}}
+	defer func() {
+		for _, res := range results {
+			if res.release != nil {
+				res.release()
+			}
+		}
+	}()
+	for _, name := range append([]string{"inproc"}, natsModes...) {
+		res := &runtimeResult{Runtime: name}
+		if name != "inproc" {
+			res.Runtime = "nats-" + name
+		}
+		if err := res.open(ctx, c, name, batch); err != nil {
+			return err
+		}
+		results = append(results, res)
+	}
+	once := func(res *runtimeResult) error {
+		if res.sess == nil {
+			return m.Infer(ws, x, ngc.Reconstruct, nil, nil)
+		}
+		_, err := res.sess.RunBatch(ctx, x)
+		return err
+	}
+	// Warm up every runtime, then time them in turn.
+	for _, res := range results {
+		if err := once(res); err != nil {
+			return fmt.Errorf("bench: %s: %w", res.Runtime, err)
+		}
+		if res.bus != nil {
+			res.before = res.bus.Stats()
+		}
+	}
+	for i := 0; i < repeats; i++ {
+		for _, res := range results {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			c0, t0 := cpuTime(), time.Now()
+			if err := once(res); err != nil {
+				return fmt.Errorf("bench: %s: %w", res.Runtime, err)
+			}
+			res.times = append(res.times, time.Since(t0))
+			res.cpu += cpuTime() - c0
+		}
+	}
+	load1 := loadAverage()
+	for _, res := range results {
+		res.finish(batch, steps, repeats, results[0].ImagesPerSecond)
+		line := fmt.Sprintf("%-14s %8.1f img/s  %5.2f× batched  %7.3f s/batch (median %.3f)  %6.2f cpu-s/batch",
+			res.Runtime, res.ImagesPerSecond, res.RatioToBatched, res.SecondsPerBatch, res.MedianSeconds, res.CPUPerBatch)
+		if res.bus != nil {
+			line += fmt.Sprintf("  %8.0f msg/s  %7.1f MB/s published, %8.0f msg/s  %7.1f MB/s delivered",
+				res.MsgsPerSecond, res.BytesPerSecond/1e6, res.DeliveredPerSecond, res.DeliveredBytesPerSec/1e6)
+			if res.WireBytesPerSecond > 0 {
+				line += fmt.Sprintf(", %7.1f MB/s on the wire", res.WireBytesPerSecond/1e6)
+			}
+		}
+		fmt.Fprintln(e.stdout, line)
+	}
+	fmt.Fprintf(e.stdout, "load average at the end: %s\n", orUnknown(load1))
+	peak := peakRSS()
+	fmt.Fprintf(e.stdout, "peak resident memory: %.0f MiB\n", float64(peak)/(1<<20))
+	if jsonOut != "" {
+		return writeJSON(jsonOut, map[string]any{"runtime_results": results, "peak_rss_bytes": peak,
+			"gomaxprocs": runtime.GOMAXPROCS(0), "load_average_start": load0, "load_average_end": load1})
+	}
+	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// open starts the bus (and, for NATS, an embedded server) and a sync
+// session of circuit c on it.
+func (res *runtimeResult) open(ctx context.Context, c *circuit.Circuit, name string, batch int) error {
+	var releases []func()
+	res.release = func() {
+		for i := len(releases) - 1; i >= 0; i-- {
+			releases[i]()
+		}
+	}
+	switch name {
+	case "inproc":
+		b, err := bus.NewInProc()
+		if err != nil {
+			return err
+		}
+		res.bus = b
+	default:
+		var sopts []bus.EmbeddedOption
+		if name == "embedded" {
+			sopts = append(sopts, bus.ServerNoListen())
+		}
+		srv, err := bus.StartEmbedded(sopts...)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		releases = append(releases, srv.Shutdown)
+		var nb *bus.NATS
+		if name == "embedded" {
+			nb, err = srv.Connect(bus.WithName("ngc bench"))
+		} else {
+			nb, err = bus.Connect(srv.ClientURL(), bus.WithName("ngc bench"))
+		}
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		res.bus = nb
+	}
+	releases = append(releases, func() { res.bus.Close() })
+	s, err := circuit.Start(ctx, c, res.bus, circuit.Batch(batch), circuit.RunID("bench"), circuit.Timeout(2*time.Minute))
+	if err != nil {
+		return fmt.Errorf("bench: %s: %w", res.Runtime, err)
+	}
+	res.sess = s
+	releases = append(releases, func() { s.Close() })
+	return nil
+}
+
+// finish computes the figures from the timed repeats.
+func (res *runtimeResult) finish(batch, steps, repeats int, batchedIPS float64) {
+	res.Batch, res.Steps, res.Repeats = batch, steps, repeats
+	sorted := slices.Clone(res.times)
+	slices.Sort(sorted)
+	res.SecondsPerBatch = sorted[0].Seconds()
+	res.MedianSeconds = sorted[len(sorted)/2].Seconds()
+	if len(sorted)%2 == 0 {
+		res.MedianSeconds = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]).Seconds() / 2
+	}
+	res.ImagesPerSecond = float64(batch) / res.SecondsPerBatch
+	if batchedIPS == 0 { // this is the batched reference
+		batchedIPS = res.ImagesPerSecond
+	}
+	res.RatioToBatched = res.ImagesPerSecond / batchedIPS
+	res.CPUPerBatch = res.cpu.Seconds() / float64(repeats)
+	if res.bus == nil {
+		return
+	}
+	var total time.Duration
+	for _, d := range res.times {
+		total += d
+	}
+	sec := total.Seconds()
+	after := res.bus.Stats()
+	res.MsgsPerSecond = float64(after.Sent.Msgs-res.before.Sent.Msgs) / sec
+	res.BytesPerSecond = float64(after.Sent.Bytes-res.before.Sent.Bytes) / sec
+	res.DeliveredPerSecond = float64(after.Received.Msgs-res.before.Received.Msgs) / sec
+	res.DeliveredBytesPerSec = float64(after.Received.Bytes-res.before.Received.Bytes) / sec
+	res.WireBytesPerSecond = float64(after.Received.WireBytes-res.before.Received.WireBytes) / sec
+	res.MsgsPerBatch = float64(after.Sent.Msgs-res.before.Sent.Msgs) / float64(repeats)
 }

@@ -1,0 +1,11 @@
+//go:build !unix
+
+package main
+
+import "time"
+
+// cpuTime is unknown on this platform.
+func cpuTime() time.Duration { return 0 }
+
+// loadAverage is unknown on this platform.
+func loadAverage() string { return "" }
