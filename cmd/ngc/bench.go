@@ -33,7 +33,8 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			"With --runtime, measure sync inference (reconstruction) instead in three runtimes in the\n"+
 			"same run: the batched reference, the actor runtime on the in-process bus, and the actor\n"+
 			"runtime on NATS through an embedded server (--nats). Each repeat runs one batch in every\n"+
-			"runtime in turn, so that all see the same machine load; the best repeat of each is\n"+
+			"runtime in turn, so that all see the same machine load (each batch is charged a garbage\n"+
+			"collection of what it left, so that none slows the next); the best repeat of each is\n"+
 			"reported with its ratio to the batched reference, the process CPU seconds per batch, and\n"+
 			"the bus traffic: frames published and delivered per second and their bytes per second\n"+
 			"(4 bytes per float plus the header; on NATS also the bytes on the wire).")
@@ -213,6 +214,10 @@ func benchRuntime(ctx context.Context, e *env, batch, steps, repeats int, natsMo
 			if err := once(res); err != nil {
 				return fmt.Errorf("bench: %s: %w", res.Runtime, err)
 			}
+			// Charge each batch the collection of its own garbage (NATS
+			// decodes every frame into fresh memory), which would otherwise
+			// slow the next runtime's batch.
+			runtime.GC()
 			res.times = append(res.times, time.Since(t0))
 			res.cpu += cpuTime() - c0
 		}
