@@ -324,7 +324,7 @@ func (a *AsyncStatePop) Fire(emit Emit) (bool, error) {
 			return fired, nil
 		}
 		a.k++
-		a.fresh = false
+		a.fresh, fired = false, true
 		a.stats.Updates++
 		lag := a.stats.Lag
 		if a.own.set {
