@@ -175,12 +175,14 @@ func TestAsyncLinkDelay(t *testing.T) {
 }
 
 // TestAsyncWallClock: a wall-clock bound ends a window whose budget is far
-// too large, and the run still reconstructs.
+// too large, and the run still reconstructs. The window is stale-synchronous
+// (MaxLag 2): unbounded staleness on a loaded machine can diverge, which is
+// the dynamics under study, not what this test is about.
 func TestAsyncWallClock(t *testing.T) {
 	m, x := trainedModel(t, nil)
 	c, _ := FromModel(m)
 	s, err := Start(context.Background(), c, inproc(t), Batch(8), TopSeed(4),
-		Async(AsyncConfig{Budget: 1 << 20, WallClock: 150 * time.Millisecond}))
+		Async(AsyncConfig{Budget: 1 << 20, MaxLag: 2, WallClock: 150 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,6 +224,8 @@ func TestAsyncDenoise(t *testing.T) {
 // TestAsyncLearning: tied and untied learning in asynchronous actors lower
 // the energy over batches; tied learning keeps every state map's feedback
 // equal to the error maps' kernels (weight transport), untied learns E.
+// Staleness is bounded (MaxLag 2) so that the outcome does not depend on how
+// the scheduler of a loaded machine orders the actors.
 func TestAsyncLearning(t *testing.T) {
 	for _, untied := range []bool{false, true} {
 		m := smallModel(t, func(c *ngc.Config) {
@@ -229,7 +233,7 @@ func TestAsyncLearning(t *testing.T) {
 		})
 		c, _ := FromModel(m)
 		before := append([]float32(nil), c.Params.W[0]...)
-		s, err := Start(context.Background(), c, inproc(t), Batch(8), TopSeed(4), Learn(), Async(AsyncConfig{}))
+		s, err := Start(context.Background(), c, inproc(t), Batch(8), TopSeed(4), Learn(), Async(AsyncConfig{MaxLag: 2}))
 		if err != nil {
 			t.Fatal(err)
 		}
