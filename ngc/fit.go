@@ -16,6 +16,10 @@ type FitOptions struct {
 	Epochs int
 	// Batch overrides Config.Batch when positive.
 	Batch int
+	// InOrder trains on the images in the set's order every epoch instead
+	// of shuffling them (the order the actor runtime's `ngc run --learn`
+	// feeds them in).
+	InOrder bool
 	// Progress, when set, is called after every mini-batch.
 	Progress func(FitProgress)
 }
@@ -50,7 +54,7 @@ func (m *Model) checkSet(set *data.Set) error {
 }
 
 // Fit trains the model on set: each epoch shuffles the images (from
-// Config.Seed and the epoch number) and runs TrainBatch on every full
+// Config.Seed and the epoch number; unless opts.InOrder) and runs TrainBatch on every full
 // mini-batch; a last partial batch is dropped, as a fixed batch size keeps
 // the update statistics comparable. A set smaller than one batch trains on
 // one batch of all its images.
@@ -74,7 +78,14 @@ func (m *Model) Fit(ctx context.Context, set *data.Set, opts FitOptions) (FitRes
 	start := time.Now()
 	var tr Trace
 	for ep := 0; ep < epochs; ep++ {
-		order := rand.New(rand.NewPCG(m.seed, uint64(ep)+0x5851f42d4c957f2d)).Perm(set.Len())
+		order := make([]int, set.Len())
+		if opts.InOrder {
+			for i := range order {
+				order[i] = i
+			}
+		} else {
+			order = rand.New(rand.NewPCG(m.seed, uint64(ep)+0x5851f42d4c957f2d)).Perm(set.Len())
+		}
 		for b := 0; b < batches; b++ {
 			if err := ctx.Err(); err != nil {
 				return res, fmt.Errorf("ngc: training stopped: %w", err)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/convngc/convngc/ngc"
 )
 
 // ngcBinary is the command built once for the process tests.
@@ -149,5 +151,60 @@ func TestBenchSmall(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "b.json")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestRunLearnMatchesTrain: training through the actor runtime (`ngc run
+// --learn`, sync, in-process bus) and batched training (`ngc train
+// --no-shuffle`) from the same initialised checkpoint, on the same images in
+// the same order with the same seed, end with the same kernels and biases
+// (float32 round-off: 1e-5). Shuffled batched training ends elsewhere
+// (checked, so that the comparison can fail).
+func TestRunLearnMatchesTrain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model three times")
+	}
+	dir := t.TempDir()
+	steps := []struct {
+		name string
+		args []string
+	}{
+		{"init", []string{"train", "--epochs", "0", "--channels", "4,6,8,3", "--batch", "10", "--T", "8",
+			"--eval-images", "0", "--quiet", "--out", "init.safetensors"}},
+		{"train", []string{"train", "--from", "init.safetensors", "--max-images", "40", "--epochs", "2", "--no-shuffle",
+			"--eval-images", "0", "--quiet", "--out", "batched.safetensors"}},
+		{"train shuffled", []string{"train", "--from", "init.safetensors", "--max-images", "40", "--epochs", "2",
+			"--eval-images", "0", "--quiet", "--out", "shuffled.safetensors"}},
+		{"run", []string{"run", "--model", "init.safetensors", "--split", "train", "--max-images", "40", "--learn",
+			"--epochs", "2", "--quiet", "--save", "actors.safetensors", "--out", "actors.json"}},
+	}
+	for _, s := range steps {
+		if out, stderr, code := runNGC(t, dir, s.args...); code != 0 {
+			t.Fatalf("%s: exit %d\n%s\n%s", s.name, code, out, stderr)
+		}
+	}
+	load := func(name string) *ngc.Model {
+		m, err := ngc.Load(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	start, batched, shuffled, actors := load("init.safetensors"), load("batched.safetensors"),
+		load("shuffled.safetensors"), load("actors.safetensors")
+	for l := 1; l <= batched.Config().Layers(); l++ {
+		i, b, a := start.Synapses(l), batched.Synapses(l), actors.Synapses(l)
+		if maxAbsDiff(b.W, i.W) == 0 {
+			t.Errorf("layer %d: batched training did not change W", l)
+		}
+		if d := maxAbsDiff(shuffled.Synapses(l).W, b.W); d < 1e-4 {
+			t.Errorf("layer %d: shuffled and in-order training agree to %g", l, d)
+		}
+		if d := maxAbsDiff(a.W, b.W); d > 1e-5 {
+			t.Errorf("layer %d: W of the actor-trained model differs from the batched one by %g", l, d)
+		}
+		if d := maxAbsDiff(a.Bias, b.Bias); d > 1e-5 {
+			t.Errorf("layer %d: bias differs by %g", l, d)
+		}
 	}
 }

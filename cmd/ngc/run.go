@@ -763,8 +763,8 @@ func (rt *runtimeReport) gather(co *coordinator) {
 
 // print writes the runtime's figures.
 func (rt *runtimeReport) print(e *env) {
-	fmt.Fprintf(e.stdout, "runtime (%s bus, %d nodes): %d batches of %d images in %.2f s (%.1f img/s)\n",
-		rt.Bus, rt.Nodes, rt.Batches, rt.Images, rt.Seconds, rt.ImagesPerSecond)
+	fmt.Fprintf(e.stdout, "runtime (%s bus, %d nodes): %d images in %d mini-batches in %.2f s (%.1f img/s)\n",
+		rt.Bus, rt.Nodes, rt.Images, rt.Batches, rt.Seconds, rt.ImagesPerSecond)
 	wire := ""
 	if rt.WireBytes > 0 {
 		wire = fmt.Sprintf(", %s on the wire", humanBytes(float64(rt.WireBytes)))

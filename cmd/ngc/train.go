@@ -24,7 +24,8 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	var mf modelFlags
 	var df dataFlags
 	df.register(fs, 10000)
-	epochs := fs.Int("epochs", 3, "passes over the training images")
+	epochs := fs.Int("epochs", 3, "passes over the training images (0: save the initialised model untrained)")
+	inOrder := fs.Bool("no-shuffle", false, "train on the images in their stored order every epoch (the order of `ngc run --learn`)")
 	mf.register(fs)
 	from := fs.String("from", "", "continue training this checkpoint (its config wins over the model flags)")
 	out := fs.String("out", "model.safetensors", "where to write the trained model")
@@ -32,6 +33,9 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *epochs < 0 {
+		return fmt.Errorf("train: --epochs %d: want 0 or more", *epochs)
 	}
 	base := strings.TrimSuffix(*out, filepath.Ext(*out))
 
@@ -50,25 +54,32 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	cfg := m.Config()
-	batches := *epochs * max(train.Len()/min(cfg.Batch, train.Len()), 1)
-	fmt.Fprintf(e.stderr, "training on %d images of %s: %d epochs, %d updates of %d images, T=%d\n",
-		train.Len(), train.Name, *epochs, batches, min(cfg.Batch, train.Len()), cfg.Steps)
-	bar := newProgress(e, *quiet, batches, "training")
-	done := 0
-	fit, err := m.Fit(ctx, train, ngc.FitOptions{Epochs: *epochs, Progress: func(p ngc.FitProgress) {
-		done++
-		bar.set(done, describe("epoch %d/%d energy %.1f %.0f img/s", p.Epoch, p.Epochs, p.Energy, p.ImagesPerSecond))
-	}})
-	bar.done()
-	if err != nil {
-		return err
+	var fit ngc.FitResult
+	if *epochs > 0 {
+		batches := *epochs * max(train.Len()/min(cfg.Batch, train.Len()), 1)
+		fmt.Fprintf(e.stderr, "training on %d images of %s: %d epochs, %d updates of %d images, T=%d\n",
+			train.Len(), train.Name, *epochs, batches, min(cfg.Batch, train.Len()), cfg.Steps)
+		bar := newProgress(e, *quiet, batches, "training")
+		done := 0
+		fit, err = m.Fit(ctx, train, ngc.FitOptions{Epochs: *epochs, InOrder: *inOrder, Progress: func(p ngc.FitProgress) {
+			done++
+			bar.set(done, describe("epoch %d/%d energy %.1f %.0f img/s", p.Epoch, p.Epochs, p.Energy, p.ImagesPerSecond))
+		}})
+		bar.done()
+		if err != nil {
+			return err
+		}
 	}
 	if err := m.Save(*out); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "trained %d updates on %d images in %s (%.0f img/s); final energy %.2f per image\n",
-		fit.Updates, fit.Images, time.Duration(fit.Seconds*float64(time.Second)).Round(time.Second),
-		float64(fit.Images)/fit.Seconds, last(fit.Energy))
+	if *epochs > 0 {
+		fmt.Fprintf(e.stdout, "trained %d updates on %d images in %s (%.0f img/s); final energy %.2f per image\n",
+			fit.Updates, fit.Images, time.Duration(fit.Seconds*float64(time.Second)).Round(time.Second),
+			float64(fit.Images)/fit.Seconds, last(fit.Energy))
+	} else {
+		fmt.Fprintf(e.stdout, "saved the initialised model untrained (--epochs 0)\n")
+	}
 	fmt.Fprintf(e.stdout, "model: %s\n", *out)
 
 	report := map[string]any{
