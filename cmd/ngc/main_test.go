@@ -76,6 +76,9 @@ func TestErrorsAreOneLine(t *testing.T) {
 		{"eval", "--model", filepath.Join(dir, "missing.safetensors")},
 		{"inspect", "--channels", "3"},
 		{"inspect", "extra"},
+		{"inspect", "--against", bad},
+		{"inspect", "--model", bad, "--against", bad},
+		{"train", "--epochs", "-1"},
 	} {
 		_, stderr, code := runNGC(t, dir, args...)
 		lines := strings.Split(strings.TrimSpace(stderr), "\n")
@@ -182,6 +185,10 @@ func TestRunLearnMatchesTrain(t *testing.T) {
 		if out, stderr, code := runNGC(t, dir, s.args...); code != 0 {
 			t.Fatalf("%s: exit %d\n%s\n%s", s.name, code, out, stderr)
 		}
+	}
+	out, stderr, code := runNGC(t, dir, "inspect", "--model", "actors.safetensors", "--against", "batched.safetensors")
+	if code != 0 || !strings.Contains(out, "largest absolute differences") || strings.Count(out, "\n") != 5 {
+		t.Errorf("inspect --against: exit %d\n%s\n%s", code, out, stderr)
 	}
 	load := func(name string) *ngc.Model {
 		m, err := ngc.Load(filepath.Join(dir, name))
