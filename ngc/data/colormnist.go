@@ -49,6 +49,13 @@ func ColorMNIST(ctx context.Context, train bool, seed int64) (*Set, error) {
 // with different streams for train and test, so a seed fixes the data set.
 // Set.Labels holds the binary labels, Set.Digits the digits 0–9.
 func LoadColorMNIST(dir string, train bool, seed int64) (*Set, error) {
+	return loadColorMNIST(dir, train, seed, nil)
+}
+
+// loadColorMNIST is LoadColorMNIST keeping only the digits whose ascending
+// indices sel returns (sel nil: all). The colours are drawn for every digit
+// of the file first, so a digit's colour does not depend on the selection.
+func loadColorMNIST(dir string, train bool, seed int64, sel func(n int, name string) ([]int, error)) (*Set, error) {
 	digits, labels, err := LoadMNIST(dir, train)
 	if err != nil {
 		return nil, err
@@ -58,26 +65,38 @@ func LoadColorMNIST(dir string, train bool, seed int64) (*Set, error) {
 		name = "color-mnist/train"
 	}
 	red := colorMNISTRed(labels, train, seed)
-	n := len(digits)
+	var idx []int
+	if sel != nil {
+		if idx, err = sel(len(digits), name); err != nil {
+			return nil, err
+		}
+	} else {
+		idx = make([]int, len(digits))
+		for i := range idx {
+			idx[i] = i
+		}
+	}
+	n := len(idx)
 	s := &Set{
 		Name:    name,
 		Images:  make([]float32, n*ImageSize),
 		Labels:  make([]int, n),
-		Digits:  labels,
+		Digits:  make([]int, n),
 		Classes: []string{"digits 5-9", "digits 0-4"},
 	}
 	rs := newBilinear(Height, Width, MNISTHeight, MNISTWidth)
 	src := make([]float32, MNISTHeight*MNISTWidth)
-	for i, img := range digits {
-		s.Labels[i] = binaryLabel(labels[i])
-		for k, b := range img {
+	for j, i := range idx {
+		s.Digits[j] = labels[i]
+		s.Labels[j] = binaryLabel(labels[i])
+		for k, b := range digits[i] {
 			src[k] = float32(b) / 255
 		}
 		plane := 1 // green
 		if red[i] {
 			plane = 0
 		}
-		rs.resize(s.Image(i)[plane*PlaneSize:(plane+1)*PlaneSize], src)
+		rs.resize(s.Image(j)[plane*PlaneSize:(plane+1)*PlaneSize], src)
 	}
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("data: color-mnist from %s: %w", dir, err)

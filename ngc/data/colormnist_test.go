@@ -145,3 +145,42 @@ func TestColorMNISTTest(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadColorMNISTSelectsBeforeConverting: Load converts only the digits it
+// keeps, and they are exactly the images that splitting and capping the
+// whole converted set gives (same pixels, labels, digits and colours).
+func TestLoadColorMNISTSelectsBeforeConverting(t *testing.T) {
+	dir := mnistDir(t)
+	full := map[bool]*Set{}
+	for _, train := range []bool{true, false} {
+		s, err := LoadColorMNIST(dir, train, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full[train] = s
+	}
+	for _, tc := range []struct {
+		split Split
+		max   int
+	}{{Train, 300}, {Validation, 200}, {Test, 100}, {Validation, 0}} {
+		opts := Options{Dataset: ColorMNISTName, Path: dir, Split: tc.split, MaxImages: tc.max, Seed: 3}
+		got, err := Load(context.Background(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := full[tc.split != Test]
+		idx, err := selection(src.Len(), src.Name, opts, tc.split != Test)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := src.Subset(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Len() != want.Len() || !slices.Equal(got.Images, want.Images) ||
+			!slices.Equal(got.Labels, want.Labels) || !slices.Equal(got.Digits, want.Digits) {
+			t.Errorf("%v, max %d: Load kept %d images that differ from the selected %d of the converted set",
+				tc.split, tc.max, got.Len(), want.Len())
+		}
+	}
+}

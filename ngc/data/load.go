@@ -146,6 +146,45 @@ type Options struct {
 	Validation int
 }
 
+// selection returns, in ascending order, the indices of the images of a set
+// of n images (named name) that Load keeps for opts: for a pool, the
+// training rest or the validation hold-out (holdOutMask from Seed); then, if
+// MaxImages is below their number, a random subset of MaxImages of them
+// (another stream of Seed). The choice depends only on n and opts.
+func selection(n int, name string, opts Options, isPool bool) ([]int, error) {
+	idx := make([]int, 0, n)
+	if isPool {
+		k := opts.Validation
+		if k == 0 {
+			k = ValidationSize(n)
+		}
+		if k >= n && opts.Split == Train {
+			return nil, fmt.Errorf("data: %s: holding out %d of %d images leaves none for training: %w", name, k, n, ErrNoImages)
+		}
+		wantHeld := opts.Split == Validation
+		for i, held := range holdOutMask(n, k, opts.Seed, streamHoldOut) {
+			if held == wantHeld {
+				idx = append(idx, i)
+			}
+		}
+	} else {
+		for i := range n {
+			idx = append(idx, i)
+		}
+	}
+	if opts.MaxImages > 0 && opts.MaxImages < len(idx) {
+		j := 0
+		for i, keep := range holdOutMask(len(idx), opts.MaxImages, opts.Seed, streamCap) {
+			if keep {
+				idx[j] = idx[i]
+				j++
+			}
+		}
+		idx = idx[:j]
+	}
+	return idx, nil
+}
+
 // Load loads one split of a data set, as a Set named "<dataset>/<split>".
 //
 // Where a data set has no separate validation data, Validation is a random
@@ -186,9 +225,10 @@ func Load(ctx context.Context, opts Options) (*Set, error) {
 		return nil, fmt.Errorf("data: %v: %w", opts.Split, ErrOptions)
 	}
 	var (
-		s      *Set
-		isPool bool // s is a training pool still to be split
-		err    error
+		s        *Set
+		isPool   bool // s is a training pool still to be split
+		selected bool // the split and the MaxImages cap are already applied
+		err      error
 	)
 	switch opts.Dataset {
 	case ColorMNISTName:
@@ -198,8 +238,12 @@ func Load(ctx context.Context, opts Options) (*Set, error) {
 				return nil, err
 			}
 		}
-		s, err = LoadColorMNIST(dir, opts.Split != Test, opts.Seed)
-		isPool = opts.Split != Test
+		// Only the selected digits are resized and coloured: a
+		// --max-images run never holds the 60,000-image set as float32.
+		s, err = loadColorMNIST(dir, opts.Split != Test, opts.Seed, func(n int, name string) ([]int, error) {
+			return selection(n, name, opts, opts.Split != Test)
+		})
+		selected = true
 	case CIFAR10Name:
 		s, isPool, err = loadCIFAR10(ctx, opts)
 	case SVHNName:
@@ -225,22 +269,12 @@ func Load(ctx context.Context, opts Options) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	if isPool {
-		k := opts.Validation
-		if k == 0 {
-			k = ValidationSize(s.Len())
+	if !selected {
+		idx, err := selection(s.Len(), s.Name, opts, isPool)
+		if err != nil {
+			return nil, err
 		}
-		if k >= s.Len() && opts.Split == Train {
-			return nil, fmt.Errorf("data: %s: holding out %d of %d images leaves none for training: %w", s.Name, k, s.Len(), ErrNoImages)
-		}
-		rest, held := s.splitInPlace(k, opts.Seed)
-		s = rest
-		if opts.Split == Validation {
-			s = held
-		}
-	}
-	if opts.MaxImages > 0 {
-		s = s.capInPlace(opts.MaxImages, opts.Seed)
+		s = s.keepInOrder(idx)
 	}
 	s.Name = opts.Dataset + "/" + opts.Split.String()
 	if s.Len() == 0 {

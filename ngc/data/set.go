@@ -139,39 +139,14 @@ func (s *Set) Split(n int, seed int64) (rest, heldOut *Set) {
 	return rest, heldOut
 }
 
-// splitInPlace is Split without the copies: it returns the held-out images as
-// a new set and compacts the kept images to the front of s's storage,
-// returning a view of them. s must not be used afterwards. Load uses it so
-// that a 50,000-image set is never held twice.
-func (s *Set) splitInPlace(n int, seed int64) (rest, heldOut *Set) {
-	mask := holdOutMask(s.Len(), n, seed, streamHoldOut)
-	var out []int
-	for i, held := range mask {
-		if held {
-			out = append(out, i)
-		}
-	}
-	heldOut, _ = s.Subset(out)
-	return s.compact(mask, false), heldOut
-}
-
-// capInPlace keeps n images of s chosen uniformly at random from seed, in
-// their original order, reusing s's storage. n is clamped to [0, Len()].
-func (s *Set) capInPlace(n int, seed int64) *Set {
-	if n >= s.Len() {
-		return s
-	}
-	return s.compact(holdOutMask(s.Len(), n, seed, streamCap), true)
-}
-
-// compact moves the images whose mask entry equals keep to the front of s,
-// preserving their order, and returns a view of them.
-func (s *Set) compact(mask []bool, keep bool) *Set {
-	j := 0
-	for i, m := range mask {
-		if m != keep {
-			continue
-		}
+// keepInOrder keeps the images of s at the ascending indices idx, in that
+// order, compacting them to the front of s's storage, and returns a view of
+// them; s must not be used afterwards. When fewer than half the images are
+// kept they are copied to storage of their own, so that the rest of a large
+// set can be collected. Load uses it so that a 50,000-image set is never
+// held twice.
+func (s *Set) keepInOrder(idx []int) *Set {
+	for j, i := range idx {
 		if i != j {
 			copy(s.Images[j*ImageSize:(j+1)*ImageSize], s.Image(i))
 			s.Labels[j] = s.Labels[i]
@@ -179,9 +154,16 @@ func (s *Set) compact(mask []bool, keep bool) *Set {
 				s.Digits[j] = s.Digits[i]
 			}
 		}
-		j++
 	}
-	return s.Head(j)
+	out := s.Head(len(idx))
+	if 2*len(idx) < s.Len() {
+		out.Images = slices.Clone(out.Images)
+		out.Labels = slices.Clone(out.Labels)
+		if out.Digits != nil {
+			out.Digits = slices.Clone(out.Digits)
+		}
+	}
+	return out
 }
 
 // holdOutMask marks k of n indices, chosen uniformly at random from seed and

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"errors"
 	"slices"
 	"testing"
 )
@@ -107,11 +108,19 @@ func TestSplit(t *testing.T) {
 	if !slices.Equal(s.Images, synthSet(n, 10).Images) {
 		t.Fatal("Split modified its source")
 	}
-	// The in-place variant used by Load picks the very same images.
-	restIP, heldIP := synthSet(n, 10).splitInPlace(k, 42)
-	if !slices.Equal(restIP.Images, rest.Images) || !slices.Equal(heldIP.Images, held.Images) ||
-		!slices.Equal(restIP.Labels, rest.Labels) {
-		t.Fatal("splitInPlace differs from Split")
+	// Load's selection and in-place compaction pick the very same images.
+	for _, tc := range []struct {
+		split Split
+		want  *Set
+	}{{Train, rest}, {Validation, held}} {
+		idx, err := selection(n, "synth", Options{Split: tc.split, Validation: k, Seed: 42}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := synthSet(n, 10).keepInOrder(idx)
+		if !slices.Equal(got.Images, tc.want.Images) || !slices.Equal(got.Labels, tc.want.Labels) {
+			t.Fatalf("%v: selection and keepInOrder differ from Split", tc.split)
+		}
 	}
 	// Clamping.
 	for _, tc := range []struct{ k, rest, held int }{{-3, n, 0}, {0, n, 0}, {n, 0, n}, {n + 5, 0, n}} {
@@ -157,9 +166,12 @@ func TestSplitUniform(t *testing.T) {
 	}
 }
 
-func TestCapInPlace(t *testing.T) {
-	s := synthSet(50, 5)
-	c := s.capInPlace(10, 3)
+func TestSelectionCap(t *testing.T) {
+	idx, err := selection(50, "synth", Options{Split: Test, MaxImages: 10, Seed: 3}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := synthSet(50, 5).keepInOrder(idx)
 	if c.Len() != 10 {
 		t.Fatalf("cap: %d images", c.Len())
 	}
@@ -174,7 +186,10 @@ func TestCapInPlace(t *testing.T) {
 			t.Fatalf("image %d: label %d does not travel with its image %v", i, c.Labels[i], v)
 		}
 	}
-	if got := synthSet(4, 2).capInPlace(10, 3).Len(); got != 4 {
-		t.Fatalf("cap above Len: %d images", got)
+	if idx, _ := selection(4, "synth", Options{Split: Test, MaxImages: 10, Seed: 3}, false); len(idx) != 4 {
+		t.Fatalf("cap above Len: %d images", len(idx))
+	}
+	if _, err := selection(10, "synth", Options{Split: Train, Validation: 10}, true); !errors.Is(err, ErrNoImages) {
+		t.Fatalf("holding out every image: %v", err)
 	}
 }
