@@ -75,9 +75,11 @@ func (c Compression) String() string {
 
 // AppendFrame appends the wire encoding of f to dst and returns the extended
 // buffer. It allocates only when dst lacks capacity: with CompressNone a
-// frame needs f.WireSize() bytes, with snappy about 2.2 times that (the raw
-// bytes are staged in dst's spare capacity), so a buffer reused across calls
-// reaches a zero-allocation steady state.
+// frame needs f.WireSize() bytes, with snappy about 2.2 times that (snappy
+// writes into dst's spare capacity after the raw payload), so a buffer
+// reused across calls reaches a zero-allocation steady state. The raw
+// payload is written once, in place; a snappy block replaces it only when
+// kept.
 //
 // AppendFrame checks only what the wire format itself requires (shape against
 // payload, strings ≤ 65535 bytes, payload < 4 GiB); buses also check Limits.
@@ -103,44 +105,33 @@ func AppendFrame(dst []byte, f *Frame, c Compression) ([]byte, error) {
 	if c != CompressNone && rawLen > 0 {
 		maxEnc = snappy.MaxEncodedLen(rawLen)
 		if maxEnc < 0 {
-			c, maxEnc = CompressNone, 0
+			maxEnc = 0
 		}
 	}
-	if c == CompressNone || maxEnc == 0 {
+	if maxEnc == 0 {
 		c = CompressNone
 	}
-	need := hlen + rawLen
-	if c != CompressNone {
-		need = hlen + maxEnc + rawLen
-	}
-	dst = slices.Grow(dst, need)[:start+need]
-	body := dst[start+hlen:]
-
-	var raw []byte
-	if c == CompressNone {
-		raw = body[:rawLen]
-	} else {
-		raw = body[maxEnc : maxEnc+rawLen]
-	}
+	// Layout while encoding: header, raw payload, then (when compressing)
+	// maxEnc bytes of snappy scratch that the final slice drops.
+	dst = slices.Grow(dst, hlen+rawLen+maxEnc)[:start+hlen+rawLen+maxEnc]
+	raw := dst[start+hlen : start+hlen+rawLen]
 	putFloats(raw, f.Payload)
 	pcrc := crc32.Checksum(raw, castagnoli)
 
 	flags := byte(0)
 	stored := rawLen
 	if c != CompressNone {
-		keep := false
-		if c != CompressAuto || rawLen < 4*autoProbe || worthCompressing(body[:maxEnc], raw[:autoProbe]) {
-			enc := snappy.Encode(body[:maxEnc], raw)
-			keep = len(enc) < rawLen
+		scratch := dst[start+hlen+rawLen:]
+		if c != CompressAuto || rawLen < 4*autoProbe || worthCompressing(scratch, raw[:autoProbe]) {
+			enc := snappy.Encode(scratch, raw)
+			keep := len(enc) < rawLen
 			if c == CompressAuto {
 				keep = worthIt(len(enc), rawLen)
 			}
 			if keep {
+				copy(raw, enc)
 				flags, stored = flagSnappy, len(enc)
 			}
-		}
-		if !keep {
-			copy(body, raw)
 		}
 	}
 	dst = dst[:start+hlen+stored]
@@ -358,14 +349,15 @@ func Decode(data []byte, lim Limits) (*Frame, error) {
 	return d.Decode(data)
 }
 
-// Decoder decodes frames, reusing a scratch buffer for decompression across
-// calls. A Decoder must not be used by several goroutines at once; the zero
-// value uses the default Limits.
+// Decoder decodes frames under its Limits. On big-endian hosts it reuses a
+// scratch buffer for decompression across calls (little-endian hosts
+// decompress straight into the payload). A Decoder must not be used by
+// several goroutines at once; the zero value uses the default Limits.
 type Decoder struct {
 	// Limits bounds every declared size; zero fields take their defaults.
 	Limits Limits
 
-	buf []byte // snappy scratch, grows up to Limits.MaxPayload
+	buf []byte // snappy scratch on big-endian hosts, grows up to Limits.MaxPayload
 }
 
 // Decode decodes one frame from data into a new Frame. See the package
@@ -382,34 +374,68 @@ func (d *Decoder) Decode(data []byte) (*Frame, error) {
 // f.Shape and f.Payload and keeping f.Run and f.Sender when they are
 // unchanged, so that decoding a stream of like frames into the same Frame
 // does not allocate. On error f is left in an unspecified state.
+//
+// On little-endian hosts the payload is copied from data (or decompressed
+// from it) straight into f.Payload, with no intermediate buffer.
 func (d *Decoder) DecodeInto(f *Frame, data []byte) error {
 	if f == nil {
 		return ErrNilFrame
 	}
-	lim := d.Limits.withDefaults()
-	h, err := parseHeader(data, lim)
+	h, err := parseHeader(data, d.Limits.withDefaults())
 	if err != nil {
 		return &FrameError{Sender: string(h.sender), Err: err}
 	}
+	if err := d.decodePayload(f, data, &h); err != nil {
+		return &FrameError{Sender: string(h.sender), Err: err}
+	}
+	setHeader(f, &h)
+	return nil
+}
+
+// decodePayload fills f.Payload, reusing its capacity, from the payload of
+// data, whose header h has been parsed and checked, and verifies the
+// payload CRC.
+func (d *Decoder) decodePayload(f *Frame, data []byte, h *rawHeader) error {
 	stored := data[h.size:]
-	raw := stored
-	if h.flags&flagSnappy != 0 {
-		n, err := snappy.DecodedLen(stored)
-		if err != nil || n != h.rawLen {
-			return &FrameError{Sender: string(h.sender), Err: fmt.Errorf("snappy block declares %d bytes, header %d: %w", n, h.rawLen, ErrCorrupt)}
+	f.Payload = slices.Grow(f.Payload[:0], h.floats)[:h.floats]
+	if h.flags&flagSnappy == 0 {
+		if got := crc32.Checksum(stored, castagnoli); got != h.payloadCRC {
+			return fmt.Errorf("payload CRC %#08x, computed %#08x: %w", h.payloadCRC, got, ErrChecksum)
 		}
+		getFloats(f.Payload, stored)
+		return nil
+	}
+	n, err := snappy.DecodedLen(stored)
+	if err != nil || n != h.rawLen {
+		return fmt.Errorf("snappy block declares %d bytes, header %d: %w", n, h.rawLen, ErrCorrupt)
+	}
+	// Decompress into the payload itself where its memory has the wire
+	// layout, else into the scratch buffer.
+	var dst []byte
+	if nativeLittleEndian {
+		dst = floatBytes(f.Payload)
+	} else {
 		if cap(d.buf) < n {
 			d.buf = make([]byte, n)
 		}
-		raw, err = snappy.Decode(d.buf[:n], stored)
-		if err != nil || len(raw) != h.rawLen {
-			return &FrameError{Sender: string(h.sender), Err: fmt.Errorf("snappy: %v: %w", err, ErrCorrupt)}
-		}
+		dst = d.buf[:n]
+	}
+	raw, err := snappy.Decode(dst, stored)
+	if err != nil || len(raw) != h.rawLen || (n > 0 && &raw[0] != &dst[0]) {
+		return fmt.Errorf("snappy: %v: %w", err, ErrCorrupt)
 	}
 	if got := crc32.Checksum(raw, castagnoli); got != h.payloadCRC {
-		return &FrameError{Sender: string(h.sender), Err: fmt.Errorf("payload CRC %#08x, computed %#08x: %w", h.payloadCRC, got, ErrChecksum)}
+		return fmt.Errorf("payload CRC %#08x, computed %#08x: %w", h.payloadCRC, got, ErrChecksum)
 	}
+	if !nativeLittleEndian {
+		getFloats(f.Payload, raw)
+	}
+	return nil
+}
 
+// setHeader copies the header fields of h into f, reusing f.Shape's
+// capacity and keeping f.Run and f.Sender when they are unchanged.
+func setHeader(f *Frame, h *rawHeader) {
 	if string(h.run) != f.Run {
 		f.Run = string(h.run)
 	}
@@ -422,22 +448,60 @@ func (d *Decoder) DecodeInto(f *Frame, data []byte) error {
 	for i := range f.Shape {
 		f.Shape[i] = int(h.dims[i])
 	}
-	f.Payload = slices.Grow(f.Payload[:0], h.floats)[:h.floats]
-	getFloats(f.Payload, raw)
-	return nil
 }
 
-// putFloats writes src to dst as little-endian float32s; len(dst) must be
-// at least 4·len(src).
-func putFloats(dst []byte, src []float32) {
+// decodeOwned decodes the frame in data like Decode, for a caller that
+// hands data over: the returned frame's payload may alias data, whose
+// header bytes may be overwritten. It is what makes a received NATS message
+// a frame without copying its payload again: on little-endian hosts an
+// uncompressed payload is used in place, after being moved back by up to 3
+// bytes, over the already parsed header, when it does not start on a 4-byte
+// boundary. Compressed payloads, and every payload on other hosts, are
+// decoded into new memory as by Decode.
+func (d *Decoder) decodeOwned(data []byte) (*Frame, error) {
+	h, err := parseHeader(data, d.Limits.withDefaults())
+	if err != nil {
+		return nil, &FrameError{Sender: string(h.sender), Err: err}
+	}
+	f := new(Frame)
+	if !nativeLittleEndian || h.flags&flagSnappy != 0 || h.floats == 0 {
+		if err := d.decodePayload(f, data, &h); err != nil {
+			return nil, &FrameError{Sender: string(h.sender), Err: err}
+		}
+		setHeader(f, &h)
+		return f, nil
+	}
+	stored := data[h.size:]
+	if got := crc32.Checksum(stored, castagnoli); got != h.payloadCRC {
+		return nil, &FrameError{Sender: string(h.sender), Err: fmt.Errorf("payload CRC %#08x, computed %#08x: %w", h.payloadCRC, got, ErrChecksum)}
+	}
+	setHeader(f, &h) // copies run and sender out of data before it moves
+	at := h.size
+	if m := misalignment(stored); m != 0 {
+		at -= m // h.size ≥ fixedHeaderLen > 3
+		copy(data[at:], stored)
+	}
+	p, ok := floatsIn(data[at : at+h.rawLen])
+	if !ok { // not reached: data[at] is 4-byte aligned
+		p = make([]float32, h.floats)
+		getFloats(p, data[at:])
+	}
+	f.Payload = p
+	return f, nil
+}
+
+// putFloatsPortable writes src to dst as little-endian float32s, one float
+// at a time, on any host; len(dst) must be at least 4·len(src).
+func putFloatsPortable(dst []byte, src []float32) {
 	for _, v := range src {
 		binary.LittleEndian.PutUint32(dst, math.Float32bits(v))
 		dst = dst[4:]
 	}
 }
 
-// getFloats reads len(dst) little-endian float32s from src.
-func getFloats(dst []float32, src []byte) {
+// getFloatsPortable reads len(dst) little-endian float32s from src, one at a
+// time, on any host.
+func getFloatsPortable(dst []float32, src []byte) {
 	for i := range dst {
 		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src))
 		src = src[4:]

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"unsafe"
 )
 
 // noise returns n standard normal floats from a fixed seed.
@@ -342,6 +343,13 @@ func TestDecodeCorrupt(t *testing.T) {
 			if reason(err) == "other" {
 				t.Fatalf("reason of %v is other", err)
 			}
+			// The NATS bus's in-place decoder rejects the same way.
+			var d Decoder
+			if fr, err := d.decodeOwned(append([]byte(nil), tt.data...)); !errors.Is(err, tt.want) || fr != nil {
+				t.Fatalf("decodeOwned: err = %v, want %v", err, tt.want)
+			} else if !errors.As(err, &fe) || fe.Sender != tt.wantSender {
+				t.Fatalf("decodeOwned: err %v, want a *FrameError from %q", err, tt.wantSender)
+			}
 			if _, err := DecodeHeader(tt.data, Limits{}); err == nil && !errors.Is(tt.want, ErrChecksum) && !errors.Is(tt.want, ErrCorrupt) {
 				t.Fatalf("DecodeHeader accepted what Decode rejects with %v", tt.want)
 			}
@@ -471,5 +479,77 @@ func TestClone(t *testing.T) {
 	}
 	if (*Frame)(nil).Clone() != nil {
 		t.Fatal("nil Clone")
+	}
+}
+
+// TestFloatConversions checks the conversions compiled for this host
+// (single copies on little-endian hosts) against the portable per-float
+// ones, on special values and on unaligned byte buffers.
+func TestFloatConversions(t *testing.T) {
+	p := append(noise(3, 1001), 0, float32(math.Copysign(0, -1)), float32(math.Inf(1)),
+		math.Float32frombits(0x7fc00001), math.Float32frombits(0xffbfffff), math.SmallestNonzeroFloat32)
+	want := make([]byte, 4*len(p))
+	putFloatsPortable(want, p)
+	for off := range 4 { // dst and src at every alignment
+		buf := make([]byte, off+len(want))
+		putFloats(buf[off:], p)
+		if !bytes.Equal(buf[off:], want) {
+			t.Fatalf("offset %d: putFloats differs from the portable conversion", off)
+		}
+		got := make([]float32, len(p))
+		getFloats(got, buf[off:])
+		ref := make([]float32, len(p))
+		getFloatsPortable(ref, buf[off:])
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(p[i]) || math.Float32bits(ref[i]) != math.Float32bits(p[i]) {
+				t.Fatalf("offset %d: float %d bits %#08x (portable %#08x), want %#08x", off, i,
+					math.Float32bits(got[i]), math.Float32bits(ref[i]), math.Float32bits(p[i]))
+			}
+		}
+	}
+}
+
+// TestDecodeOwned checks the NATS bus's in-place decoding: every payload
+// alignment (the sender's length moves it), raw and snappy payloads, and on
+// little-endian hosts that a raw payload uses the received buffer itself.
+func TestDecodeOwned(t *testing.T) {
+	for _, sender := range []string{"e", "z.1", "z.1.", "z.1.3", "z.1.12", "coordinator"} {
+		for _, tc := range []struct {
+			c Compression
+			p []float32
+		}{{CompressNone, noise(4, 2*16*16)}, {CompressSnappy, sparse(4, 2*16*16, 0.1)}, {CompressNone, nil}} {
+			f := &Frame{Run: "r1", Sender: sender, Kind: KindError, Step: 9, Shape: []int{2, 16, 16}, Payload: tc.p}
+			if tc.p == nil {
+				f.Shape = nil
+			}
+			enc, err := AppendFrame(nil, f, tc.c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := DecodeHeader(enc, Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Compressed != (tc.c == CompressSnappy) {
+				t.Fatalf("%q %v: compressed %v", sender, tc.c, h.Compressed)
+			}
+			for off := range 4 { // the message buffer at every alignment
+				data := append(make([]byte, off, off+len(enc)), enc...)[off:]
+				var d Decoder
+				got, err := d.decodeOwned(data)
+				if err != nil {
+					t.Fatalf("%q %v offset %d: %v", sender, tc.c, off, err)
+				}
+				sameFrame(t, got, f)
+				if len(got.Payload) > 0 && cap(got.Payload) != len(got.Payload) {
+					t.Fatalf("payload capacity %d beyond its %d floats", cap(got.Payload), len(got.Payload))
+				}
+				aliased := len(got.Payload) > 0 && uintptr(unsafe.Pointer(&got.Payload[0])) >= uintptr(unsafe.Pointer(&data[0])) &&
+					uintptr(unsafe.Pointer(&got.Payload[0])) < uintptr(unsafe.Pointer(&data[0]))+uintptr(len(data))
+				if wantAlias := nativeLittleEndian && !h.Compressed && len(tc.p) > 0; aliased != wantAlias {
+					t.Fatalf("%q %v offset %d: payload aliases the message %v, want %v", sender, tc.c, off, aliased, wantAlias)
+				}
+			}
+		}
 	}
 }

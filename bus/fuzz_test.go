@@ -42,7 +42,16 @@ func addFrameSeeds(f *testing.F) {
 func FuzzDecode(f *testing.F) {
 	addFrameSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The in-place decoder of the NATS bus must agree with Decode.
+		d := Decoder{Limits: fuzzLimits}
+		owned, oerr := d.decodeOwned(bytes.Clone(data))
 		fr, err := Decode(data, fuzzLimits)
+		if (err == nil) != (oerr == nil) || (err != nil && reason(err) != reason(oerr)) {
+			t.Fatalf("Decode: %v; decodeOwned: %v", err, oerr)
+		}
+		if err == nil {
+			sameFrame(t, owned, fr)
+		}
 		if err != nil {
 			var fe *FrameError
 			if !errors.As(err, &fe) {

@@ -3,6 +3,7 @@ package bus
 import (
 	"encoding/binary"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -105,6 +106,63 @@ func TestNATSBigFrame(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameFrame(t, recv(t, ch).f, keep)
+		})
+	}
+}
+
+// TestNATSReceivedFramesStayIntact checks that frames decoded in place
+// from received messages own their memory: frames kept by the handler, of
+// both small and multi-read sizes and every payload alignment, still hold
+// what was sent after many more messages have arrived on the connection,
+// with two subscriptions receiving the same messages.
+func TestNATSReceivedFramesStayIntact(t *testing.T) {
+	e := startEmbedded(t)
+	for _, tt := range []struct {
+		name    string
+		connect func() (*NATS, error)
+	}{
+		{"tcp", func() (*NATS, error) { return Connect(e.ClientURL()) }},
+		{"in-process", func() (*NATS, error) { return e.Connect() }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := tt.connect()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			const n = 24
+			h1, ch1 := chanHandler(n)
+			h2, ch2 := chanHandler(n)
+			for _, h := range []Handler{h1, h2} {
+				if _, err := b.Subscribe("r1.e.>", h, QueueLen(n)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := b.Flush(ctxT(t)); err != nil {
+				t.Fatal(err)
+			}
+			var sent []*Frame
+			for i := range n {
+				size := 1 << 6
+				if i%3 == 0 {
+					size = 64 << 10 // several 32 KiB client reads
+				}
+				f := &Frame{Run: "r1", Sender: strings.Repeat("s", 1+i%4), Kind: KindError, Step: uint64(i),
+					Shape: []int{size}, Payload: noise(uint64(100+i), size)}
+				sent = append(sent, f.Clone())
+				if err := b.Publish(ctxT(t), "r1.e.0."+strconv.Itoa(i), f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, ch := range []chan msg{ch1, ch2} {
+				var got []*Frame
+				for range n {
+					got = append(got, recv(t, ch).f)
+				}
+				for i, f := range got {
+					sameFrame(t, f, sent[i])
+				}
+			}
 		})
 	}
 }

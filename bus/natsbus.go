@@ -305,7 +305,11 @@ func (s *natsSub) onMsg(m *nats.Msg) {
 	if s.gone.Load() {
 		return // counted as pending by retire
 	}
-	f, err := s.dec.Decode(m.Data)
+	// nats.go hands every subscription a private copy of each message
+	// (Conn.processMsg copies it out of the read buffer, or assembles a
+	// large one in a new buffer), so the frame may take m.Data over
+	// instead of copying its payload once more.
+	f, err := s.dec.decodeOwned(m.Data)
 	if err != nil {
 		var fe *FrameError
 		if !errors.As(err, &fe) {
