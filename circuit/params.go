@@ -6,6 +6,7 @@ import (
 
 	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
+	"github.com/convngc/convngc/ngc/optim"
 	"github.com/convngc/convngc/ngc/tensor"
 )
 
@@ -18,6 +19,43 @@ type Params struct {
 	// Bias[l] are the prediction biases of layer l, one per map (nil for a
 	// top layer).
 	Bias [][]float32
+	// Adam is the Adam optimiser's state of these parameters, nil for a
+	// fresh start (or with the normalised optimiser). Learning actors resume
+	// from it, and Session.Params gathers it back, so that training through
+	// the actors continues a checkpoint exactly as batched training does.
+	Adam *AdamState `json:",omitempty"`
+}
+
+// AdamState holds Adam's moment estimates in the layouts of Params' W, E
+// and Bias, and the number of steps taken (the same for every parameter:
+// every update steps them all).
+type AdamState struct {
+	Steps          int
+	MW, VW, ME, VE [][]float32 // by synapse; ME, VE nil when tied
+	MBias, VBias   [][]float32 // by layer; nil for a top layer
+}
+
+// newAdamState returns zero moments shaped like p.
+func newAdamState(p *Params) *AdamState {
+	zeros := func(src [][]float32) [][]float32 {
+		if src == nil {
+			return nil
+		}
+		out := make([][]float32, len(src))
+		for i, v := range src {
+			if v != nil {
+				out[i] = make([]float32, len(v))
+			}
+		}
+		return out
+	}
+	return &AdamState{MW: zeros(p.W), VW: zeros(p.W), ME: zeros(p.E), VE: zeros(p.E), MBias: zeros(p.Bias), VBias: zeros(p.Bias)}
+}
+
+// adam returns o as Adam state when it is one.
+func adam(o optim.Optimizer) (*optim.Adam, bool) {
+	a, ok := o.(*optim.Adam)
+	return a, ok
 }
 
 // Circuit is a graph with its parameters and the dynamics' constants.
@@ -46,7 +84,28 @@ func FromModel(m *ngc.Model) (*Circuit, error) {
 			p.E = append(p.E, append([]float32(nil), syn.E...))
 		}
 		p.Bias[s.To] = append([]float32(nil), syn.Bias...)
-		_ = si
+		ow, ob, oe := m.Optimizers(s.From)
+		aw, ok := adam(ow)
+		if !ok {
+			continue
+		}
+		if p.Adam == nil {
+			p.Adam = &AdamState{Steps: aw.T, MW: make([][]float32, len(g.Synapses)), VW: make([][]float32, len(g.Synapses)),
+				MBias: make([][]float32, len(g.Layers)), VBias: make([][]float32, len(g.Layers))}
+			if syn.E != nil {
+				p.Adam.ME, p.Adam.VE = make([][]float32, len(g.Synapses)), make([][]float32, len(g.Synapses))
+			}
+		}
+		p.Adam.MW[si], p.Adam.VW[si] = append([]float32(nil), aw.M...), append([]float32(nil), aw.V...)
+		if ab, ok := adam(ob); ok {
+			p.Adam.MBias[s.To], p.Adam.VBias[s.To] = append([]float32(nil), ab.M...), append([]float32(nil), ab.V...)
+		}
+		if ae, ok := adam(oe); ok && p.Adam.ME != nil {
+			p.Adam.ME[si], p.Adam.VE[si] = append([]float32(nil), ae.M...), append([]float32(nil), ae.V...)
+		}
+	}
+	if p.Adam != nil && p.Adam.Steps == 0 {
+		p.Adam = nil // a fresh optimiser: nothing to carry
 	}
 	return &Circuit{Graph: g, Params: p, Config: cfg}, nil
 }
@@ -104,6 +163,23 @@ func (c *Circuit) Validate() error {
 			return fmt.Errorf("%w: layer %d has %d biases, want %d", ErrGraph, l, len(c.Params.Bias[l]), ly.Maps)
 		}
 	}
+	if a := c.Params.Adam; a != nil {
+		same := func(x, y [][]float32) bool {
+			if len(x) != len(y) {
+				return false
+			}
+			for i := range x {
+				if len(x[i]) != len(y[i]) {
+					return false
+				}
+			}
+			return true
+		}
+		if a.Steps < 0 || !same(a.MW, c.Params.W) || !same(a.VW, c.Params.W) || !same(a.ME, c.Params.E) ||
+			!same(a.VE, c.Params.E) || !same(a.MBias, c.Params.Bias) || !same(a.VBias, c.Params.Bias) {
+			return fmt.Errorf("%w: the Adam state does not have the parameters' shapes", ErrGraph)
+		}
+	}
 	return nil
 }
 
@@ -145,7 +221,26 @@ func (c *Circuit) population(ref neuron.Ref, set *neuron.Settings) (population, 
 			ds = append(ds, neuron.Dendrite{Upper: g.Synapses[si].From, Spec: spec, W: w})
 		}
 		gact, _ := outputActivation(g.Layers[ref.Layer].Output)
-		return neuron.NewErrorPop(ref, set, plane, gact, c.Params.Bias[ref.Layer][ref.Index], g.Layers[ref.Layer].Image, c.tied(), ds)
+		p, err := neuron.NewErrorPop(ref, set, plane, gact, c.Params.Bias[ref.Layer][ref.Index], g.Layers[ref.Layer].Image, c.tied(), ds)
+		if err != nil || c.Params.Adam == nil {
+			return p, err
+		}
+		a := c.Params.Adam
+		for di, si := range g.above(ref.Layer) {
+			if o, ok := adam(p.Dendrites()[di].Optimizer()); ok {
+				s, k := g.Spec(si, 1), kk(si)
+				for i := 0; i < s.OutC; i++ {
+					from := (i*s.InC + ref.Index) * k
+					copy(o.M[i*k:(i+1)*k], a.MW[si][from:from+k])
+					copy(o.V[i*k:(i+1)*k], a.VW[si][from:from+k])
+				}
+				o.T = a.Steps
+			}
+		}
+		if o, ok := adam(p.BiasOptimizer()); ok {
+			o.M[0], o.V[0], o.T = a.MBias[ref.Layer][ref.Index], a.VBias[ref.Layer][ref.Index], a.Steps
+		}
+		return p, nil
 	}
 	var fbs []neuron.Feedback
 	var clampedBelow []bool
@@ -171,7 +266,19 @@ func (c *Circuit) population(ref neuron.Ref, set *neuron.Settings) (population, 
 		fbs = append(fbs, neuron.Feedback{Lower: g.Synapses[si].To, Spec: spec, E: e, WeightsOffset: off})
 		clampedBelow = append(clampedBelow, g.Layers[g.Synapses[si].To].Image)
 	}
-	return neuron.NewStatePop(ref, set, plane, g.Layers[ref.Layer].Image, g.Top(ref.Layer), c.tied(), fbs, clampedBelow)
+	p, err := neuron.NewStatePop(ref, set, plane, g.Layers[ref.Layer].Image, g.Top(ref.Layer), c.tied(), fbs, clampedBelow)
+	if err != nil || c.Params.Adam == nil || c.tied() {
+		return p, err
+	}
+	for fi, si := range g.below(ref.Layer) {
+		if o, ok := adam(p.Feedback()[fi].Optimizer()); ok {
+			n := len(o.M)
+			copy(o.M, c.Params.Adam.ME[si][ref.Index*n:(ref.Index+1)*n])
+			copy(o.V, c.Params.Adam.VE[si][ref.Index*n:(ref.Index+1)*n])
+			o.T = c.Params.Adam.Steps
+		}
+	}
+	return p, nil
 }
 
 // population is what the runners drive.

@@ -13,6 +13,7 @@ import (
 	"github.com/convngc/convngc/bus"
 	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
+	"github.com/convngc/convngc/ngc/optim"
 	"github.com/convngc/convngc/ngc/tensor"
 )
 
@@ -316,28 +317,52 @@ func (s *Session) publish(k neuron.Kind, ref neuron.Ref, sender string, batch, s
 }
 
 // dump publishes the parameters an actor holds: an error map's kernels
-// (all dendrites) and bias; a state map's untied error kernels.
+// (all dendrites) and bias; a state map's untied error kernels. With Adam
+// the same values' first moments, then their second moments, then the step
+// count follow (a float32 holds every count up to 2²⁴ exactly).
 func (s *Session) dump(a *actor) error {
 	ref := a.pop.Ref()
-	var data []float32
+	var params []float32
+	var opts []optim.Optimizer
 	switch p := a.pop.(type) {
 	case *neuron.ErrorPop:
 		for _, d := range p.Dendrites() {
-			data = append(data, d.W...)
+			params = append(params, d.W...)
+			opts = append(opts, d.Optimizer())
 		}
-		data = append(data, p.Bias())
+		params = append(params, p.Bias())
+		opts = append(opts, p.BiasOptimizer())
 	case *neuron.StatePop:
 		if s.c.tied() {
 			return nil
 		}
 		for _, f := range p.Feedback() {
-			data = append(data, f.E...)
+			params = append(params, f.E...)
+			opts = append(opts, f.Optimizer())
 		}
 	}
-	if data == nil {
+	if params == nil {
 		return nil
 	}
+	data := params
+	if moments, steps, ok := adamMoments(opts); ok {
+		data = append(append(data, moments...), float32(steps))
+	}
 	return s.publish(kindDump, ref, ref.String(), 0, 0, data)
+}
+
+// adamMoments concatenates the first moments of every optimiser, then the
+// second moments; ok is false unless all of them are Adam.
+func adamMoments(opts []optim.Optimizer) (moments []float32, steps int, ok bool) {
+	var m, v []float32
+	for _, o := range opts {
+		a, isAdam := adam(o)
+		if !isAdam {
+			return nil, 0, false
+		}
+		m, v, steps = append(m, a.M...), append(v, a.V...), a.T
+	}
+	return append(m, v...), steps, len(opts) > 0
 }
 
 func (s *Session) heartbeats() {
@@ -725,7 +750,9 @@ func (s *Session) lostNodes(nodes []string) error {
 }
 
 // Params gathers the current parameters from every actor (through the bus,
-// so remote workers answer too). Call it between batches.
+// so remote workers answer too), with the actors' Adam state when they use
+// Adam (Params.Adam; nil with the normalised optimiser). Call it between
+// batches.
 func (s *Session) Params(ctx context.Context) (*Params, error) {
 	if !s.o.coordinator {
 		return nil, fmt.Errorf("circuit: a worker session has no coordinator")
@@ -749,6 +776,8 @@ func (s *Session) Params(ctx context.Context) (*Params, error) {
 			p.Bias[l] = make([]float32, g.Layers[l].Maps)
 		}
 	}
+	p.Adam = newAdamState(p)
+	withAdam := 0 // actors that sent their Adam moments
 	if err := s.b.Publish(ctx, s.o.run+".ctl.dump", &bus.Frame{Run: s.o.run, Sender: "coordinator", Kind: bus.KindControl, Shape: []int{0}}); err != nil {
 		return nil, fmt.Errorf("circuit: request parameters: %w", err)
 	}
@@ -766,54 +795,82 @@ func (s *Session) Params(ctx context.Context) (*Params, error) {
 			if m.Kind != kindDump {
 				return nil, fmt.Errorf("%w: coordinator got %v from %v while gathering parameters", neuron.ErrProtocol, m.Kind, m.From)
 			}
-			if err := s.c.scatter(p, m.From, m.Data); err != nil {
+			moments, err := s.c.scatter(p, m.From, m.Data)
+			if err != nil {
 				return nil, err
+			}
+			if moments {
+				withAdam++
 			}
 			got++
 		}
 	}
+	if withAdam != want {
+		p.Adam = nil
+	}
 	return p, nil
 }
 
-// scatter puts one actor's dumped parameters into whole-layer form.
-func (c *Circuit) scatter(p *Params, ref neuron.Ref, data []float32) error {
+// scatter puts one actor's dumped parameters (and, when it sent them and
+// p.Adam is set, its Adam moments) into whole-layer form; moments reports
+// whether the dump carried Adam moments.
+func (c *Circuit) scatter(p *Params, ref neuron.Ref, data []float32) (moments bool, err error) {
 	g := c.Graph
-	off := 0
-	take := func(n int) ([]float32, error) {
-		if off+n > len(data) {
-			return nil, fmt.Errorf("%w: %v sent %d parameters, too few", neuron.ErrProtocol, ref, len(data))
-		}
-		v := data[off : off+n]
-		off += n
-		return v, nil
+	// Where each value of the dump goes: the parameters, in the order the
+	// actor sends them, as (destination, offset) runs.
+	type run struct {
+		dst   func(a *AdamState) ([]float32, []float32) // the moments' destinations
+		param []float32                                 // the parameters' destination
+		at, n int
 	}
+	var runs []run
 	if ref.Role == neuron.ErrorRole {
 		for _, si := range g.above(ref.Layer) {
 			s := g.Spec(si, 1)
 			k := s.K * s.K
-			w, err := take(s.OutC * k)
-			if err != nil {
-				return err
-			}
 			for i := 0; i < s.OutC; i++ {
-				copy(p.W[si][(i*s.InC+ref.Index)*k:], w[i*k:(i+1)*k])
+				si := si
+				runs = append(runs, run{param: p.W[si], at: (i*s.InC + ref.Index) * k, n: k,
+					dst: func(a *AdamState) ([]float32, []float32) { return a.MW[si], a.VW[si] }})
 			}
 		}
-		b, err := take(1)
-		if err != nil {
-			return err
+		l := ref.Layer
+		runs = append(runs, run{param: p.Bias[l], at: ref.Index, n: 1,
+			dst: func(a *AdamState) ([]float32, []float32) { return a.MBias[l], a.VBias[l] }})
+	} else {
+		for _, si := range g.below(ref.Layer) {
+			s := g.Spec(si, 1)
+			n := s.InC * s.K * s.K
+			si := si
+			runs = append(runs, run{param: p.E[si], at: ref.Index * n, n: n,
+				dst: func(a *AdamState) ([]float32, []float32) { return a.ME[si], a.VE[si] }})
 		}
-		p.Bias[ref.Layer][ref.Index] = b[0]
-		return nil
 	}
-	for _, si := range g.below(ref.Layer) {
-		s := g.Spec(si, 1)
-		n := s.InC * s.K * s.K
-		e, err := take(n)
-		if err != nil {
-			return err
+	total := 0
+	for _, r := range runs {
+		total += r.n
+	}
+	switch {
+	case len(data) == total:
+	case len(data) == 3*total+1:
+		moments = true
+		if p.Adam != nil {
+			off := total
+			for _, r := range runs {
+				m, v := r.dst(p.Adam)
+				copy(m[r.at:r.at+r.n], data[off:off+r.n])
+				copy(v[r.at:r.at+r.n], data[off+total:off+total+r.n])
+				off += r.n
+			}
+			p.Adam.Steps = int(data[3*total])
 		}
-		copy(p.E[si][ref.Index*n:], e)
+	default:
+		return false, fmt.Errorf("%w: %v sent %d values, want %d parameters (or %d with Adam's moments)", neuron.ErrProtocol, ref, len(data), total, 3*total+1)
 	}
-	return nil
+	off := 0
+	for _, r := range runs {
+		copy(r.param[r.at:r.at+r.n], data[off:off+r.n])
+		off += r.n
+	}
+	return moments, nil
 }

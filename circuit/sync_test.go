@@ -3,6 +3,8 @@ package circuit
 import (
 	"context"
 	"errors"
+	"fmt"
+	"github.com/convngc/convngc/ngc/optim"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -95,48 +97,92 @@ func TestSyncMatchesBatched(t *testing.T) {
 	}
 }
 
-// TestSyncTrainingMatchesBatched: several training batches through the
-// actors leave the same weights as the batched reference.
+// TestSyncTrainingMatchesBatched: tied and untied training through the sync
+// actors equals batched training: kernels, biases, E and the Adam state the
+// actors hand back (1e-6). A second session started from the trained model
+// resumes its Adam state, so two more batches still match (as `ngc run
+// --learn` continuing a checkpoint must).
 func TestSyncTrainingMatchesBatched(t *testing.T) {
 	for _, untied := range []bool{false, true} {
 		m := smallModel(t, func(c *ngc.Config) { c.Untied = untied })
-		c, err := FromModel(m)
-		if err != nil {
-			t.Fatal(err)
-		}
 		const B = 4
 		ws, _ := m.NewWorkspace(B)
-		s, err := Start(context.Background(), c, inproc(t), Learn(), Batch(B), TopSeed(11))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
 		rng := rand.New(rand.NewPCG(11, 1))
-		for b := 0; b < 3; b++ {
-			x := images(B, 16, uint64(b))
-			if err := m.TrainBatch(ws, x, rng, nil); err != nil {
+		batch := 0
+		for phase, batches := range []int{3, 2} {
+			c, err := FromModel(m)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.RunBatch(context.Background(), x); err != nil {
+			if (phase == 0) != (c.Params.Adam == nil) {
+				t.Fatalf("phase %d: circuit Adam state %v", phase, c.Params.Adam != nil)
+			}
+			s, err := Start(context.Background(), c, inproc(t), Learn(), Batch(B), TopSeed(11))
+			if err != nil {
 				t.Fatal(err)
 			}
-		}
-		p, err := s.Params(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for si, syn := range c.Graph.Synapses {
-			ms := m.Synapses(syn.From)
-			if d := maxDiff(p.W[si], ms.W); d > 1e-6 {
-				t.Errorf("untied=%v synapse %d: W differs by %g", untied, si, d)
+			if phase == 1 {
+				// The session's top-state stream restarts; align the
+				// batched one with it.
+				rng = rand.New(rand.NewPCG(11, 1))
 			}
-			if d := maxDiff(p.Bias[syn.To], ms.Bias); d > 1e-6 {
-				t.Errorf("untied=%v synapse %d: bias differs by %g", untied, si, d)
-			}
-			if untied {
-				if d := maxDiff(p.E[si], ms.E); d > 1e-6 {
-					t.Errorf("synapse %d: E differs by %g", si, d)
+			for range batches {
+				x := images(B, 16, uint64(batch))
+				batch++
+				if err := m.TrainBatch(ws, x, rng, nil); err != nil {
+					t.Fatal(err)
 				}
+				if _, err := s.RunBatch(context.Background(), x); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p, err := s.Params(context.Background())
+			s.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkTrained(t, fmt.Sprintf("untied=%v phase %d", untied, phase), c, m, p, batch)
+		}
+	}
+}
+
+// checkTrained compares gathered parameters and Adam state with a model's.
+func checkTrained(t *testing.T, what string, c *Circuit, m *ngc.Model, p *Params, steps int) {
+	t.Helper()
+	if p.Adam == nil {
+		t.Fatalf("%s: no Adam state gathered", what)
+	}
+	if p.Adam.Steps != steps {
+		t.Errorf("%s: gathered Adam state after %d steps, want %d", what, p.Adam.Steps, steps)
+	}
+	for si, syn := range c.Graph.Synapses {
+		ms := m.Synapses(syn.From)
+		ow, ob, oe := m.Optimizers(syn.From)
+		aw, ab := ow.(*optim.Adam), ob.(*optim.Adam)
+		pairs := []struct {
+			name      string
+			got, want []float32
+		}{
+			{"W", p.W[si], ms.W}, {"bias", p.Bias[syn.To], ms.Bias},
+			{"Adam m of W", p.Adam.MW[si], aw.M}, {"Adam v of W", p.Adam.VW[si], aw.V},
+			{"Adam m of bias", p.Adam.MBias[syn.To], ab.M}, {"Adam v of bias", p.Adam.VBias[syn.To], ab.V},
+		}
+		if ms.E != nil {
+			ae := oe.(*optim.Adam)
+			pairs = append(pairs, struct {
+				name      string
+				got, want []float32
+			}{"E", p.E[si], ms.E}, struct {
+				name      string
+				got, want []float32
+			}{"Adam m of E", p.Adam.ME[si], ae.M})
+		}
+		for _, pr := range pairs {
+			if len(pr.got) != len(pr.want) {
+				t.Fatalf("%s synapse %d: %s has %d values, want %d", what, si, pr.name, len(pr.got), len(pr.want))
+			}
+			if d := maxDiff(pr.got, pr.want); d > 1e-6 {
+				t.Errorf("%s synapse %d: %s differs by %g", what, si, pr.name, d)
 			}
 		}
 	}

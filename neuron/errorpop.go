@@ -90,6 +90,9 @@ func (p *ErrorPop) Dendrites() []Dendrite { return p.dendrites }
 // Bias returns b_j.
 func (p *ErrorPop) Bias() float32 { return p.bias[0] }
 
+// BiasOptimizer returns the optimiser of b_j.
+func (p *ErrorPop) BiasOptimizer() optim.Optimizer { return p.biasOpt }
+
 // Energy returns ½‖e‖² of the last computed error, summed over the batch.
 func (p *ErrorPop) Energy() float64 { return p.energy }
 

@@ -75,6 +75,13 @@ type Feedback struct {
 	opt           optim.Optimizer
 }
 
+// Optimizer returns the optimiser of the dendrite's kernels (set when its
+// error population is built).
+func (d Dendrite) Optimizer() optim.Optimizer { return d.opt }
+
+// Optimizer returns the optimiser of the untied kernels E (nil when tied).
+func (f Feedback) Optimizer() optim.Optimizer { return f.opt }
+
 func checkSpec(what string, s tensor.ConvSpec, kernel []float32) error {
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("neuron: %s: %w", what, err)

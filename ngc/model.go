@@ -96,6 +96,16 @@ func (m *Model) Config() Config { return m.cfg }
 // slices are the model's own: writing them changes the model.
 func (m *Model) Synapses(l int) Synapses { return m.syn[l-1] }
 
+// Optimizers returns the live optimisers of the synapses between layer ℓ
+// and ℓ−1 (ℓ = 1 … Layers()): of W, of the biases and, when untied, of E
+// (nil otherwise). With the Adam optimiser they are *optim.Adam, whose
+// moments and step count a caller may read or set (the actor runtime hands
+// them to its populations and back).
+func (m *Model) Optimizers(l int) (w, bias, e optim.Optimizer) {
+	o := m.opt[l-1]
+	return o.w, o.b, o.e
+}
+
 // Spec returns the convolution between layer ℓ (small side) and ℓ−1 (large
 // side) for a mini-batch of b images. Kernel taps use ngc-learn's
 // deconvolution orientation (tensor.ConvSpec.Flip).

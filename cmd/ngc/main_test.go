@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/convngc/convngc/ngc"
+	"github.com/convngc/convngc/ngc/optim"
 )
 
 // ngcBinary is the command built once for the process tests.
@@ -161,8 +162,10 @@ func TestBenchSmall(t *testing.T) {
 // --learn`, sync, in-process bus) and batched training (`ngc train
 // --no-shuffle`) from the same initialised checkpoint, on the same images in
 // the same order with the same seed, end with the same kernels and biases
-// (float32 round-off: 1e-5). Shuffled batched training ends elsewhere
-// (checked, so that the comparison can fail).
+// (float32 round-off: 1e-5) and Adam state. Continuing both from the
+// batched checkpoint (the actors resume its Adam state) still agrees.
+// Shuffled batched training ends elsewhere (checked, so that the comparison
+// can fail).
 func TestRunLearnMatchesTrain(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a model three times")
@@ -180,6 +183,10 @@ func TestRunLearnMatchesTrain(t *testing.T) {
 			"--eval-images", "0", "--quiet", "--out", "shuffled.safetensors"}},
 		{"run", []string{"run", "--model", "init.safetensors", "--split", "train", "--max-images", "40", "--learn",
 			"--epochs", "2", "--quiet", "--save", "actors.safetensors", "--out", "actors.json"}},
+		{"train resumed", []string{"train", "--from", "batched.safetensors", "--max-images", "40", "--epochs", "1", "--no-shuffle",
+			"--eval-images", "0", "--quiet", "--out", "batched2.safetensors"}},
+		{"run resumed", []string{"run", "--model", "batched.safetensors", "--split", "train", "--max-images", "40", "--learn",
+			"--quiet", "--save", "actors2.safetensors", "--out", "actors2.json"}},
 	}
 	for _, s := range steps {
 		if out, stderr, code := runNGC(t, dir, s.args...); code != 0 {
@@ -197,21 +204,40 @@ func TestRunLearnMatchesTrain(t *testing.T) {
 		}
 		return m
 	}
-	start, batched, shuffled, actors := load("init.safetensors"), load("batched.safetensors"),
-		load("shuffled.safetensors"), load("actors.safetensors")
+	start, batched, shuffled := load("init.safetensors"), load("batched.safetensors"), load("shuffled.safetensors")
 	for l := 1; l <= batched.Config().Layers(); l++ {
-		i, b, a := start.Synapses(l), batched.Synapses(l), actors.Synapses(l)
-		if maxAbsDiff(b.W, i.W) == 0 {
+		if maxAbsDiff(batched.Synapses(l).W, start.Synapses(l).W) == 0 {
 			t.Errorf("layer %d: batched training did not change W", l)
 		}
-		if d := maxAbsDiff(shuffled.Synapses(l).W, b.W); d < 1e-4 {
+		if d := maxAbsDiff(shuffled.Synapses(l).W, batched.Synapses(l).W); d < 1e-4 {
 			t.Errorf("layer %d: shuffled and in-order training agree to %g", l, d)
 		}
-		if d := maxAbsDiff(a.W, b.W); d > 1e-5 {
-			t.Errorf("layer %d: W of the actor-trained model differs from the batched one by %g", l, d)
+	}
+	sameModels(t, "from init", load("actors.safetensors"), batched)
+	sameModels(t, "resumed", load("actors2.safetensors"), load("batched2.safetensors"))
+}
+
+// sameModels checks that two models' kernels, biases and Adam state agree
+// to 1e-5.
+func sameModels(t *testing.T, what string, a, b *ngc.Model) {
+	t.Helper()
+	for l := 1; l <= b.Config().Layers(); l++ {
+		sa, sb := a.Synapses(l), b.Synapses(l)
+		aw, ab, _ := a.Optimizers(l)
+		bw, bb, _ := b.Optimizers(l)
+		ma, mb := aw.(*optim.Adam), bw.(*optim.Adam)
+		va, vb := ab.(*optim.Adam), bb.(*optim.Adam)
+		if ma.T != mb.T || ma.T == 0 {
+			t.Errorf("%s, layer %d: Adam steps %d and %d", what, l, ma.T, mb.T)
 		}
-		if d := maxAbsDiff(a.Bias, b.Bias); d > 1e-5 {
-			t.Errorf("layer %d: bias differs by %g", l, d)
+		for _, c := range []struct {
+			name string
+			x, y []float32
+		}{{"W", sa.W, sb.W}, {"bias", sa.Bias, sb.Bias}, {"Adam m of W", ma.M, mb.M}, {"Adam v of W", ma.V, mb.V},
+			{"Adam m of bias", va.M, vb.M}} {
+			if d := maxAbsDiff(c.x, c.y); d > 1e-5 {
+				t.Errorf("%s, layer %d: %s of the actor-trained model differs from the batched one by %g", what, l, c.name, d)
+			}
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
 	"github.com/convngc/convngc/ngc/metrics"
+	"github.com/convngc/convngc/ngc/optim"
 )
 
 func runRun(ctx context.Context, e *env, args []string) error {
@@ -558,9 +559,9 @@ func sum(v []float64) float64 {
 	return s
 }
 
-// saveModel gathers the trained parameters from the actors and writes them
-// as a model with the run's config. The actors' optimiser moments are not
-// gathered: the saved model's optimiser starts afresh, as the actors did.
+// saveModel gathers the trained parameters and the optimiser's state from
+// the actors and writes them as a model with the run's config, so that
+// training resumes from it as from a batched checkpoint.
 func (co *coordinator) saveModel(ctx context.Context, m *ngc.Model, path string) error {
 	p, err := co.s.Params(ctx)
 	if err != nil {
@@ -584,8 +585,35 @@ func (co *coordinator) saveModel(ctx context.Context, m *ngc.Model, path string)
 			}
 			copy(dst.E, p.E[si])
 		}
+		if p.Adam == nil {
+			continue
+		}
+		ow, ob, oe := out.Optimizers(syn.From)
+		for _, x := range []struct {
+			o    optim.Optimizer
+			m, v []float32
+		}{{ow, p.Adam.MW[si], p.Adam.VW[si]}, {ob, p.Adam.MBias[syn.To], p.Adam.VBias[syn.To]}, {oe, at(p.Adam.ME, si), at(p.Adam.VE, si)}} {
+			a, ok := x.o.(*optim.Adam)
+			if !ok {
+				continue
+			}
+			if len(a.M) != len(x.m) || len(a.V) != len(x.v) {
+				return fmt.Errorf("run: synapse %d→%d: gathered %d Adam moments, the model has %d", syn.From, syn.To, len(x.m), len(a.M))
+			}
+			copy(a.M, x.m)
+			copy(a.V, x.v)
+			a.T = p.Adam.Steps
+		}
 	}
 	return out.Save(path)
+}
+
+// at returns v[i], or nil when v is nil.
+func at(v [][]float32, i int) []float32 {
+	if v == nil {
+		return nil
+	}
+	return v[i]
 }
 
 // end tells the workers the run is over (err nil) or failed.
