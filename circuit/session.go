@@ -156,6 +156,8 @@ func Start(ctx context.Context, c *Circuit, b bus.Bus, opts ...Option) (*Session
 		if o.async.Budget < 1 || o.async.WallClock < 0 || o.async.MaxLag < 0 {
 			return nil, fmt.Errorf("circuit: asynchronous budget %d, lag bound %d and wall-clock bound %v must not be negative", o.async.Budget, o.async.MaxLag, o.async.WallClock)
 		}
+		// Maps that read the same error messages share their patches.
+		set.MessagePatches = newMessagePatches()
 	} else {
 		// The shared patches are keyed by step: only the lock-step
 		// dataflow reads identical inputs across maps.

@@ -31,6 +31,19 @@ type Settings struct {
 	// lower layer, so that the state maps of one process that all read the
 	// same errors gather them once. Nil: every state map gathers its own.
 	Patches PatchSource
+	// MessagePatches, when set, supplies the patches in the asynchronous
+	// runtime, where maps of one layer correct at different times and are
+	// matched by the messages they read rather than by step.
+	MessagePatches MessagePatchSource
+}
+
+// MessagePatchSource gives the im2col patch matrix (tensor.Im2ColMaps with
+// spec s) of the maps x, where every x[j] is the data of a received
+// message. Message data is never changed after it is sent, so callers that
+// pass the very same slices read the same values and may share one matrix.
+// The caller reads cols until it calls release, exactly once.
+type MessagePatchSource interface {
+	MessagePatches(x [][]float32, s tensor.ConvSpec) (cols []float32, release func())
 }
 
 // PatchSource gives the im2col patch matrix (tensor.Im2ColMaps with spec s)

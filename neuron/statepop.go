@@ -163,6 +163,10 @@ func (p *StatePop) correctAt(batch, step int, eOwn []float32, eBelow [][][]float
 		case step >= 0 && p.set.Patches != nil:
 			cols := p.set.Patches.Patches(f.Lower, batch, step, eBelow[fi], f.Spec, p.scratch(f.Spec.ColsLen()))
 			tensor.ConvCols([][]float32{dst}, cols, f.E, f.Spec)
+		case step < 0 && p.set.MessagePatches != nil:
+			cols, release := p.set.MessagePatches.MessagePatches(eBelow[fi], f.Spec)
+			tensor.ConvCols([][]float32{dst}, cols, f.E, f.Spec)
+			release()
 		default:
 			tensor.ConvMaps([][]float32{dst}, eBelow[fi], f.E, p.scratch(f.Spec.ColsLen()), f.Spec)
 		}
