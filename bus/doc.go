@@ -52,5 +52,9 @@
 // is allocated, and errors are *FrameError values that name the sender
 // whenever the header could be read that far. AppendFrame appends to a
 // caller's buffer, and Decoder.DecodeInto reuses a frame, so a steady
-// stream allocates nothing.
+// stream allocates nothing. On little-endian hosts a payload's float32s
+// already have the wire layout: encoding and decoding copy each payload
+// once, and the NATS bus turns a received message (its client's private
+// copy) into a frame whose payload uses that copy in place, after the same
+// checks.
 package bus
