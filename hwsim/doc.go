@@ -52,8 +52,10 @@
 //     step takes 15 hardware time steps.
 //
 // Arch.ValueBits gives the signed resolution a population's values have on
-// an architecture, and Quantize applies it to float32 data so that the
-// runtime can measure what the representation does to accuracy. Quantize
+// an architecture, and Quantize applies it to float32 data; with
+// EngineConfig.ValueBits the virtual-time engine quantises every map
+// message that way, so that a run measures what the representation does to
+// accuracy (`ngc hwsim --quantize`). Quantize
 // uses a signed fixed-point code with a caller-chosen full scale; 32 bits
 // is exact (the float32 travels as the payload).
 //

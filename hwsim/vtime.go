@@ -131,6 +131,16 @@ type EngineConfig struct {
 	Seed uint64
 	// MaxEvents bounds the events of one mini-batch (0: 100,000,000).
 	MaxEvents int64
+	// ValueBits, when 2 to 31, quantises every map value a population
+	// sends to another (φ(z), states, errors, predictions; not the clamped
+	// image, probes, outputs or weights) to a ValueBits-wide signed
+	// fixed-point code, as the hardware's message width would (Quantize;
+	// Arch.ValueBits gives an architecture's width). Each image of a
+	// message gets its own full scale, its largest magnitude: one shared
+	// scale per image and message (block floating point), so nothing
+	// saturates and the code's range is never wasted — the best a fixed
+	// width can do. 0 or 32: exact float32 values.
+	ValueBits int
 }
 
 // Sample is one point of a run's curves, taken at every probe.
@@ -303,6 +313,9 @@ func NewEngine(m *Mapping, net Net, cfg EngineConfig) (*Engine, error) {
 	}
 	if cfg.MaxEvents == 0 {
 		cfg.MaxEvents = 100_000_000
+	}
+	if cfg.ValueBits != 0 && (cfg.ValueBits < 2 || cfg.ValueBits > 32) {
+		return nil, fmt.Errorf("%w: value width %d bits, want 2 to 32 (0: exact)", ErrSim, cfg.ValueBits)
 	}
 	e := &Engine{m: m, net: net, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5851f42d4c957f2d)),
 		idx: map[neuron.Ref]int{}, links: map[[2]int]vlink{}, routes: map[routeKey][]int{}, coreBusy: make([]float64, len(m.Cores))}
@@ -824,6 +837,9 @@ func (e *Engine) emitted(rs *runState, i int, start float64) error {
 		if err != nil {
 			return err
 		}
+		if err := e.quantize(&m); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrSim, p.name, err)
+		}
 		ph := rs.msgPhase(m.Kind, m.Step, async)
 		c := &rs.phases[ph]
 		depth := 0
@@ -853,6 +869,46 @@ func (e *Engine) emitted(rs *runState, i int, start float64) error {
 			rs.push(event{t: arrive, to: j, depth: depth, msg: m})
 		}
 	}
+	return nil
+}
+
+// quantize replaces a map message's data by its quantised copy when the
+// engine quantises (see EngineConfig.ValueBits); the sender's own buffer is
+// left alone.
+func (e *Engine) quantize(m *neuron.Msg) error {
+	bits := e.cfg.ValueBits
+	if bits == 0 || bits == 32 || len(m.Data) == 0 {
+		return nil
+	}
+	switch m.Kind {
+	case neuron.KindPhi, neuron.KindState, neuron.KindError, neuron.KindPred:
+	default:
+		return nil
+	}
+	B := e.net.Batch
+	if len(m.Data)%B != 0 {
+		return fmt.Errorf("a %v message of %d values does not split into %d images", m.Kind, len(m.Data), B)
+	}
+	q := make([]float32, len(m.Data))
+	n := len(m.Data) / B
+	for k := 0; k < B; k++ {
+		src, dst := m.Data[k*n:(k+1)*n], q[k*n:(k+1)*n]
+		scale := float32(0)
+		for _, v := range src {
+			scale = max(scale, float32(math.Abs(float64(v))))
+		}
+		if !(scale > 0) || math.IsInf(float64(scale), 0) {
+			copy(dst, src) // all zero (or not finite: left for the caller to see)
+			continue
+		}
+		// Full scale one step above the largest magnitude, so that it is
+		// represented rather than saturated.
+		scale /= 1 - float32(math.Ldexp(1, 1-bits))
+		if err := Quantize(dst, src, bits, scale); err != nil {
+			return err
+		}
+	}
+	m.Data = q
 	return nil
 }
 

@@ -458,6 +458,8 @@ func TestHwsimBadInput(t *testing.T) {
 		"negative jitter": {mp, hwsim.Net{Pops: sp, Route: route, Batch: 4, Steps: 8}, hwsim.EngineConfig{Jitter: -1}},
 		"NaN jitter":      {mp, hwsim.Net{Pops: sp, Route: route, Batch: 4, Steps: 8}, hwsim.EngineConfig{JitterTime: math.NaN()}},
 		"bad dynamics":    {mp, hwsim.Net{Pops: sp, Route: route, Batch: 4, Steps: 8}, hwsim.EngineConfig{Dynamics: 7}},
+		"1-bit values":    {mp, hwsim.Net{Pops: sp, Route: route, Batch: 4, Steps: 8}, hwsim.EngineConfig{ValueBits: 1}},
+		"33-bit values":   {mp, hwsim.Net{Pops: sp, Route: route, Batch: 4, Steps: 8}, hwsim.EngineConfig{ValueBits: 33}},
 		"learn denoise":   {mp, hwsim.Net{Pops: sp, Route: route, Batch: 4, Steps: 8, Learn: true, Denoise: true}, hwsim.EngineConfig{}},
 		"nil population":  {mp, hwsim.Net{Pops: []hwsim.SimPop{nil}, Route: route, Batch: 4, Steps: 8}, hwsim.EngineConfig{}},
 	} {
@@ -502,4 +504,59 @@ func ExampleEngine() {
 	// Output:
 	// sync: 179064 synaptic ops and 999 messages per image, 745.8 µs per image, reconstruction MSE 0.0553
 	// async: 182736 synaptic ops and 998 messages per image, 941.6 µs per image, reconstruction MSE 0.0553
+}
+
+// TestHwsimQuantizedMessages: quantising the map messages to the hardware's
+// width changes the reconstruction by an amount that shrinks with the width:
+// 32 bits is exact, 16 bits indistinguishable, 8 bits close, 3 bits worse;
+// and the run stays deterministic.
+func TestHwsimQuantizedMessages(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Steps = 20
+	cfg.TopStd = ngc.Float(0)
+	m, err := ngc.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, _ := m.NewWorkspace(8)
+	rng := rand.New(rand.NewPCG(1, 1))
+	for b := 0; b < 60; b++ {
+		if err := m.TrainBatch(ws, smooth(8, 16, uint64(b)), rng, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x := smooth(8, 16, 1000)
+	mse := func(y []float32) float64 {
+		s := 0.0
+		for i := range x {
+			d := float64(x[i] - y[i])
+			s += d * d
+		}
+		return s / float64(len(x))
+	}
+	run := func(bits int) []float32 {
+		return newRig(t, m, tinyNetwork(), "loihi2", 8, ngc.Reconstruct, false, hwsim.EngineConfig{ValueBits: bits}).run(t, x).Output
+	}
+	exact := run(0)
+	if !reflect.DeepEqual(run(32), exact) {
+		t.Error("32-bit messages differ from exact ones")
+	}
+	e0 := mse(exact)
+	got := map[int]float64{}
+	for _, bits := range []int{16, 8, 3} {
+		got[bits] = mse(run(bits))
+	}
+	t.Logf("reconstruction MSE: exact %.6f, 16 bits %.6f, 8 bits %.6f, 3 bits %.6f", e0, got[16], got[8], got[3])
+	if math.Abs(got[16]-e0) > 0.01*e0 {
+		t.Errorf("16-bit messages moved the MSE from %.6f to %.6f", e0, got[16])
+	}
+	if math.Abs(got[8]-e0) > 0.25*e0 {
+		t.Errorf("8-bit messages moved the MSE from %.6f to %.6f", e0, got[8])
+	}
+	if got[3] <= got[8] || math.IsNaN(got[3]) {
+		t.Errorf("3-bit messages (MSE %.6f) are not worse than 8-bit ones (%.6f)", got[3], got[8])
+	}
+	if !reflect.DeepEqual(run(8), run(8)) {
+		t.Error("quantised runs are not deterministic")
+	}
 }

@@ -55,6 +55,8 @@ func runHwsim(ctx context.Context, e *env, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the jitter and the initial top states")
 	batch := fs.Int("batch", 16, "mini-batch size (images run together; full batches only)")
 	steps := fs.Int("T", 0, "inference steps (0: the model's)")
+	quantize := fs.Bool("quantize", false, "quantise every map message to the architecture's value width (rate codes: their value_bits; graded spikes: --value-bits), one full scale per image and message, to measure what the representation does to accuracy")
+	valueBits := fs.Int("value-bits", 32, "with --quantize, the width a population's values use where the architecture allows that many (graded spikes: 8, 16 or 32)")
 	out := fs.String("out", "hwsim-out", "directory for hwsim.json and the plots")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := parse(fs, args); err != nil {
@@ -77,6 +79,9 @@ func runHwsim(ctx context.Context, e *env, args []string) error {
 	jit, jitTime, err := parseJitter(*jitter)
 	if err != nil {
 		return err
+	}
+	if *valueBits < 2 || *valueBits > 32 {
+		return fmt.Errorf("hwsim: --value-bits %d (want 2 to 32)", *valueBits)
 	}
 	if *batch < 1 || *budget < 0 || *maxLag < 0 || *steps < 0 {
 		return fmt.Errorf("hwsim: --batch must be positive, --budget, --max-lag and -T not negative")
@@ -162,9 +167,12 @@ func runHwsim(ctx context.Context, e *env, args []string) error {
 		ar.NeuronUtil, ar.SynapseUtil = mp.NeuronUtilization, mp.SynapseUtilization
 		ar.Violations, ar.MeanHops, ar.MaxHops = len(mp.Violations), mp.MeanHops, mp.MaxHops
 		ar.Split = len(mp.Split())
+		if *quantize {
+			ar.ValueBits = a.ValueBits(*valueBits)
+		}
 		for _, dyn := range modes {
 			eng, err := newEngine(c, mp, B, T, false, hwsim.EngineConfig{Dynamics: dyn, Budget: *budget, MaxLag: *maxLag,
-				Jitter: jit, JitterTime: jitTime, Seed: *seed})
+				Jitter: jit, JitterTime: jitTime, Seed: *seed, ValueBits: ar.ValueBits})
 			if err != nil {
 				return err
 			}
@@ -222,7 +230,7 @@ func runHwsim(ctx context.Context, e *env, args []string) error {
 			ar.Runs = append(ar.Runs, mr)
 		}
 		// One training batch, sync, on the populations' own copy of the kernels.
-		eng, err := newEngine(c, mp, B, T, true, hwsim.EngineConfig{Jitter: jit, JitterTime: jitTime, Seed: *seed})
+		eng, err := newEngine(c, mp, B, T, true, hwsim.EngineConfig{Jitter: jit, JitterTime: jitTime, Seed: *seed, ValueBits: ar.ValueBits})
 		if err != nil {
 			return err
 		}
@@ -453,19 +461,22 @@ type hwsimReport struct {
 }
 
 type archReport struct {
-	Arch        string       `json:"arch"`
-	Source      string       `json:"source"`
-	Error       string       `json:"error,omitempty"`
-	Cores       int          `json:"cores"`
-	Chips       int          `json:"chips"`
-	Split       int          `json:"split_populations"`
-	NeuronUtil  float64      `json:"neuron_utilization"`
-	SynapseUtil float64      `json:"synapse_utilization"`
-	Violations  int          `json:"axon_violations"`
-	MeanHops    float64      `json:"mean_hops"`
-	MaxHops     int          `json:"max_hops"`
-	Runs        []modeReport `json:"runs"`
-	Training    *trainReport `json:"training,omitempty"`
+	Arch        string  `json:"arch"`
+	Source      string  `json:"source"`
+	Error       string  `json:"error,omitempty"`
+	Cores       int     `json:"cores"`
+	Chips       int     `json:"chips"`
+	Split       int     `json:"split_populations"`
+	NeuronUtil  float64 `json:"neuron_utilization"`
+	SynapseUtil float64 `json:"synapse_utilization"`
+	Violations  int     `json:"axon_violations"`
+	MeanHops    float64 `json:"mean_hops"`
+	MaxHops     int     `json:"max_hops"`
+	// ValueBits is the width every map message was quantised to (0:
+	// exact float32 values).
+	ValueBits int          `json:"value_bits"`
+	Runs      []modeReport `json:"runs"`
+	Training  *trainReport `json:"training,omitempty"`
 }
 
 type modeReport struct {
@@ -547,13 +558,17 @@ func printHwsim(e *env, r *hwsimReport) {
 	fmt.Fprintf(w, ", seed %d; async budget %d, staleness bound %d (0: none)\n\n", r.Seed, r.Budget, r.MaxLag)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "arch\tcores\tchips\tneuron util\tsynapse util\tsplit pops\taxon violations\tmean hops\t")
+	fmt.Fprintln(tw, "arch\tcores\tchips\tneuron util\tsynapse util\tsplit pops\taxon violations\tmean hops\tmessage values\t")
 	for _, a := range r.Archs {
 		if a.Error != "" {
 			fmt.Fprintf(tw, "%s\t%s\t\t\t\t\t\t\t\n", a.Arch, a.Error)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f%%\t%.1f%%\t%d\t%d\t%.2f\t\n", a.Arch, a.Cores, a.Chips, 100*a.NeuronUtil, 100*a.SynapseUtil, a.Split, a.Violations, a.MeanHops)
+		values := "float32"
+		if a.ValueBits > 0 && a.ValueBits < 32 {
+			values = fmt.Sprintf("%d-bit", a.ValueBits)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f%%\t%.1f%%\t%d\t%d\t%.2f\t%s\t\n", a.Arch, a.Cores, a.Chips, 100*a.NeuronUtil, 100*a.SynapseUtil, a.Split, a.Violations, a.MeanHops, values)
 	}
 	tw.Flush()
 

@@ -120,12 +120,36 @@ func TestHwsimCommand(t *testing.T) {
 		t.Error("two runs with the same seed gave different virtual-time results")
 	}
 
+	// Quantised messages: Loihi's rate code has its 5-bit values, the CPU
+	// the --value-bits width; the reconstruction changes but stays finite.
+	out := filepath.Join(dir, "out", "quantized")
+	stdout, stderr, code := runNGC(t, dir, append(args, "--quantize", "--value-bits", "8", "--out", out)...)
+	if code != 0 || !strings.Contains(stdout, "5-bit") || !strings.Contains(stdout, "8-bit") {
+		t.Fatalf("ngc hwsim --quantize: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var q hwsimReport
+	if b, err := os.ReadFile(filepath.Join(out, "hwsim.json")); err != nil {
+		t.Fatal(err)
+	} else if err := json.Unmarshal(b, &q); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range q.Archs {
+		want := map[string]int{"loihi": 5, "cpu": 8}[a.Arch]
+		if a.ValueBits != want || r.Archs[i].ValueBits != 0 {
+			t.Errorf("%s: values quantised to %d bits (want %d), unquantised run %d", a.Arch, a.ValueBits, want, r.Archs[i].ValueBits)
+		}
+		if mse := a.Runs[0].ReconMSE; !(mse > 0) || mse == r.Archs[i].Runs[0].ReconMSE {
+			t.Errorf("%s: quantised reconstruction MSE %g, exact %g", a.Arch, mse, r.Archs[i].Runs[0].ReconMSE)
+		}
+	}
+
 	for _, bad := range [][]string{
 		{"hwsim"},
 		{"hwsim", "--model", model, "--mode", "sideways"},
 		{"hwsim", "--model", model, "--jitter", "-1"},
 		{"hwsim", "--model", model, "--arch", "nosuchchip"},
 		{"hwsim", "--model", model, "--batch", "0"},
+		{"hwsim", "--model", model, "--quantize", "--value-bits", "1"},
 	} {
 		_, stderr, code := runNGC(t, dir, bad...)
 		lines := strings.Split(strings.TrimSpace(stderr), "\n")
