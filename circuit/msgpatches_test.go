@@ -92,7 +92,7 @@ func TestMessagePatchesConcurrent(t *testing.T) {
 	}
 	c := newMessagePatches()
 	var wg sync.WaitGroup
-	errs := make(chan int, 64)
+	errs := make(chan int, 8*200)
 	for gi := range 8 {
 		wg.Add(1)
 		go func() {

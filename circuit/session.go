@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -321,7 +322,7 @@ func (s *Session) publish(k neuron.Kind, ref neuron.Ref, sender string, batch, s
 // dump publishes the parameters an actor holds: an error map's kernels
 // (all dendrites) and bias; a state map's untied error kernels. With Adam
 // the same values' first moments, then their second moments, then the step
-// count follow (a float32 holds every count up to 2²⁴ exactly).
+// count follow (its bits as a uint32, carried in a float32's bits).
 func (s *Session) dump(a *actor) error {
 	ref := a.pop.Ref()
 	var params []float32
@@ -348,7 +349,7 @@ func (s *Session) dump(a *actor) error {
 	}
 	data := params
 	if moments, steps, ok := adamMoments(opts); ok {
-		data = append(append(data, moments...), float32(steps))
+		data = append(append(data, moments...), math.Float32frombits(uint32(steps)))
 	}
 	return s.publish(kindDump, ref, ref.String(), 0, 0, data)
 }
@@ -779,7 +780,8 @@ func (s *Session) Params(ctx context.Context) (*Params, error) {
 		}
 	}
 	p.Adam = newAdamState(p)
-	withAdam := 0 // actors that sent their Adam moments
+	p.Adam.Steps = -1 // not known until the first dump with moments
+	withAdam := 0     // actors that sent their Adam moments
 	if err := s.b.Publish(ctx, s.o.run+".ctl.dump", &bus.Frame{Run: s.o.run, Sender: "coordinator", Kind: bus.KindControl, Shape: []int{0}}); err != nil {
 		return nil, fmt.Errorf("circuit: request parameters: %w", err)
 	}
@@ -807,8 +809,12 @@ func (s *Session) Params(ctx context.Context) (*Params, error) {
 			got++
 		}
 	}
-	if withAdam != want {
-		p.Adam = nil
+	switch withAdam {
+	case want:
+	case 0:
+		p.Adam = nil // no actor uses Adam
+	default:
+		return nil, fmt.Errorf("%w: %d of %d actors sent their Adam state (a worker of another ngc build?)", neuron.ErrProtocol, withAdam, want)
 	}
 	return p, nil
 }
@@ -864,7 +870,11 @@ func (c *Circuit) scatter(p *Params, ref neuron.Ref, data []float32) (moments bo
 				copy(v[r.at:r.at+r.n], data[off+total:off+total+r.n])
 				off += r.n
 			}
-			p.Adam.Steps = int(data[3*total])
+			steps := int(math.Float32bits(data[3*total]))
+			if p.Adam.Steps >= 0 && steps != p.Adam.Steps {
+				return false, fmt.Errorf("%w: %v has taken %d optimiser steps, another actor %d", neuron.ErrProtocol, ref, steps, p.Adam.Steps)
+			}
+			p.Adam.Steps = steps
 		}
 	default:
 		return false, fmt.Errorf("%w: %v sent %d values, want %d parameters (or %d with Adam's moments)", neuron.ErrProtocol, ref, len(data), total, 3*total+1)

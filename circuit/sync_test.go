@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/convngc/convngc/bus"
+	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
 )
 
@@ -175,7 +176,10 @@ func checkTrained(t *testing.T, what string, c *Circuit, m *ngc.Model, p *Params
 			}{"E", p.E[si], ms.E}, struct {
 				name      string
 				got, want []float32
-			}{"Adam m of E", p.Adam.ME[si], ae.M})
+			}{"Adam m of E", p.Adam.ME[si], ae.M}, struct {
+				name      string
+				got, want []float32
+			}{"Adam v of E", p.Adam.VE[si], ae.V})
 		}
 		for _, pr := range pairs {
 			if len(pr.got) != len(pr.want) {
@@ -237,5 +241,46 @@ func TestMissingNodeIsNamed(t *testing.T) {
 	_, err := Start(context.Background(), c, inproc(t), Batch(4), Placed(p, "here"), Timeout(300*time.Millisecond))
 	if !errors.Is(err, ErrLost) || !strings.Contains(err.Error(), "far-away") {
 		t.Fatalf("got %v, want ErrLost naming far-away", err)
+	}
+}
+
+// TestScatterAdamSteps: dumps carrying Adam moments must agree on the step
+// count, and a dump of the wrong length is refused.
+func TestScatterAdamSteps(t *testing.T) {
+	m := smallModel(t, nil)
+	c, err := FromModel(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Params{Bias: make([][]float32, len(c.Graph.Layers))}
+	for si := range c.Graph.Synapses {
+		p.W = append(p.W, make([]float32, c.Graph.Spec(si, 1).KernelLen()))
+	}
+	for l := range c.Graph.Layers {
+		if !c.Graph.Top(l) {
+			p.Bias[l] = make([]float32, c.Graph.Layers[l].Maps)
+		}
+	}
+	p.Adam = newAdamState(p)
+	p.Adam.Steps = -1
+	dump := func(idx, steps int) []float32 {
+		n := 1
+		for _, si := range c.Graph.above(0) {
+			s := c.Graph.Spec(si, 1)
+			n += s.OutC * s.K * s.K
+		}
+		d := make([]float32, 3*n+1)
+		d[3*n] = math.Float32frombits(uint32(steps))
+		return d
+	}
+	ref := func(i int) neuron.Ref { return neuron.Ref{Role: neuron.ErrorRole, Layer: 0, Index: i} }
+	if moments, err := c.scatter(p, ref(0), dump(0, 3)); err != nil || !moments || p.Adam.Steps != 3 {
+		t.Fatalf("first dump: moments %v, steps %d, %v", moments, p.Adam.Steps, err)
+	}
+	if _, err := c.scatter(p, ref(1), dump(1, 4)); !errors.Is(err, neuron.ErrProtocol) {
+		t.Errorf("disagreeing step counts: %v", err)
+	}
+	if _, err := c.scatter(p, ref(1), make([]float32, 5)); !errors.Is(err, neuron.ErrProtocol) {
+		t.Errorf("a dump of the wrong length: %v", err)
 	}
 }

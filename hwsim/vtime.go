@@ -903,7 +903,7 @@ func (e *Engine) quantize(m *neuron.Msg) error {
 		}
 		// Full scale one step above the largest magnitude, so that it is
 		// represented rather than saturated.
-		scale /= 1 - float32(math.Ldexp(1, 1-bits))
+		scale = float32(float64(scale) / (1 - math.Ldexp(1, 1-bits)))
 		if err := Quantize(dst, src, bits, scale); err != nil {
 			return err
 		}

@@ -35,7 +35,7 @@ import (
 )
 
 // manifestVersion is the version of the manifest's JSON layout.
-const manifestVersion = 1
+const manifestVersion = 2 // 2: Params carry the Adam state
 
 // aliveEvery is the period of the coordinator's beacon.
 const aliveEvery = 250 * time.Millisecond

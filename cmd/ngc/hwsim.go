@@ -56,7 +56,7 @@ func runHwsim(ctx context.Context, e *env, args []string) error {
 	batch := fs.Int("batch", 16, "mini-batch size (images run together; full batches only)")
 	steps := fs.Int("T", 0, "inference steps (0: the model's)")
 	quantize := fs.Bool("quantize", false, "quantise every map message to the architecture's value width (rate codes: their value_bits; graded spikes: --value-bits), one full scale per image and message, to measure what the representation does to accuracy")
-	valueBits := fs.Int("value-bits", 32, "with --quantize, the width a population's values use where the architecture allows that many (graded spikes: 8, 16 or 32)")
+	valueBits := fs.Int("value-bits", 32, "with --quantize, the width (2 to 32 bits) of a population's values wherever the architecture carries that many: graded spikes, SpiNNaker payloads, CPU words; rate-coded architectures keep their own narrower value_bits")
 	out := fs.String("out", "hwsim-out", "directory for hwsim.json and the plots")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := parse(fs, args); err != nil {
@@ -472,8 +472,9 @@ type archReport struct {
 	Violations  int     `json:"axon_violations"`
 	MeanHops    float64 `json:"mean_hops"`
 	MaxHops     int     `json:"max_hops"`
-	// ValueBits is the width every map message was quantised to (0:
-	// exact float32 values).
+	// ValueBits is the width every map message was quantised to: 0
+	// without --quantize, and 32 (also exact: the float32 itself) where
+	// the architecture and --value-bits allow a full word.
 	ValueBits int          `json:"value_bits"`
 	Runs      []modeReport `json:"runs"`
 	Training  *trainReport `json:"training,omitempty"`

@@ -61,11 +61,11 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 // layerDiff is the largest absolute parameter difference of one layer's
 // synapses between two checkpoints.
 type layerDiff struct {
-	Layer int     `json:"layer"`
-	W     float64 `json:"max_abs_diff_w"`
-	Bias  float64 `json:"max_abs_diff_bias"`
-	E     float64 `json:"max_abs_diff_e,omitempty"`
-	NormW float64 `json:"norm_w"` // Euclidean norm of the first model's W, for scale
+	Layer int      `json:"layer"`
+	W     float64  `json:"max_abs_diff_w"`
+	Bias  float64  `json:"max_abs_diff_bias"`
+	E     *float64 `json:"max_abs_diff_e,omitempty"` // nil for tied models (no E)
+	NormW float64  `json:"norm_w"`                   // Euclidean norm of the first model's W, for scale
 }
 
 // compareModels prints the per-layer parameter differences of two
@@ -90,7 +90,11 @@ func compareModels(e *env, a, b string, asJSON bool) error {
 		if len(pa.W) != len(pb.W) || len(pa.Bias) != len(pb.Bias) || len(pa.E) != len(pb.E) {
 			return fmt.Errorf("inspect: layer %d has different shapes in %s and %s", l, a, b)
 		}
-		d := layerDiff{Layer: l, W: maxAbsDiff(pa.W, pb.W), Bias: maxAbsDiff(pa.Bias, pb.Bias), E: maxAbsDiff(pa.E, pb.E)}
+		d := layerDiff{Layer: l, W: maxAbsDiff(pa.W, pb.W), Bias: maxAbsDiff(pa.Bias, pb.Bias)}
+		if pa.E != nil {
+			de := maxAbsDiff(pa.E, pb.E)
+			d.E = &de
+		}
 		for _, v := range pa.W {
 			d.NormW += float64(v) * float64(v)
 		}
@@ -108,7 +112,11 @@ func compareModels(e *env, a, b string, asJSON bool) error {
 	fmt.Fprintf(e.stdout, "%s against %s: largest absolute differences\n", a, b)
 	fmt.Fprintf(e.stdout, "%-6s %12s %12s %12s %10s\n", "layer", "W", "bias", "E", "‖W‖")
 	for _, d := range diffs {
-		fmt.Fprintf(e.stdout, "%-6d %12.3g %12.3g %12.3g %10.4f\n", d.Layer, d.W, d.Bias, d.E, d.NormW)
+		de := "—"
+		if d.E != nil {
+			de = fmt.Sprintf("%.3g", *d.E)
+		}
+		fmt.Fprintf(e.stdout, "%-6d %12.3g %12.3g %12s %10.4f\n", d.Layer, d.W, d.Bias, de, d.NormW)
 	}
 	return nil
 }

@@ -147,8 +147,15 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		B = *batch
 	}
 	B = min(B, set.Len())
+	params := c.Params
+	if !*learn && params.Adam != nil {
+		// Only learning actors need the optimiser's state.
+		cp := *params
+		cp.Adam = nil
+		params = &cp
+	}
 	man := &manifest{Version: manifestVersion, Run: *runID, Mode: *mode, Async: as, Task: *task, Learn: *learn, Batch: B, Timeout: *timeout,
-		Config: c.Config, Graph: c.Graph, Params: c.Params, Placement: p}
+		Config: c.Config, Graph: c.Graph, Params: params, Placement: p}
 
 	co := &coordinator{e: e, man: man, c: c, node: *node, remote: remote, assign: assign, seed: *seed, quiet: *quiet,
 		errs: &errorLog{w: e.stderr, prefix: "run: ", limit: 5}, joined: map[string]string{}, joinCh: make(chan struct{}, 1),

@@ -49,13 +49,13 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	train, err := df.load(ctx, data.Train)
-	if err != nil {
-		return err
-	}
 	cfg := m.Config()
 	var fit ngc.FitResult
+	var train *data.Set
 	if *epochs > 0 {
+		if train, err = df.load(ctx, data.Train); err != nil {
+			return err
+		}
 		batches := *epochs * max(train.Len()/min(cfg.Batch, train.Len()), 1)
 		fmt.Fprintf(e.stderr, "training on %d images of %s: %d epochs, %d updates of %d images, T=%d\n",
 			train.Len(), train.Name, *epochs, batches, min(cfg.Batch, train.Len()), cfg.Steps)
@@ -77,6 +77,8 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "trained %d updates on %d images in %s (%.0f img/s); final energy %.2f per image\n",
 			fit.Updates, fit.Images, time.Duration(fit.Seconds*float64(time.Second)).Round(time.Second),
 			float64(fit.Images)/fit.Seconds, last(fit.Energy))
+	} else if *from != "" {
+		fmt.Fprintf(e.stdout, "saved %s unchanged (--epochs 0)\n", *from)
 	} else {
 		fmt.Fprintf(e.stdout, "saved the initialised model untrained (--epochs 0)\n")
 	}
@@ -85,8 +87,10 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	report := map[string]any{
 		"command": append([]string{"ngc", "train"}, args...),
 		"config":  cfg,
-		"dataset": train.Name,
 		"train":   fit,
+	}
+	if train != nil {
+		report["dataset"] = train.Name
 	}
 	if len(fit.Energy) > 0 {
 		xs := make([]float64, len(fit.Energy))
