@@ -353,11 +353,11 @@ func TestHwsimDeterministic(t *testing.T) {
 	}
 }
 
-// TestHwsimAsyncCloseToSync: on a small model trained (batched) on soft
-// blobs, asynchronous dynamics in virtual time with jittered latencies and a
-// staleness bound of 2 versions reconstruct within 25% (relative MSE) of the
-// synchronous dynamics, with stale inputs actually used.
-func TestHwsimAsyncCloseToSync(t *testing.T) {
+// trainedTiny returns the tiny network (T=20, deterministic top states)
+// trained on 60 batches of smooth images, a batch of 8 unseen images and
+// the reconstruction MSE against them.
+func trainedTiny(t *testing.T) (*ngc.Model, []float32, func([]float32) float64) {
+	t.Helper()
 	cfg := tinyConfig()
 	cfg.Steps = 20
 	cfg.TopStd = ngc.Float(0)
@@ -381,6 +381,15 @@ func TestHwsimAsyncCloseToSync(t *testing.T) {
 		}
 		return s / float64(len(x))
 	}
+	return m, x, mse
+}
+
+// TestHwsimAsyncCloseToSync: on a small model trained (batched) on soft
+// blobs, asynchronous dynamics in virtual time with jittered latencies and a
+// staleness bound of 2 versions reconstruct within 25% (relative MSE) of the
+// synchronous dynamics, with stale inputs actually used.
+func TestHwsimAsyncCloseToSync(t *testing.T) {
+	m, x, mse := trainedTiny(t)
 	sync := newRig(t, m, tinyNetwork(), "loihi2", 8, ngc.Reconstruct, false, hwsim.EngineConfig{}).run(t, x)
 	async := newRig(t, m, tinyNetwork(), "loihi2", 8, ngc.Reconstruct, false,
 		hwsim.EngineConfig{Dynamics: hwsim.AsyncDynamics, MaxLag: 2, Jitter: 1, Seed: 4}).run(t, x)
@@ -511,29 +520,7 @@ func ExampleEngine() {
 // 32 bits is exact, 16 bits indistinguishable, 8 bits close, 3 bits worse;
 // and the run stays deterministic.
 func TestHwsimQuantizedMessages(t *testing.T) {
-	cfg := tinyConfig()
-	cfg.Steps = 20
-	cfg.TopStd = ngc.Float(0)
-	m, err := ngc.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws, _ := m.NewWorkspace(8)
-	rng := rand.New(rand.NewPCG(1, 1))
-	for b := 0; b < 60; b++ {
-		if err := m.TrainBatch(ws, smooth(8, 16, uint64(b)), rng, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	x := smooth(8, 16, 1000)
-	mse := func(y []float32) float64 {
-		s := 0.0
-		for i := range x {
-			d := float64(x[i] - y[i])
-			s += d * d
-		}
-		return s / float64(len(x))
-	}
+	m, x, mse := trainedTiny(t)
 	run := func(bits int) []float32 {
 		return newRig(t, m, tinyNetwork(), "loihi2", 8, ngc.Reconstruct, false, hwsim.EngineConfig{ValueBits: bits}).run(t, x).Output
 	}
