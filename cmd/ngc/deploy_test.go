@@ -22,6 +22,7 @@ import (
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
 	"github.com/convngc/convngc/ngc/metrics"
+	"github.com/convngc/convngc/ngc/optim"
 )
 
 // proc is an ngc process started by a test, its output captured line by line.
@@ -154,6 +155,22 @@ func newDeployFixture(t *testing.T) *deployFixture {
 	m, err := ngc.New(ngc.Config{Channels: []int{4, 6, 3}, Steps: 5, Batch: 4, Seed: 3})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Two batched updates first, so that the checkpoint carries Adam state
+	// for the workers to resume (the training subtest checks they do).
+	ws, err := m.NewWorkspace(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	for range 2 {
+		x := make([]float32, 4*data.ImageSize)
+		for i := range x {
+			x[i] = r.Float32()
+		}
+		if err := m.TrainBatch(ws, x, r, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f := &deployFixture{dir: dir, model: filepath.Join(dir, "m.safetensors"), placement: filepath.Join(dir, "placement.json"), m: m}
 	if err := m.Save(f.model); err != nil {
@@ -339,6 +356,15 @@ func TestDeployAcrossProcesses(t *testing.T) {
 			}
 			if maxAbsDiff(g.W, before.W) == 0 {
 				t.Errorf("layer %d: training changed no kernel", l)
+			}
+			gw, _, _ := got.Optimizers(l)
+			rw, _, _ := ref.Optimizers(l)
+			ga, ra := gw.(*optim.Adam), rw.(*optim.Adam)
+			if ga.T != ra.T || ga.T != 4 {
+				t.Errorf("layer %d: Adam steps %d over the workers, %d batched, want 4 (2 resumed + 2)", l, ga.T, ra.T)
+			}
+			if d := maxAbsDiff(ga.V, ra.V); d > weightTol {
+				t.Errorf("layer %d: Adam second moments differ by %g", l, d)
 			}
 		}
 	})
