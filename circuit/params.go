@@ -77,37 +77,86 @@ func FromModel(m *ngc.Model) (*Circuit, error) {
 		return nil, err
 	}
 	p := &Params{Bias: make([][]float32, len(g.Layers))}
-	for si, s := range g.Synapses {
+	for _, s := range g.Synapses {
 		syn := m.Synapses(s.From)
 		p.W = append(p.W, append([]float32(nil), syn.W...))
 		if syn.E != nil {
 			p.E = append(p.E, append([]float32(nil), syn.E...))
 		}
 		p.Bias[s.To] = append([]float32(nil), syn.Bias...)
-		ow, ob, oe := m.Optimizers(s.From)
-		aw, ok := adam(ow)
-		if !ok {
-			continue
-		}
-		if p.Adam == nil {
-			p.Adam = &AdamState{Steps: aw.T, MW: make([][]float32, len(g.Synapses)), VW: make([][]float32, len(g.Synapses)),
-				MBias: make([][]float32, len(g.Layers)), VBias: make([][]float32, len(g.Layers))}
-			if syn.E != nil {
-				p.Adam.ME, p.Adam.VE = make([][]float32, len(g.Synapses)), make([][]float32, len(g.Synapses))
-			}
-		}
-		p.Adam.MW[si], p.Adam.VW[si] = append([]float32(nil), aw.M...), append([]float32(nil), aw.V...)
-		if ab, ok := adam(ob); ok {
-			p.Adam.MBias[s.To], p.Adam.VBias[s.To] = append([]float32(nil), ab.M...), append([]float32(nil), ab.V...)
-		}
-		if ae, ok := adam(oe); ok && p.Adam.ME != nil {
-			p.Adam.ME[si], p.Adam.VE[si] = append([]float32(nil), ae.M...), append([]float32(nil), ae.V...)
-		}
 	}
-	if p.Adam != nil && p.Adam.Steps == 0 {
-		p.Adam = nil // a fresh optimiser: nothing to carry
+	p.Adam = newAdamState(p)
+	steps := 0
+	for _, x := range modelAdam(g, m, p.Adam) {
+		copy(x.m, x.o.M)
+		copy(x.v, x.o.V)
+		steps = x.o.T
+	}
+	p.Adam.Steps = steps
+	if steps == 0 {
+		p.Adam = nil // a fresh (or no) Adam optimiser: nothing to carry
 	}
 	return &Circuit{Graph: g, Params: p, Config: cfg}, nil
+}
+
+// ToModel is the inverse of FromModel: a model of c's config holding the
+// parameters p (gathered by Session.Params) and, when p carries it, their
+// Adam state, so that training resumes from it as from a batched
+// checkpoint. c must be a Conv-NGC circuit (ConvNGC's graph).
+func (c *Circuit) ToModel(p *Params) (*ngc.Model, error) {
+	out, err := ngc.New(c.Config)
+	if err != nil {
+		return nil, err
+	}
+	for si, syn := range c.Graph.Synapses {
+		dst := out.Synapses(syn.From)
+		if len(dst.W) != len(p.W[si]) || len(dst.Bias) != len(p.Bias[syn.To]) || (dst.E != nil && (p.E == nil || len(p.E[si]) != len(dst.E))) {
+			return nil, fmt.Errorf("%w: synapse %d→%d does not fit the model's config", ErrGraph, syn.From, syn.To)
+		}
+		copy(dst.W, p.W[si])
+		copy(dst.Bias, p.Bias[syn.To])
+		if dst.E != nil {
+			copy(dst.E, p.E[si])
+		}
+	}
+	if p.Adam != nil {
+		for _, x := range modelAdam(c.Graph, out, p.Adam) {
+			if len(x.m) != len(x.o.M) {
+				return nil, fmt.Errorf("%w: %d Adam moments for %d parameters", ErrGraph, len(x.m), len(x.o.M))
+			}
+			copy(x.o.M, x.m)
+			copy(x.o.V, x.v)
+			x.o.T = p.Adam.Steps
+		}
+	}
+	return out, nil
+}
+
+// adamPair is one of a model's Adam optimisers and the AdamState slices
+// laid out like its parameters.
+type adamPair struct {
+	o    *optim.Adam
+	m, v []float32
+}
+
+// modelAdam pairs the Adam optimisers of model m (W, bias and, untied, E
+// of every synapse of the Conv-NGC graph g) with their slices of a.
+// Optimisers that are not Adam are left out.
+func modelAdam(g *Graph, m *ngc.Model, a *AdamState) []adamPair {
+	var out []adamPair
+	for si, s := range g.Synapses {
+		ow, ob, oe := m.Optimizers(s.From)
+		if o, ok := adam(ow); ok {
+			out = append(out, adamPair{o, a.MW[si], a.VW[si]})
+		}
+		if o, ok := adam(ob); ok {
+			out = append(out, adamPair{o, a.MBias[s.To], a.VBias[s.To]})
+		}
+		if o, ok := adam(oe); ok && a.ME != nil {
+			out = append(out, adamPair{o, a.ME[si], a.VE[si]})
+		}
+	}
+	return out
 }
 
 // New returns a circuit over any graph with fresh parameters: kernels from
@@ -202,83 +251,64 @@ func (c *Circuit) settings(batch int, denoise, learn bool) (*neuron.Settings, er
 func (c *Circuit) tied() bool { return c.Params.E == nil }
 
 // population builds the population ref names, with its own copy of the
-// kernels it holds.
+// kernels it holds (its shares of the parameters) and, when the circuit
+// carries Adam state, its share of that.
 func (c *Circuit) population(ref neuron.Ref, set *neuron.Settings) (population, error) {
 	g := c.Graph
 	kk := func(si int) int { return g.Synapses[si].Kernel * g.Synapses[si].Kernel }
 	plane := set.Batch * g.Layers[ref.Layer].Size * g.Layers[ref.Layer].Size
+	shs := c.shares(ref)
+	param := func(sh share) []float32 { return sh.of(c.Params) }
+	var pop population
 	if ref.Role == neuron.ErrorRole {
 		var ds []neuron.Dendrite
-		for _, si := range g.above(ref.Layer) {
-			s := g.Spec(si, set.Batch)
-			spec := s
+		for di, si := range g.above(ref.Layer) {
+			spec := g.Spec(si, set.Batch)
 			spec.InC = 1
-			k := kk(si)
-			w := make([]float32, s.OutC*k) // W[·j]: [C_up][1][K][K]
-			for i := 0; i < s.OutC; i++ {
-				copy(w[i*k:(i+1)*k], c.Params.W[si][(i*s.InC+ref.Index)*k:(i*s.InC+ref.Index+1)*k])
-			}
-			ds = append(ds, neuron.Dendrite{Upper: g.Synapses[si].From, Spec: spec, W: w})
+			// W[·j]: [C_up][1][K][K]
+			ds = append(ds, neuron.Dendrite{Upper: g.Synapses[si].From, Spec: spec, W: gatherShares(ofDendrite(shs, di), param)})
 		}
 		gact, _ := outputActivation(g.Layers[ref.Layer].Output)
 		p, err := neuron.NewErrorPop(ref, set, plane, gact, c.Params.Bias[ref.Layer][ref.Index], g.Layers[ref.Layer].Image, c.tied(), ds)
-		if err != nil || c.Params.Adam == nil {
-			return p, err
+		if err != nil {
+			return nil, err
 		}
-		a := c.Params.Adam
-		for di, si := range g.above(ref.Layer) {
-			if o, ok := adam(p.Dendrites()[di].Optimizer()); ok {
-				s, k := g.Spec(si, 1), kk(si)
-				for i := 0; i < s.OutC; i++ {
-					from := (i*s.InC + ref.Index) * k
-					copy(o.M[i*k:(i+1)*k], a.MW[si][from:from+k])
-					copy(o.V[i*k:(i+1)*k], a.VW[si][from:from+k])
+		pop = p
+	} else {
+		var fbs []neuron.Feedback
+		var clampedBelow []bool
+		for fi, si := range g.below(ref.Layer) {
+			spec := g.Spec(si, set.Batch)
+			spec.OutC = 1
+			// Offset of this synapse's kernels in the lower error maps' weight
+			// messages: the kernels of the synapses predicting that layer before it.
+			off := 0
+			for _, sj := range g.above(g.Synapses[si].To) {
+				if sj == si {
+					break
 				}
-				o.T = a.Steps
+				off += g.Layers[g.Synapses[sj].From].Maps * kk(sj)
+			}
+			// E[i·]: [1][C_low][K][K]
+			fbs = append(fbs, neuron.Feedback{Lower: g.Synapses[si].To, Spec: spec, E: gatherShares(ofDendrite(shs, fi), param), WeightsOffset: off})
+			clampedBelow = append(clampedBelow, g.Layers[g.Synapses[si].To].Image)
+		}
+		p, err := neuron.NewStatePop(ref, set, plane, g.Layers[ref.Layer].Image, g.Top(ref.Layer), c.tied(), fbs, clampedBelow)
+		if err != nil {
+			return nil, err
+		}
+		pop = p
+	}
+	if a := c.Params.Adam; a != nil {
+		if _, opts := held(pop, c.tied()); len(opts) > 0 {
+			m := gatherShares(shs, func(sh share) []float32 { m, _ := sh.moments(a); return m })
+			v := gatherShares(shs, func(sh share) []float32 { _, v := sh.moments(a); return v })
+			if err := setAdamMoments(opts, m, v, a.Steps); err != nil {
+				return nil, fmt.Errorf("circuit: %v: %w", ref, err)
 			}
 		}
-		if o, ok := adam(p.BiasOptimizer()); ok {
-			o.M[0], o.V[0], o.T = a.MBias[ref.Layer][ref.Index], a.VBias[ref.Layer][ref.Index], a.Steps
-		}
-		return p, nil
 	}
-	var fbs []neuron.Feedback
-	var clampedBelow []bool
-	for _, si := range g.below(ref.Layer) {
-		s := g.Spec(si, set.Batch)
-		spec := s
-		spec.OutC = 1
-		k := kk(si)
-		src := c.Params.W[si]
-		if !c.tied() {
-			src = c.Params.E[si]
-		}
-		e := append([]float32(nil), src[ref.Index*s.InC*k:(ref.Index+1)*s.InC*k]...) // E[i·]: [1][C_low][K][K]
-		// Offset of this synapse's kernels in the lower error maps' weight
-		// messages: the kernels of the synapses predicting that layer before it.
-		off := 0
-		for _, sj := range g.above(g.Synapses[si].To) {
-			if sj == si {
-				break
-			}
-			off += g.Layers[g.Synapses[sj].From].Maps * kk(sj)
-		}
-		fbs = append(fbs, neuron.Feedback{Lower: g.Synapses[si].To, Spec: spec, E: e, WeightsOffset: off})
-		clampedBelow = append(clampedBelow, g.Layers[g.Synapses[si].To].Image)
-	}
-	p, err := neuron.NewStatePop(ref, set, plane, g.Layers[ref.Layer].Image, g.Top(ref.Layer), c.tied(), fbs, clampedBelow)
-	if err != nil || c.Params.Adam == nil || c.tied() {
-		return p, err
-	}
-	for fi, si := range g.below(ref.Layer) {
-		if o, ok := adam(p.Feedback()[fi].Optimizer()); ok {
-			n := len(o.M)
-			copy(o.M, c.Params.Adam.ME[si][ref.Index*n:(ref.Index+1)*n])
-			copy(o.V, c.Params.Adam.VE[si][ref.Index*n:(ref.Index+1)*n])
-			o.T = c.Params.Adam.Steps
-		}
-	}
-	return p, nil
+	return pop, nil
 }
 
 // population is what the runners drive.

@@ -14,7 +14,6 @@ import (
 	"github.com/convngc/convngc/bus"
 	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
-	"github.com/convngc/convngc/ngc/optim"
 	"github.com/convngc/convngc/ngc/tensor"
 )
 
@@ -319,53 +318,20 @@ func (s *Session) publish(k neuron.Kind, ref neuron.Ref, sender string, batch, s
 	return nil
 }
 
-// dump publishes the parameters an actor holds: an error map's kernels
-// (all dendrites) and bias; a state map's untied error kernels. With Adam
-// the same values' first moments, then their second moments, then the step
-// count follow (its bits as a uint32, carried in a float32's bits).
+// dump publishes the parameters an actor holds (see held): an error map's
+// kernels (all dendrites) and bias; a state map's untied error kernels. With
+// Adam the same values' first moments, then their second moments, then the
+// step count follow (its bits as a uint32, carried in a float32's bits).
 func (s *Session) dump(a *actor) error {
 	ref := a.pop.Ref()
-	var params []float32
-	var opts []optim.Optimizer
-	switch p := a.pop.(type) {
-	case *neuron.ErrorPop:
-		for _, d := range p.Dendrites() {
-			params = append(params, d.W...)
-			opts = append(opts, d.Optimizer())
-		}
-		params = append(params, p.Bias())
-		opts = append(opts, p.BiasOptimizer())
-	case *neuron.StatePop:
-		if s.c.tied() {
-			return nil
-		}
-		for _, f := range p.Feedback() {
-			params = append(params, f.E...)
-			opts = append(opts, f.Optimizer())
-		}
-	}
-	if params == nil {
+	data, opts := held(a.pop, s.c.tied())
+	if data == nil {
 		return nil
 	}
-	data := params
 	if moments, steps, ok := adamMoments(opts); ok {
 		data = append(append(data, moments...), math.Float32frombits(uint32(steps)))
 	}
 	return s.publish(kindDump, ref, ref.String(), 0, 0, data)
-}
-
-// adamMoments concatenates the first moments of every optimiser, then the
-// second moments; ok is false unless all of them are Adam.
-func adamMoments(opts []optim.Optimizer) (moments []float32, steps int, ok bool) {
-	var m, v []float32
-	for _, o := range opts {
-		a, isAdam := adam(o)
-		if !isAdam {
-			return nil, 0, false
-		}
-		m, v, steps = append(m, a.M...), append(v, a.V...), a.T
-	}
-	return append(m, v...), steps, len(opts) > 0
 }
 
 func (s *Session) heartbeats() {
@@ -823,66 +789,27 @@ func (s *Session) Params(ctx context.Context) (*Params, error) {
 // p.Adam is set, its Adam moments) into whole-layer form; moments reports
 // whether the dump carried Adam moments.
 func (c *Circuit) scatter(p *Params, ref neuron.Ref, data []float32) (moments bool, err error) {
-	g := c.Graph
-	// Where each value of the dump goes: the parameters, in the order the
-	// actor sends them, as (destination, offset) runs.
-	type run struct {
-		dst   func(a *AdamState) ([]float32, []float32) // the moments' destinations
-		param []float32                                 // the parameters' destination
-		at, n int
+	if ref.Role == neuron.StateRole && c.tied() {
+		return false, fmt.Errorf("%w: %v sent parameters, but a tied state map holds none of its own", neuron.ErrProtocol, ref)
 	}
-	var runs []run
-	if ref.Role == neuron.ErrorRole {
-		for _, si := range g.above(ref.Layer) {
-			s := g.Spec(si, 1)
-			k := s.K * s.K
-			for i := 0; i < s.OutC; i++ {
-				si := si
-				runs = append(runs, run{param: p.W[si], at: (i*s.InC + ref.Index) * k, n: k,
-					dst: func(a *AdamState) ([]float32, []float32) { return a.MW[si], a.VW[si] }})
-			}
-		}
-		l := ref.Layer
-		runs = append(runs, run{param: p.Bias[l], at: ref.Index, n: 1,
-			dst: func(a *AdamState) ([]float32, []float32) { return a.MBias[l], a.VBias[l] }})
-	} else {
-		for _, si := range g.below(ref.Layer) {
-			s := g.Spec(si, 1)
-			n := s.InC * s.K * s.K
-			si := si
-			runs = append(runs, run{param: p.E[si], at: ref.Index * n, n: n,
-				dst: func(a *AdamState) ([]float32, []float32) { return a.ME[si], a.VE[si] }})
-		}
-	}
-	total := 0
-	for _, r := range runs {
-		total += r.n
-	}
-	switch {
-	case len(data) == total:
-	case len(data) == 3*total+1:
+	shs := c.shares(ref)
+	total := sharesLen(shs)
+	switch len(data) {
+	case total:
+	case 3*total + 1:
 		moments = true
-		if p.Adam != nil {
-			off := total
-			for _, r := range runs {
-				m, v := r.dst(p.Adam)
-				copy(m[r.at:r.at+r.n], data[off:off+r.n])
-				copy(v[r.at:r.at+r.n], data[off+total:off+total+r.n])
-				off += r.n
-			}
+		if a := p.Adam; a != nil {
 			steps := int(math.Float32bits(data[3*total]))
-			if p.Adam.Steps >= 0 && steps != p.Adam.Steps {
-				return false, fmt.Errorf("%w: %v has taken %d optimiser steps, another actor %d", neuron.ErrProtocol, ref, steps, p.Adam.Steps)
+			if a.Steps >= 0 && steps != a.Steps {
+				return false, fmt.Errorf("%w: %v has taken %d optimiser steps, another actor %d", neuron.ErrProtocol, ref, steps, a.Steps)
 			}
-			p.Adam.Steps = steps
+			a.Steps = steps
+			placeShares(shs, func(sh share) []float32 { m, _ := sh.moments(a); return m }, data[total:2*total])
+			placeShares(shs, func(sh share) []float32 { _, v := sh.moments(a); return v }, data[2*total:3*total])
 		}
 	default:
 		return false, fmt.Errorf("%w: %v sent %d values, want %d parameters (or %d with Adam's moments)", neuron.ErrProtocol, ref, len(data), total, 3*total+1)
 	}
-	off := 0
-	for _, r := range runs {
-		copy(r.param[r.at:r.at+r.n], data[off:off+r.n])
-		off += r.n
-	}
+	placeShares(shs, func(sh share) []float32 { return sh.of(p) }, data[:total])
 	return moments, nil
 }

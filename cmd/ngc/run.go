@@ -20,7 +20,6 @@ import (
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
 	"github.com/convngc/convngc/ngc/metrics"
-	"github.com/convngc/convngc/ngc/optim"
 )
 
 func runRun(ctx context.Context, e *env, args []string) error {
@@ -178,7 +177,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *learn {
-		if err := co.saveModel(ctx, m, saveTo); err != nil {
+		if err := co.saveModel(ctx, saveTo); err != nil {
 			co.end(err)
 			return err
 		}
@@ -569,58 +568,16 @@ func sum(v []float64) float64 {
 // saveModel gathers the trained parameters and the optimiser's state from
 // the actors and writes them as a model with the run's config, so that
 // training resumes from it as from a batched checkpoint.
-func (co *coordinator) saveModel(ctx context.Context, m *ngc.Model, path string) error {
+func (co *coordinator) saveModel(ctx context.Context, path string) error {
 	p, err := co.s.Params(ctx)
 	if err != nil {
 		return err
 	}
-	out, err := ngc.New(m.Config())
+	out, err := co.c.ToModel(p)
 	if err != nil {
-		return err
-	}
-	for si, syn := range co.c.Graph.Synapses {
-		dst := out.Synapses(syn.From)
-		if len(dst.W) != len(p.W[si]) || len(dst.Bias) != len(p.Bias[syn.To]) {
-			return fmt.Errorf("run: synapse %d→%d: gathered %d kernel weights and %d biases, the model has %d and %d",
-				syn.From, syn.To, len(p.W[si]), len(p.Bias[syn.To]), len(dst.W), len(dst.Bias))
-		}
-		copy(dst.W, p.W[si])
-		copy(dst.Bias, p.Bias[syn.To])
-		if dst.E != nil {
-			if p.E == nil || len(p.E[si]) != len(dst.E) {
-				return fmt.Errorf("run: synapse %d→%d: the actors sent no error kernels", syn.From, syn.To)
-			}
-			copy(dst.E, p.E[si])
-		}
-		if p.Adam == nil {
-			continue
-		}
-		ow, ob, oe := out.Optimizers(syn.From)
-		for _, x := range []struct {
-			o    optim.Optimizer
-			m, v []float32
-		}{{ow, p.Adam.MW[si], p.Adam.VW[si]}, {ob, p.Adam.MBias[syn.To], p.Adam.VBias[syn.To]}, {oe, at(p.Adam.ME, si), at(p.Adam.VE, si)}} {
-			a, ok := x.o.(*optim.Adam)
-			if !ok {
-				continue
-			}
-			if len(a.M) != len(x.m) || len(a.V) != len(x.v) {
-				return fmt.Errorf("run: synapse %d→%d: gathered %d Adam moments, the model has %d", syn.From, syn.To, len(x.m), len(a.M))
-			}
-			copy(a.M, x.m)
-			copy(a.V, x.v)
-			a.T = p.Adam.Steps
-		}
+		return fmt.Errorf("run: %w", err)
 	}
 	return out.Save(path)
-}
-
-// at returns v[i], or nil when v is nil.
-func at(v [][]float32, i int) []float32 {
-	if v == nil {
-		return nil
-	}
-	return v[i]
 }
 
 // end tells the workers the run is over (err nil) or failed.
