@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/convngc/convngc/bus"
-	"github.com/convngc/convngc/ngc"
 )
 
 // BenchmarkAsyncInProc compares sync and async (stale-synchronous, MaxLag
@@ -16,14 +15,7 @@ import (
 //	go test -run x -bench AsyncInProc -benchtime 3x ./circuit
 func BenchmarkAsyncInProc(b *testing.B) {
 	const batch = 100
-	m, err := ngc.New(ngc.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := FromModel(m)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, c := paperCircuit(b)
 	x := images(batch, benchSize, 1)
 	for _, tc := range []struct {
 		name string

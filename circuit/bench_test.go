@@ -57,7 +57,8 @@ type benchSession struct {
 	release func()
 }
 
-func newPaperBench(b *testing.B) *paperBench {
+// paperCircuit is the paper network, freshly initialised, and its circuit.
+func paperCircuit(b *testing.B) (*ngc.Model, *Circuit) {
 	b.Helper()
 	m, err := ngc.New(ngc.Config{})
 	if err != nil {
@@ -67,6 +68,12 @@ func newPaperBench(b *testing.B) *paperBench {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return m, c
+}
+
+func newPaperBench(b *testing.B) *paperBench {
+	b.Helper()
+	m, c := paperCircuit(b)
 	ws, err := m.NewWorkspace(benchBatch)
 	if err != nil {
 		b.Fatal(err)
