@@ -74,9 +74,10 @@ func TestNATSInProcess(t *testing.T) {
 	})
 }
 
-func TestNATSBigFrame(t *testing.T) {
-	// A 500×32×32 map is 2 MB raw: more than NATS's default max payload.
-	e := startEmbedded(t)
+// eachConnection runs f as a subtest with a bus connected to e over TCP
+// and with one using the server's in-process connection.
+func eachConnection(t *testing.T, e *Embedded, f func(t *testing.T, b *NATS)) {
+	t.Helper()
 	for _, tt := range []struct {
 		name    string
 		connect func() (*NATS, error)
@@ -90,24 +91,32 @@ func TestNATSBigFrame(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer b.Close()
-			if b.MaxFrameSize() < DefaultMaxPayload {
-				t.Fatalf("server max payload %d", b.MaxFrameSize())
-			}
-			h, ch := chanHandler(1)
-			if _, err := b.Subscribe("r1.e.0.0", h); err != nil {
-				t.Fatal(err)
-			}
-			if err := b.Flush(ctxT(t)); err != nil {
-				t.Fatal(err)
-			}
-			f := testFrame(500, 32, 32, noise(9, 500*32*32))
-			keep := f.Clone()
-			if err := b.Publish(ctxT(t), "r1.e.0.0", f); err != nil {
-				t.Fatal(err)
-			}
-			sameFrame(t, recv(t, ch).f, keep)
+			f(t, b)
 		})
 	}
+}
+
+func TestNATSBigFrame(t *testing.T) {
+	// A 500×32×32 map is 2 MB raw: more than NATS's default max payload.
+	e := startEmbedded(t)
+	eachConnection(t, e, func(t *testing.T, b *NATS) {
+		if b.MaxFrameSize() < DefaultMaxPayload {
+			t.Fatalf("server max payload %d", b.MaxFrameSize())
+		}
+		h, ch := chanHandler(1)
+		if _, err := b.Subscribe("r1.e.0.0", h); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Flush(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		f := testFrame(500, 32, 32, noise(9, 500*32*32))
+		keep := f.Clone()
+		if err := b.Publish(ctxT(t), "r1.e.0.0", f); err != nil {
+			t.Fatal(err)
+		}
+		sameFrame(t, recv(t, ch).f, keep)
+	})
 }
 
 // TestNATSReceivedFramesStayIntact checks that frames decoded in place
@@ -117,54 +126,41 @@ func TestNATSBigFrame(t *testing.T) {
 // with two subscriptions receiving the same messages.
 func TestNATSReceivedFramesStayIntact(t *testing.T) {
 	e := startEmbedded(t)
-	for _, tt := range []struct {
-		name    string
-		connect func() (*NATS, error)
-	}{
-		{"tcp", func() (*NATS, error) { return Connect(e.ClientURL()) }},
-		{"in-process", func() (*NATS, error) { return e.Connect() }},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			b, err := tt.connect()
-			if err != nil {
+	eachConnection(t, e, func(t *testing.T, b *NATS) {
+		const n = 24
+		h1, ch1 := chanHandler(n)
+		h2, ch2 := chanHandler(n)
+		for _, h := range []Handler{h1, h2} {
+			if _, err := b.Subscribe("r1.e.>", h, QueueLen(n)); err != nil {
 				t.Fatal(err)
 			}
-			defer b.Close()
-			const n = 24
-			h1, ch1 := chanHandler(n)
-			h2, ch2 := chanHandler(n)
-			for _, h := range []Handler{h1, h2} {
-				if _, err := b.Subscribe("r1.e.>", h, QueueLen(n)); err != nil {
-					t.Fatal(err)
-				}
+		}
+		if err := b.Flush(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		var sent []*Frame
+		for i := range n {
+			size := 1 << 6
+			if i%3 == 0 {
+				size = 64 << 10 // several 32 KiB client reads
 			}
-			if err := b.Flush(ctxT(t)); err != nil {
+			f := &Frame{Run: "r1", Sender: strings.Repeat("s", 1+i%4), Kind: KindError, Step: uint64(i),
+				Shape: []int{size}, Payload: noise(uint64(100+i), size)}
+			sent = append(sent, f.Clone())
+			if err := b.Publish(ctxT(t), "r1.e.0."+strconv.Itoa(i), f); err != nil {
 				t.Fatal(err)
 			}
-			var sent []*Frame
-			for i := range n {
-				size := 1 << 6
-				if i%3 == 0 {
-					size = 64 << 10 // several 32 KiB client reads
-				}
-				f := &Frame{Run: "r1", Sender: strings.Repeat("s", 1+i%4), Kind: KindError, Step: uint64(i),
-					Shape: []int{size}, Payload: noise(uint64(100+i), size)}
-				sent = append(sent, f.Clone())
-				if err := b.Publish(ctxT(t), "r1.e.0."+strconv.Itoa(i), f); err != nil {
-					t.Fatal(err)
-				}
+		}
+		for _, ch := range []chan msg{ch1, ch2} {
+			var got []*Frame
+			for range n {
+				got = append(got, recv(t, ch).f)
 			}
-			for _, ch := range []chan msg{ch1, ch2} {
-				var got []*Frame
-				for range n {
-					got = append(got, recv(t, ch).f)
-				}
-				for i, f := range got {
-					sameFrame(t, f, sent[i])
-				}
+			for i, f := range got {
+				sameFrame(t, f, sent[i])
 			}
-		})
-	}
+		}
+	})
 }
 
 func TestNATSTokenAuth(t *testing.T) {
