@@ -84,7 +84,7 @@ func (m *Model) Fit(ctx context.Context, set *data.Set, opts FitOptions) (FitRes
 				order[i] = i
 			}
 		} else {
-			order = rand.New(rand.NewPCG(m.seed, uint64(ep)+0x5851f42d4c957f2d)).Perm(set.Len())
+			order = EpochOrder(m.seed, ep, set.Len())
 		}
 		for b := 0; b < batches; b++ {
 			if err := ctx.Err(); err != nil {

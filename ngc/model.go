@@ -28,7 +28,8 @@ type Model struct {
 	phi  tensor.Activation
 	syn  []Synapses // syn[ℓ−1] for ℓ = 1..L
 	opt  []paramOpt // optimiser state per synaptic layer
-	rng  *rand.Rand // inference noise (top-state initialisation)
+	rng  *rand.Rand // inference noise (top-state initialisation), drawn from pcg
+	pcg  *rand.PCG
 	seed uint64
 }
 
@@ -60,7 +61,8 @@ func New(cfg Config) (*Model, error) {
 // newEmpty allocates zeroed parameters and optimiser state for a resolved config.
 func newEmpty(rc Config) *Model {
 	phi, _ := tensor.ParseActivation(rc.Phi)
-	m := &Model{cfg: rc, phi: phi, seed: rc.Seed, rng: rand.New(rand.NewPCG(rc.Seed, 1))}
+	pcg := rand.NewPCG(rc.Seed, 1)
+	m := &Model{cfg: rc, phi: phi, seed: rc.Seed, rng: rand.New(pcg), pcg: pcg}
 	kk := rc.Kernel * rc.Kernel
 	for l := 1; l <= rc.Layers(); l++ {
 		up, low := rc.ChannelsAt(l), rc.ChannelsAt(l-1)

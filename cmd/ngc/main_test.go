@@ -108,7 +108,7 @@ func TestTrainEvalInspect(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("train: exit %d\n%s\n%s", code, out, stderr)
 	}
-	for _, f := range []string{"m.safetensors", "m.json", "m.png", "m-energy.png"} {
+	for _, f := range []string{"m.safetensors", "m.json", "m.png", "m-curve.png", "m-curve.csv", "m-latest.safetensors", "m-best.safetensors"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("train did not write %s: %v", f, err)
 		}

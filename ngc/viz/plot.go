@@ -3,12 +3,16 @@ package viz
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // Series is one named curve of a line plot.
@@ -31,22 +35,83 @@ var palette = []color.RGBA{
 
 // WritePNG renders the plot (15×10 cm) to a PNG file at path.
 func (lp LinePlot) WritePNG(path string) error {
+	p, err := lp.build()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("viz: %w", err)
+	}
+	if err := p.Save(15*vg.Centimeter, 10*vg.Centimeter, path); err != nil {
+		return fmt.Errorf("viz: save %s: %w", path, err)
+	}
+	return nil
+}
+
+// WritePanels renders plots as a grid of panels, cols per row and each
+// 12×9 cm, into one PNG file at path.
+func WritePanels(path string, cols int, plots []LinePlot) error {
+	if cols < 1 || len(plots) == 0 {
+		return fmt.Errorf("viz: %d panels in %d columns", len(plots), cols)
+	}
+	rows := (len(plots) + cols - 1) / cols
+	grid := make([][]*plot.Plot, rows)
+	for r := range grid {
+		grid[r] = make([]*plot.Plot, cols)
+		for c := range grid[r] {
+			if i := r*cols + c; i < len(plots) {
+				p, err := plots[i].build()
+				if err != nil {
+					return err
+				}
+				grid[r][c] = p
+			}
+		}
+	}
+	img := vgimg.New(vg.Length(cols)*12*vg.Centimeter, vg.Length(rows)*9*vg.Centimeter)
+	dc := draw.New(img)
+	pad := vg.Millimeter * 2
+	tiles := draw.Tiles{Rows: rows, Cols: cols, PadTop: pad, PadBottom: pad, PadLeft: pad, PadRight: pad, PadX: 4 * pad, PadY: 4 * pad}
+	canvases := plot.Align(grid, tiles, dc)
+	for r := range grid {
+		for c, p := range grid[r] {
+			if p != nil {
+				p.Draw(canvases[r][c])
+			}
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("viz: %w", err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("viz: %w", err)
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("viz: save %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("viz: save %s: %w", path, err)
+	}
+	return nil
+}
+
+// build lays out the plot.
+func (lp LinePlot) build() (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = lp.Title
 	p.X.Label.Text = lp.XLabel
 	p.Y.Label.Text = lp.YLabel
-	if lp.LogY {
-		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	}
 	p.Add(plotter.NewGrid())
+	drawn := 0
 	for i, s := range lp.Series {
 		if len(s.X) != len(s.Y) {
-			return fmt.Errorf("viz: series %q has %d x and %d y values", s.Name, len(s.X), len(s.Y))
+			return nil, fmt.Errorf("viz: series %q has %d x and %d y values", s.Name, len(s.X), len(s.Y))
 		}
 		pts := make(plotter.XYs, 0, len(s.X))
 		for j := range s.X {
-			if lp.LogY && s.Y[j] <= 0 {
+			if lp.LogY && s.Y[j] <= 0 || math.IsNaN(s.Y[j]) || math.IsInf(s.Y[j], 0) {
 				continue
 			}
 			pts = append(pts, plotter.XY{X: s.X[j], Y: s.Y[j]})
@@ -56,21 +121,61 @@ func (lp LinePlot) WritePNG(path string) error {
 		}
 		l, err := plotter.NewLine(pts)
 		if err != nil {
-			return fmt.Errorf("viz: series %q: %w", s.Name, err)
+			return nil, fmt.Errorf("viz: series %q: %w", s.Name, err)
 		}
 		l.Color = palette[i%len(palette)]
 		l.Width = vg.Points(1.5)
 		p.Add(l)
+		drawn++
 		if s.Name != "" {
 			p.Legend.Add(s.Name, l)
 		}
 	}
 	p.Legend.Top = true
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("viz: %w", err)
+	if lp.LogY && drawn > 0 { // a log axis needs positive data to span
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = logTicks{}
 	}
-	if err := p.Save(15*vg.Centimeter, 10*vg.Centimeter, path); err != nil {
-		return fmt.Errorf("viz: save %s: %w", path, err)
+	return p, nil
+}
+
+// logTicks labels a logarithmic axis at the powers of ten and, where the
+// range holds fewer than two of them, at 1, 2 and 5 times the powers of ten
+// (or finer), so that an axis within one decade still has labelled ticks.
+type logTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (logTicks) Ticks(lo, hi float64) []plot.Tick {
+	if lo <= 0 || hi <= lo {
+		return plot.DefaultTicks{}.Ticks(lo, hi)
 	}
-	return nil
+	ticks := plot.LogTicks{Prec: -1}.Ticks(lo, hi)
+	labelled := 0
+	for _, t := range ticks {
+		if t.Label != "" && t.Value >= lo && t.Value <= hi {
+			labelled++
+		}
+	}
+	if labelled >= 2 {
+		return ticks
+	}
+	for _, mults := range [][]float64{{1, 2, 5}, {1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9}} {
+		var out []plot.Tick
+		for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+			for _, m := range mults {
+				v := m * math.Pow(10, e)
+				if v >= lo && v <= hi {
+					out = append(out, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', 3, 64)})
+				}
+			}
+		}
+		if len(out) >= 2 {
+			return out
+		}
+	}
+	// Narrower than a tenth of a decade: label both ends.
+	return []plot.Tick{
+		{Value: lo, Label: strconv.FormatFloat(lo, 'g', 4, 64)},
+		{Value: hi, Label: strconv.FormatFloat(hi, 'g', 4, 64)},
+	}
 }

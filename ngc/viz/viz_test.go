@@ -73,3 +73,51 @@ func TestLinePlot(t *testing.T) {
 		t.Error("mismatched series accepted")
 	}
 }
+
+func TestLogTicksLabelNarrowRanges(t *testing.T) {
+	for _, tc := range []struct {
+		lo, hi float64
+		want   int // at least this many labelled ticks in range
+	}{
+		{0.5, 5000, 3}, // several decades: the powers of ten
+		{11, 60, 2},    // within one decade: 20, 50
+		{11.2, 11.9, 2},
+		{3, 4.5, 2},
+	} {
+		labelled := 0
+		for _, tk := range (logTicks{}).Ticks(tc.lo, tc.hi) {
+			if tk.Label != "" && tk.Value >= tc.lo && tk.Value <= tc.hi {
+				labelled++
+			}
+		}
+		if labelled < tc.want {
+			t.Errorf("[%v, %v]: %d labelled ticks, want at least %d", tc.lo, tc.hi, labelled, tc.want)
+		}
+	}
+}
+
+func TestWritePanels(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "panels.png")
+	mk := func(title string, log bool) LinePlot {
+		return LinePlot{Title: title, XLabel: "update", LogY: log,
+			Series: []Series{{Name: "s", X: []float64{1, 2, 3}, Y: []float64{30, 20, 15}}}}
+	}
+	if err := WritePanels(path, 2, []LinePlot{mk("a", true), mk("b", false), mk("c", true)}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Width <= cfg.Height { // two columns of 12 cm, two rows of 9 cm
+		t.Errorf("panel image %d×%d, want wider than tall", cfg.Width, cfg.Height)
+	}
+	if err := WritePanels(path, 0, nil); err == nil {
+		t.Error("no panels accepted")
+	}
+}
