@@ -262,3 +262,24 @@ func TestLayoutRoundTrip(t *testing.T) {
 	FromMapMajor(back, mm, 4, 3, 10)
 	closeAll(t, "round trip", back, src, 0)
 }
+
+// TestConvTKernelWiderThanMap: a kernel wider than the map has taps that
+// read only padding; ConvT (Col2Im) must skip them (it once sliced past
+// the row).
+func TestConvTKernelWiderThanMap(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	g := mustSame(t, 9, 4, 2)
+	g2, _ := SameGeom(9, 1, 4, 2)
+	for _, geom := range []Geom{g, g2} {
+		s := ConvSpec{Geom: geom, Batch: 2, InC: 2, OutC: 3, Flip: true}
+		x, y, k := randSlice(r, s.InLen()), randSlice(r, s.OutLen()), randSlice(r, s.KernelLen())
+		cols := make([]float32, s.ColsLen())
+		cx := make([]float32, s.OutLen())
+		Conv(cx, x, k, cols, s)
+		ty := make([]float32, s.InLen())
+		ConvT(ty, y, k, cols, s)
+		if lhs, rhs := Dot(ty, x), Dot(y, cx); math.Abs(lhs-rhs) > 1e-4*(1+math.Abs(lhs)) {
+			t.Fatalf("%+v: <ConvT(y),x> = %v, <y,Conv(x)> = %v", geom, lhs, rhs)
+		}
+	}
+}

@@ -116,6 +116,9 @@ func Col2ImMaps(x [][]float32, cols []float32, s ConvSpec) {
 				}
 				src := cols[(c*kk+t)*n+b*outPlane : (c*kk+t)*n+(b+1)*outPlane]
 				oxLo, oxHi := validRange(s.OutW, s.InW, s.Stride, tx-s.PadLeft)
+				if oxLo >= oxHi {
+					continue // this tap reads only padding
+				}
 				for oy := 0; oy < s.OutH; oy++ {
 					iy := oy*s.Stride + ty - s.PadTop
 					if iy < 0 || iy >= s.InH {
