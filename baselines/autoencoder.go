@@ -8,6 +8,7 @@ import (
 
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
+	"github.com/convngc/convngc/ngc/safetensors"
 	"github.com/convngc/convngc/ngc/tensor"
 )
 
@@ -330,6 +331,21 @@ func (a *Autoencoder) Evaluate(ctx context.Context, set *data.Set, opts ngc.Eval
 		return a.Reconstruct(out, in)
 	})
 }
+
+// Batch implements Model.
+func (a *Autoencoder) Batch() int { return a.cfg.Batch }
+
+// Seed implements Model.
+func (a *Autoencoder) Seed() uint64 { return a.cfg.Seed }
+
+// Objective implements Model: the loss, "bce" or "mse".
+func (a *Autoencoder) Objective() string { return a.loss.String() }
+
+// Checkpoint implements Model.
+func (a *Autoencoder) Checkpoint() (*safetensors.File, error) { return a.ps.file(a.kind, a.cfg) }
+
+// CheckFinite implements Model.
+func (a *Autoencoder) CheckFinite() error { return a.ps.checkFinite() }
 
 // Save implements Model: a safetensors file with the config as JSON in
 // __metadata__["config"], the model kind in ["model"], every parameter under

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 
+	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/optim"
 	"github.com/convngc/convngc/ngc/safetensors"
 )
@@ -60,12 +62,24 @@ func (ps *paramSet) count() int {
 	return n
 }
 
-// save writes the tensors, Adam's moments ("adam.m.<name>",
-// "adam.v.<name>") and the metadata to path.
+// save writes the checkpoint of file to path.
 func (ps *paramSet) save(path, kind string, cfg any) error {
+	f, err := ps.file(kind, cfg)
+	if err != nil {
+		return err
+	}
+	if err := safetensors.WriteFile(path, f); err != nil {
+		return fmt.Errorf("baselines: save %s: %w", kind, err)
+	}
+	return nil
+}
+
+// file returns the checkpoint: the tensors, Adam's moments
+// ("adam.m.<name>", "adam.v.<name>") and the metadata.
+func (ps *paramSet) file(kind string, cfg any) (*safetensors.File, error) {
 	js, err := json.Marshal(cfg)
 	if err != nil {
-		return fmt.Errorf("baselines: %s: encode config: %w", kind, err)
+		return nil, fmt.Errorf("baselines: %s: encode config: %w", kind, err)
 	}
 	f := &safetensors.File{Metadata: map[string]string{
 		metaFormat: formatName, metaModel: kind, metaConfig: string(js), metaUpdates: strconv.Itoa(ps.updates)}}
@@ -80,8 +94,20 @@ func (ps *paramSet) save(path, kind string, cfg any) error {
 	for _, p := range ps.state {
 		add(p.Name, p.Shape, p.Value)
 	}
-	if err := safetensors.WriteFile(path, f); err != nil {
-		return fmt.Errorf("baselines: save %s: %w", kind, err)
+	return f, nil
+}
+
+// checkFinite returns an error wrapping ngc.ErrDiverged that names the
+// first parameter or running statistic holding a NaN or an infinity.
+func (ps *paramSet) checkFinite() error {
+	for _, group := range [][]*Param{ps.params, ps.state} {
+		for _, p := range group {
+			for i, v := range p.Value {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return fmt.Errorf("%w: %s[%d] = %v", ngc.ErrDiverged, p.Name, i, v)
+				}
+			}
+		}
 	}
 	return nil
 }
@@ -163,6 +189,11 @@ func Load(path string) (Model, error) {
 	}
 	return m, nil
 }
+
+// FromCheckpoint rebuilds a baseline from a file returned by a model's
+// Checkpoint or read with safetensors.ReadFile, with the checks of Load.
+// Metadata keys it does not know are ignored.
+func FromCheckpoint(f *safetensors.File) (Model, error) { return fromFile(f) }
 
 func fromFile(f *safetensors.File) (Model, error) {
 	if f.Metadata[metaFormat] != formatName {

@@ -8,6 +8,7 @@ import (
 	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
+	"github.com/convngc/convngc/ngc/safetensors"
 	"github.com/convngc/convngc/ngc/tensor"
 )
 
@@ -423,6 +424,21 @@ func (m *NGC) Infer(dst, x []float32, task ngc.Task, rng *rand.Rand, trace *ngc.
 	}
 	return nil
 }
+
+// Batch implements Model.
+func (m *NGC) Batch() int { return m.cfg.Batch }
+
+// Seed implements Model.
+func (m *NGC) Seed() uint64 { return m.cfg.Seed }
+
+// Objective implements Model: "energy".
+func (m *NGC) Objective() string { return "energy" }
+
+// Checkpoint implements Model.
+func (m *NGC) Checkpoint() (*safetensors.File, error) { return m.ps.file(kindNGC, m.cfg) }
+
+// CheckFinite implements Model.
+func (m *NGC) CheckFinite() error { return m.ps.checkFinite() }
 
 // Fit implements Model: epochs of shuffled full mini-batches (see
 // TrainBatch); FitResult.Loss holds the energy per image of every batch.

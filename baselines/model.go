@@ -9,6 +9,7 @@ import (
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
 	"github.com/convngc/convngc/ngc/metrics"
+	"github.com/convngc/convngc/ngc/safetensors"
 )
 
 // Model is what the three baselines have in common, so that an experiment
@@ -19,6 +20,23 @@ type Model interface {
 	Name() string
 	// Fit trains on set.
 	Fit(ctx context.Context, set *data.Set, opts FitOptions) (FitResult, error)
+	// TrainBatch takes one update on a mini-batch of images, image-major
+	// ([B][C][H][W], values in [0, 1]), and returns the objective.
+	TrainBatch(x []float32) (float64, error)
+	// Batch is the configured training mini-batch size.
+	Batch() int
+	// Seed is the configured seed (initialisation, data order, noise).
+	Seed() uint64
+	// Objective names what TrainBatch returns: "bce" or "mse" (the
+	// autoencoders' loss per value) or "energy" (NGC's total discrepancy
+	// per image).
+	Objective() string
+	// Checkpoint returns what Save writes, as an in-memory file to which a
+	// caller may add metadata of its own.
+	Checkpoint() (*safetensors.File, error)
+	// CheckFinite returns an error wrapping ngc.ErrDiverged naming the first
+	// parameter that holds a NaN or an infinity, or nil.
+	CheckFinite() error
 	// Evaluate runs a task over set and measures the paper's metrics of
 	// the outputs against the clean images.
 	Evaluate(ctx context.Context, set *data.Set, opts ngc.EvalOptions) (ngc.EvalResult, error)

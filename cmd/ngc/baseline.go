@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/convngc/convngc/baselines"
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
+	"github.com/convngc/convngc/ngc/safetensors"
+	"github.com/convngc/convngc/ngc/training"
 	"github.com/convngc/convngc/ngc/viz"
 )
 
@@ -51,13 +52,12 @@ func runBaselineTrain(ctx context.Context, e *env, args []string) error {
 			"test images. conv-ae and conv-dae are the paper's convolutional autoencoders (48,393\n"+
 			"parameters; the DAE uses SELU and trains on inputs with Gaussian noise), ngc-fc the fully\n"+
 			"connected NGC (3072-200-200-200-200, 738,072 parameters; --pcn for the PCN variant).\n"+
-			"Zero-valued model flags keep the paper's setting. Writes the model (--out), a metrics JSON,\n"+
-			"a PNG grid (inputs / reconstructions) and a PNG plot of the training objective beside it.")
+			"Zero-valued model flags keep the paper's setting.\n\n"+jobHelp)
 	kind := fs.String("model", "conv-ae", "baseline: conv-ae, conv-dae or ngc-fc")
 	pcn := fs.Bool("pcn", false, "ngc-fc: PCN variant, multiply the bottom-up correction by φ'(z)")
 	var df dataFlags
+	var jf jobFlags
 	df.register(fs, 10000)
-	epochs := fs.Int("epochs", 3, "passes over the training images")
 	lr := fs.Float64("lr", 0, "Adam step size (0: the paper's, 2e-5 for the autoencoders, 1e-3 for ngc-fc)")
 	batch := fs.Int("batch", 0, "mini-batch size (0: the paper's, 128 for the autoencoders, 500 for ngc-fc)")
 	steps := fs.Int("T", 0, "ngc-fc: inference steps (0: 60)")
@@ -66,112 +66,111 @@ func runBaselineTrain(ctx context.Context, e *env, args []string) error {
 	momentum := fs.Float64("bn-momentum", 0, "autoencoders: batch-norm running-average momentum (0: 0.99; short runs: 0.9)")
 	noise := fs.Float64("noise-std", 0, "conv-dae: std of the training noise on [0,1] pixels (0: 0.1)")
 	seed := fs.Uint64("seed", 1, "seed of initialisation, shuffling and noise")
-	from := fs.String("from", "", "continue training this checkpoint (its config wins over the model flags)")
-	out := fs.String("out", "", "where to write the trained model (default: <model>.safetensors)")
-	evalImages := fs.Int("eval-images", 1000, "test images to evaluate after training (0: skip)")
-	quiet := fs.Bool("quiet", false, "no progress bar")
+	from := fs.String("from", "", "start a new job from this trained baseline (its config is kept: model flags are refused)")
+	jf.register(fs, "")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var m baselines.Model
-	var err error
-	if *from != "" {
+	if jf.out == "" { // the model's name: conv-ae, conv-dae, ngc or pcn
+		name := *kind
+		switch {
+		case *pcn || name == "pcn":
+			name = "pcn"
+		case name == "ngc-fc":
+			name = "ngc"
+		}
+		jf.out = name + ".safetensors"
+	}
+	defaultTask := ngc.Reconstruct
+	if *kind == "conv-dae" {
+		defaultTask = ngc.Denoise
+	}
+	if err := jf.check("baseline train", defaultTask); err != nil {
+		return err
+	}
+	if jf.resume && *from != "" {
+		return fmt.Errorf("baseline train: --resume continues the job beside --out; --from starts a new one: give one of them")
+	}
+	var (
+		m     baselines.Model
+		state *training.State
+		err   error
+	)
+	open := func(f *safetensors.File) (training.Learner, error) { return baselines.FromCheckpoint(f) }
+	if jf.resume || *from != "" {
+		for _, name := range []string{"model", "pcn", "lr", "batch", "T", "activation", "loss", "bn-momentum", "noise-std", "seed"} {
+			if fs.Changed(name) {
+				return fmt.Errorf("baseline train: --%s: a trained baseline keeps its config; train a new one instead of using --from or --resume", name)
+			}
+		}
+	}
+	switch {
+	case jf.resume:
+		l, s, err := jf.resumeJob(e, fs, &df, open)
+		if err != nil {
+			return fmt.Errorf("baseline train: %w", err)
+		}
+		m, state = l.(baselines.Model), s
+	case *from != "":
 		if m, err = baselines.Load(*from); err != nil {
 			return err
 		}
-	} else {
-		switch *kind {
-		case "conv-ae", "conv-dae":
-			if *pcn || *steps != 0 {
-				return fmt.Errorf("baseline train: --pcn and --T are for ngc-fc, not %s", *kind)
-			}
-			c := baselines.AEConfig{LearningRate: *lr, Batch: *batch, Activation: *act, Loss: *loss, BNMomentum: *momentum,
-				NoiseStd: *noise, Seed: *seed}
-			if *kind == "conv-ae" {
-				m, err = baselines.NewConvAE(c)
-			} else {
-				m, err = baselines.NewConvDAE(c)
-			}
-		case "ngc-fc", "ngc", "pcn":
-			if *act != "" || *loss != "" || *momentum != 0 || *noise != 0 {
-				return fmt.Errorf("baseline train: --activation, --loss, --bn-momentum and --noise-std are for the autoencoders, not %s", *kind)
-			}
-			m, err = baselines.NewNGC(baselines.NGCConfig{LearningRate: *lr, Batch: *batch, Steps: *steps, PCN: *pcn || *kind == "pcn", Seed: *seed})
-		default:
-			return fmt.Errorf("baseline train: --model %q (want conv-ae, conv-dae or ngc-fc)", *kind)
-		}
-		if err != nil {
+		state = training.NewState(jf.spec(&df))
+	default:
+		if m, err = newBaseline(*kind, *pcn, *lr, *batch, *steps, *act, *loss, *momentum, *noise, *seed); err != nil {
 			return err
 		}
+		state = training.NewState(jf.spec(&df))
 	}
-	if *out == "" {
-		*out = m.Name() + ".safetensors"
-	}
-	base := strings.TrimSuffix(*out, filepath.Ext(*out))
-	train, err := df.load(ctx, data.Train)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stderr, "training %s (%d parameters) on %d images of %s for %d epochs\n", m.Name(), m.Params(), train.Len(), train.Name, *epochs)
-	bar := newProgress(e, *quiet, 1, "training")
-	fit, err := m.Fit(ctx, train, baselines.FitOptions{Epochs: *epochs, Progress: func(p baselines.FitProgress) {
-		if bar.bar != nil && p.Epoch == 1 && p.Batch == 1 {
-			bar.bar.ChangeMax(p.Epochs * p.Batches)
-		}
-		bar.set((p.Epoch-1)*p.Batches+p.Batch, describe("epoch %d/%d %s %.4g %.0f img/s", p.Epoch, p.Epochs, "loss", p.Loss, p.ImagesPerSecond))
-	}})
-	bar.done()
-	if err != nil {
-		return err
-	}
-	if err := m.Save(*out); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "trained %s: %d updates on %d images in %s (%.0f img/s); final %s %.4g\n", m.Name(), fit.Updates, fit.Images,
-		time.Duration(fit.Seconds*float64(time.Second)).Round(time.Second), float64(fit.Images)/max(fit.Seconds, 1e-9), fit.Objective, last(fit.Loss))
-	fmt.Fprintf(e.stdout, "model: %s\n", *out)
 	report := map[string]any{
 		"command": append([]string{"ngc", "baseline", "train"}, args...),
 		"model":   m.Name(), "params": m.Params(), "config": baselineConfig(m),
-		"dataset": train.Name, "train": fit,
 	}
-	if len(fit.Loss) > 0 {
-		xs := make([]float64, len(fit.Loss))
-		for i := range xs {
-			xs[i] = float64(i + 1)
+	if plan := jf.plan(fs, state); jf.hasBudget(plan) {
+		job, err := jf.newJob(ctx, m, state, plan, m.Name())
+		if err != nil {
+			return fmt.Errorf("baseline train: %w", err)
 		}
-		plot := viz.LinePlot{Title: m.Name() + " training on " + train.Name, XLabel: "update", YLabel: fit.Objective, LogY: true,
-			Series: []viz.Series{{Name: fit.Objective, X: xs, Y: fit.Loss}}}
-		if err := plot.WritePNG(base + "-loss.png"); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "loss plot: %s\n", base+"-loss.png")
-	}
-	if *evalImages > 0 {
-		test, err := data.Load(ctx, data.Options{Dataset: df.dataset, Path: df.path, Split: data.Test, MaxImages: *evalImages, Seed: df.seed})
+		fmt.Fprintf(e.stderr, "training %s (%d parameters)\n", m.Name(), m.Params())
+		res, err := jf.run(ctx, e, "baseline train", job)
 		if err != nil {
 			return err
 		}
-		bar := newProgress(e, *quiet, test.Len(), "evaluating")
-		res, err := m.Evaluate(ctx, test, ngc.EvalOptions{Task: ngc.Reconstruct, Seed: *seed, Keep: 10,
-			Progress: func(d, _ int) { bar.set(d, "") }})
-		bar.done()
-		if err != nil {
-			return err
-		}
-		report["eval"] = res
-		report["eval_dataset"] = test.Name
-		printReport(e, test.Name, res)
-		if err := writeGrid(base+".png", res, false); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "grid (inputs / reconstructions): %s\n", base+".png")
+		report["train"] = trainSummary(state, res, m.Objective())
+		report["dataset"] = job.Train.Name
+	} else {
+		fmt.Fprintf(e.stdout, "no budget (--epochs, --max-updates, --max-time and --patience are 0): saved the model untrained\n")
 	}
-	if err := writeJSON(base+".json", report); err != nil {
-		return err
+	eval, err := jf.evaluateTest(ctx, e, m, state.Data, m.Seed(), report)
+	if err != nil {
+		return fmt.Errorf("baseline train: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "metrics: %s\n", base+".json")
+	if err := jf.finish(e, m.Save, report, eval); err != nil {
+		return fmt.Errorf("baseline train: %w", err)
+	}
 	return nil
+}
+
+// newBaseline returns a freshly initialised baseline of the given kind.
+func newBaseline(kind string, pcn bool, lr float64, batch, steps int, act, loss string, momentum, noise float64, seed uint64) (baselines.Model, error) {
+	switch kind {
+	case "conv-ae", "conv-dae":
+		if pcn || steps != 0 {
+			return nil, fmt.Errorf("baseline train: --pcn and --T are for ngc-fc, not %s", kind)
+		}
+		c := baselines.AEConfig{LearningRate: lr, Batch: batch, Activation: act, Loss: loss, BNMomentum: momentum,
+			NoiseStd: noise, Seed: seed}
+		if kind == "conv-ae" {
+			return baselines.NewConvAE(c)
+		}
+		return baselines.NewConvDAE(c)
+	case "ngc-fc", "ngc", "pcn":
+		if act != "" || loss != "" || momentum != 0 || noise != 0 {
+			return nil, fmt.Errorf("baseline train: --activation, --loss, --bn-momentum and --noise-std are for the autoencoders, not %s", kind)
+		}
+		return baselines.NewNGC(baselines.NGCConfig{LearningRate: lr, Batch: batch, Steps: steps, PCN: pcn || kind == "pcn", Seed: seed})
+	}
+	return nil, fmt.Errorf("baseline train: --model %q (want conv-ae, conv-dae or ngc-fc)", kind)
 }
 
 func runBaselineEval(ctx context.Context, e *env, args []string) error {

@@ -168,13 +168,19 @@ func TestBaselineTrainEval(t *testing.T) {
 			args := append(append([]string{"baseline", "train"}, tc.args...), data...)
 			args = append(args, "--epochs", "1", "--eval-images", "4", "--quiet", "--out", file)
 			out, stderr, code := runNGC(t, dir, args...)
-			if code != 0 || !strings.Contains(out, "trained "+tc.name) || !strings.Contains(stderr, tc.params+" parameters") {
+			if code != 0 || !strings.Contains(out, "stopped (epochs) at update 2") || !strings.Contains(stderr, tc.params+" parameters") {
 				t.Fatalf("baseline train: exit %d\n%s\n%s", code, out, stderr)
 			}
-			for _, f := range []string{file, tc.name + ".json", tc.name + ".png", tc.name + "-loss.png"} {
+			for _, f := range []string{file, tc.name + ".json", tc.name + ".png", tc.name + "-curve.png", tc.name + "-curve.csv",
+				tc.name + "-latest.safetensors", tc.name + "-best.safetensors"} {
 				if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 					t.Errorf("baseline train did not write %s: %v", f, err)
 				}
+			}
+			// The job goes on for a second epoch from its checkpoint.
+			out, stderr, code = runNGC(t, dir, "baseline", "train", "--resume", "--epochs", "2", "--eval-images", "0", "--quiet", "--out", file)
+			if code != 0 || !strings.Contains(out, "stopped (epochs) at update 4") || !strings.Contains(stderr, "resuming") {
+				t.Fatalf("baseline train --resume: exit %d\n%s\n%s", code, out, stderr)
 			}
 			out, stderr, code = runNGC(t, dir, append([]string{"baseline", "eval", "--model", file, "--task", "denoise", "--quiet"}, data...)...)
 			if code != 0 || !strings.Contains(out, "denoise on 6 images of folder/test") {

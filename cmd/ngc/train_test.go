@@ -40,7 +40,7 @@ func TestTrainKilledAndResumed(t *testing.T) {
 	latest := filepath.Join(dir, "killed/m-latest.safetensors")
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		if _, s, err := training.Resume(latest); err == nil && s.Updates >= 6 && s.Updates%20 != 0 {
+		if _, s, err := training.Resume(latest, training.OpenConvNGC); err == nil && s.Updates >= 6 && s.Updates%20 != 0 {
 			break // mid-epoch: 20 updates an epoch
 		}
 		if time.Now().After(deadline) {
@@ -56,7 +56,7 @@ func TestTrainKilledAndResumed(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.wait(t, time.Minute)
-	_, s, err := training.Resume(latest)
+	_, s, err := training.Resume(latest, training.OpenConvNGC)
 	if err != nil {
 		t.Fatal(err)
 	}

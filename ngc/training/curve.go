@@ -13,25 +13,38 @@ import (
 
 // CurveFiles are the learning curve's files, rewritten as a job goes.
 type CurveFiles struct {
-	// CSV gets one row per update: update, image_updates, epoch, energy,
-	// seconds, and the validation metrics val_mse, val_psnr, val_ssim,
-	// val_ssim_gaussian where the job validated (empty elsewhere).
+	// CSV gets one row per update: update, image_updates, epoch, the
+	// training objective (a column named by Objective), seconds, and the
+	// validation metrics val_mse, val_psnr, val_ssim, val_ssim_gaussian
+	// where the job validated (empty elsewhere).
 	CSV string
-	// PNG gets eight panels: the training energy and the validation MSE,
+	// PNG gets eight panels: the training objective and the validation MSE,
 	// PSNR and SSIM, against updates (top row) and image-updates (bottom).
 	PNG string
 	// Title names the run in the plot.
 	Title string
+	// Objective names the training objective (Learner.Objective); "" is
+	// "objective".
+	Objective string
 }
 
-// CSVHeader is the first row of the learning-curve CSV.
-var CSVHeader = []string{"update", "image_updates", "epoch", "energy", "seconds",
-	"val_mse", "val_psnr", "val_ssim", "val_ssim_gaussian"}
+// CSVHeader returns the first row of the learning-curve CSV.
+func (c *CurveFiles) CSVHeader() []string {
+	return []string{"update", "image_updates", "epoch", c.objective(), "seconds",
+		"val_mse", "val_psnr", "val_ssim", "val_ssim_gaussian"}
+}
+
+func (c *CurveFiles) objective() string {
+	if c.Objective == "" {
+		return "objective"
+	}
+	return c.Objective
+}
 
 // Write rewrites both files from the job's state; an empty path is skipped.
 func (c *CurveFiles) Write(s *State) error {
 	if c.CSV != "" {
-		if err := writeAtomic(c.CSV, curveCSV(s)); err != nil {
+		if err := writeAtomic(c.CSV, c.curveCSV(s)); err != nil {
 			return fmt.Errorf("training: curve: %w", err)
 		}
 	}
@@ -43,13 +56,13 @@ func (c *CurveFiles) Write(s *State) error {
 	return nil
 }
 
-func curveCSV(s *State) []byte {
+func (c *CurveFiles) curveCSV(s *State) []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	_ = w.Write(CSVHeader)
+	_ = w.Write(c.CSVHeader())
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 8, 64) }
 	for _, p := range s.Curve {
-		row := []string{strconv.Itoa(p.Update), strconv.FormatInt(p.Images, 10), f(p.Epoch), f(p.Energy), f(p.Seconds), "", "", "", ""}
+		row := []string{strconv.Itoa(p.Update), strconv.FormatInt(p.Images, 10), f(p.Epoch), f(p.Objective), f(p.Seconds), "", "", "", ""}
 		if v := p.Validation; v != nil {
 			row[5], row[6], row[7], row[8] = f(v.MSE), f(v.PSNR), f(v.SSIM), f(v.SSIMGaussian)
 		}
@@ -64,7 +77,7 @@ func (c *CurveFiles) writePNG(s *State) error {
 	for _, p := range s.Curve {
 		upd = append(upd, float64(p.Update))
 		img = append(img, float64(p.Images))
-		en = append(en, p.Energy)
+		en = append(en, p.Objective)
 		if v := p.Validation; v != nil {
 			vu = append(vu, float64(p.Update))
 			vi = append(vi, float64(p.Images))
@@ -80,7 +93,7 @@ func (c *CurveFiles) writePNG(s *State) error {
 		all, valid []float64
 	}{{"update", upd, vu}, {"image-updates", img, vi}} {
 		plots = append(plots,
-			viz.LinePlot{Title: c.Title + ": training energy", XLabel: x.label, YLabel: "total discrepancy per image", LogY: true,
+			viz.LinePlot{Title: c.Title + ": training " + c.objective(), XLabel: x.label, YLabel: c.objective(), LogY: true,
 				Series: []viz.Series{{X: x.all, Y: en}}},
 			viz.LinePlot{Title: "validation MSE", XLabel: x.label, YLabel: "MSE (0-255 scale)", LogY: true,
 				Series: []viz.Series{{X: x.valid, Y: mse}}},

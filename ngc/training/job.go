@@ -25,8 +25,8 @@ const (
 // that resets the patience count: 1%.
 const DefaultMinImprovement = 0.01
 
-// ValidationSeed seeds the initial top states of every validation, so
-// that validations differ only by the model.
+// ValidationSeed seeds the initial top states and the denoising noise of
+// every validation, so that validations differ only by the model.
 const ValidationSeed = 1
 
 // Job is one training job. Set Model, Train and State (NewState for a new
@@ -35,7 +35,7 @@ const ValidationSeed = 1
 // patience runs until its context is cancelled.
 type Job struct {
 	// Model is trained in place.
-	Model *ngc.Model
+	Model Learner
 	// Train is the training set; Validation the fixed validation set (nil:
 	// no validation and no early stopping).
 	Train, Validation *data.Set
@@ -82,6 +82,10 @@ type Plan struct {
 	// MinImprovement is the relative improvement that counts (0:
 	// DefaultMinImprovement).
 	MinImprovement float64 `json:"min_improvement"`
+	// ValidationTask is what validation measures: reconstruction (the
+	// default) or denoising (for a denoising autoencoder, whose validation
+	// loss is its denoising error), with noise from ValidationSeed.
+	ValidationTask ngc.Task `json:"validation_task"`
 }
 
 // Progress reports one finished update.
@@ -90,7 +94,7 @@ type Progress struct {
 	// Done and PerEpoch are the images of the current epoch trained on and
 	// the images an epoch trains on.
 	Done, PerEpoch  int
-	Energy          float64 // total discrepancy per image the update descended
+	Objective       float64 // what the update descended (Learner.Objective)
 	ImagesPerSecond float64 // over this run, validation included
 	// ETA is the time left until the nearest budget, or -1 when there is no
 	// budget.
@@ -114,7 +118,7 @@ type Result struct {
 }
 
 // batchSize is the job's mini-batch size.
-func (j *Job) batchSize() int { return min(j.Model.Config().Batch, j.Train.Len()) }
+func (j *Job) batchSize() int { return min(j.Model.Batch(), j.Train.Len()) }
 
 // check reports a job that cannot run.
 func (j *Job) check() error {
@@ -184,15 +188,10 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	s.Plan = j.Plan
 	s.Stopped = ""
 	batch := j.batchSize()
-	ws, err := j.Model.NewWorkspace(batch)
-	if err != nil {
-		return Result{}, err
-	}
 	x := make([]float32, batch*data.ImageSize)
 	n := j.Train.Len()
 	var (
 		res       Result
-		tr        ngc.Trace
 		order     []int
 		orderOf   = -1
 		start     = time.Now()
@@ -233,11 +232,12 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		for i, idx := range order[s.Offset : s.Offset+b] {
 			copy(x[i*data.ImageSize:(i+1)*data.ImageSize], j.Train.Image(idx))
 		}
-		if err := j.Model.TrainBatch(ws, x, nil, &tr); err != nil {
-			return res, err
-		}
 		u := s.Updates + 1
-		if err := diverged(&tr, j.Model); err != nil {
+		objective, err := j.Model.TrainBatch(x)
+		if err == nil {
+			err = j.Model.CheckFinite()
+		}
+		if err != nil {
 			return res, fmt.Errorf("update %d: %w", u, err)
 		}
 		now := time.Now()
@@ -251,10 +251,10 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		if s.Offset+batch > n {
 			s.Epoch, s.Offset = s.Epoch+1, 0
 		}
-		s.Curve = append(s.Curve, Point{Update: u, Images: s.Images, Energy: tr.FinalTotal(), Seconds: s.Seconds,
+		s.Curve = append(s.Curve, Point{Update: u, Images: s.Images, Objective: objective, Seconds: s.Seconds,
 			Epoch: float64(s.Epoch) + float64(s.Offset)/float64(n)})
 		p := Progress{Update: u, Epoch: epoch, Done: done, PerEpoch: j.updatesPerEpoch() * batch,
-			Energy: tr.FinalTotal(), Best: s.BestMSE}
+			Objective: objective, Best: s.BestMSE}
 		if j.validationDue(u) {
 			if err := j.validate(ctx, &s.Curve[u-1]); err != nil {
 				return res, j.interrupted(ctx, err)
@@ -294,7 +294,7 @@ func (j *Job) order(ep, n int) []int {
 		}
 		return o
 	}
-	return ngc.EpochOrder(j.Model.Config().Seed, ep, n)
+	return ngc.EpochOrder(j.Model.Seed(), ep, n)
 }
 
 // interrupted writes the latest checkpoint of an interrupted run and
@@ -310,10 +310,10 @@ func (j *Job) interrupted(ctx context.Context, cause error) error {
 	return fmt.Errorf("training: stopped at update %d: %w", j.State.Updates, cause)
 }
 
-// validate measures the validation set's reconstruction, records it at p,
+// validate measures the validation set's metrics, records them at p,
 // keeps the best model and counts the validations without improvement.
 func (j *Job) validate(ctx context.Context, p *Point) error {
-	r, err := j.Model.Evaluate(ctx, j.Validation, ngc.EvalOptions{Task: ngc.Reconstruct, Seed: ValidationSeed})
+	r, err := j.Model.Evaluate(ctx, j.Validation, ngc.EvalOptions{Task: j.ValidationTask, Seed: ValidationSeed})
 	if err != nil {
 		return err
 	}
@@ -384,14 +384,4 @@ func (j *Job) eta(elapsed time.Duration, updates int) time.Duration {
 		take(j.MaxTime - elapsed)
 	}
 	return left
-}
-
-// diverged reports a non-finite energy or parameter after an update.
-func diverged(tr *ngc.Trace, m *ngc.Model) error {
-	for l, e := range tr.Final {
-		if math.IsNaN(e) || math.IsInf(e, 0) {
-			return fmt.Errorf("%w: the energy of layer %d is %v", ngc.ErrDiverged, l, e)
-		}
-	}
-	return m.CheckFinite()
 }

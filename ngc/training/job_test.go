@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convngc/convngc/baselines"
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
 	"github.com/convngc/convngc/ngc/safetensors"
@@ -29,7 +30,7 @@ func smallSet(n int, seed uint64) *data.Set {
 }
 
 // smallModel is a one-layer network that trains in milliseconds.
-func smallModel(t *testing.T, cfg ngc.Config) *ngc.Model {
+func smallModel(t *testing.T, cfg ngc.Config) *ConvNGC {
 	t.Helper()
 	if cfg.Channels == nil {
 		cfg.Channels = []int{4, 3}
@@ -44,21 +45,21 @@ func smallModel(t *testing.T, cfg ngc.Config) *ngc.Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return &ConvNGC{Model: m}
 }
 
 // newJob returns a job over 20 training and 8 validation images, in dir.
-func newJob(t *testing.T, m *ngc.Model, dir string) *Job {
+func newJob(t *testing.T, m Learner, dir string) *Job {
 	return &Job{
 		Model: m, Train: smallSet(20, 1), Validation: smallSet(8, 2),
 		State:  NewState(DataSpec{Dataset: "random", ValidationImages: 8}),
 		Latest: filepath.Join(dir, "latest.safetensors"), Best: filepath.Join(dir, "best.safetensors"),
-		Curve: &CurveFiles{CSV: filepath.Join(dir, "curve.csv"), PNG: filepath.Join(dir, "curve.png"), Title: "test"},
+		Curve: &CurveFiles{CSV: filepath.Join(dir, "curve.csv"), PNG: filepath.Join(dir, "curve.png"), Title: "test", Objective: "energy"},
 	}
 }
 
 // tensors returns a model's checkpoint tensors (weights and Adam state).
-func tensors(t *testing.T, m *ngc.Model) []safetensors.Tensor {
+func tensors(t *testing.T, m Learner) []safetensors.Tensor {
 	t.Helper()
 	f, err := m.Checkpoint()
 	if err != nil {
@@ -94,7 +95,7 @@ func TestResumeIsBitIdentical(t *testing.T) {
 		t.Fatalf("uninterrupted job: %+v, state at %d updates", res, whole.State.Updates)
 	}
 	want := tensors(t, whole.Model)
-	wantRNG, _ := whole.Model.RNGState()
+	wantRNG, _ := whole.Model.(*ConvNGC).Model.RNGState()
 
 	for _, stops := range [][]int{{1}, {4, 5}, {3, 6, 9}, {7}} {
 		dir := t.TempDir()
@@ -105,7 +106,7 @@ func TestResumeIsBitIdentical(t *testing.T) {
 			if _, err := job.Run(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			m, s, err := Resume(job.Latest)
+			m, s, err := Resume(job.Latest, OpenConvNGC)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,12 +120,12 @@ func TestResumeIsBitIdentical(t *testing.T) {
 			t.Fatal(err)
 		}
 		sameTensors(t, "resumed", tensors(t, job.Model), want)
-		if rng, _ := job.Model.RNGState(); !slices.Equal(rng, wantRNG) {
+		if rng, _ := job.Model.(*ConvNGC).Model.RNGState(); !slices.Equal(rng, wantRNG) {
 			t.Errorf("stops %v: random stream differs", stops)
 		}
 		for i, p := range job.State.Curve {
 			q := whole.State.Curve[i]
-			if p.Update != q.Update || p.Images != q.Images || p.Energy != q.Energy || p.Epoch != q.Epoch ||
+			if p.Update != q.Update || p.Images != q.Images || p.Objective != q.Objective || p.Epoch != q.Epoch ||
 				(p.Validation == nil) != (q.Validation == nil) || (p.Validation != nil && *p.Validation != *q.Validation) {
 				t.Fatalf("stops %v: curve point %d: %+v, want %+v", stops, i, p, q)
 			}
@@ -156,7 +157,7 @@ func TestCancelWritesCheckpoint(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled job: %v", err)
 	}
-	m, s, err := Resume(job.Latest)
+	m, s, err := Resume(job.Latest, OpenConvNGC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,15 +184,17 @@ func TestDivergenceStopsAndKeepsCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, s, err := Resume(job.Latest)
+	m, s, err := Resume(job.Latest, OpenConvNGC)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := m.Config()
+	cfg := m.(*ConvNGC).Model.Config()
 	cfg.Beta = 1e6
-	if job.Model, err = m.Retune(cfg); err != nil {
+	retuned, err := m.(*ConvNGC).Model.Retune(cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
+	job.Model = &ConvNGC{Model: retuned}
 	job.State, job.MaxUpdates, job.CheckpointEvery = s, 10, 1
 	_, err = job.Run(context.Background())
 	if !errors.Is(err, ngc.ErrDiverged) {
@@ -233,7 +236,7 @@ func TestEarlyStopping(t *testing.T) {
 	if job.State.Stale != 1 {
 		t.Fatalf("after 2 validations of an unchanging model: stale %d, want 1", job.State.Stale)
 	}
-	m, s, err := Resume(job.Latest)
+	m, s, err := Resume(job.Latest, OpenConvNGC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +278,7 @@ func TestCurveFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 7 || !slices.Equal(rows[0], CSVHeader) {
+	if len(rows) != 7 || !slices.Equal(rows[0], job.Curve.CSVHeader()) {
 		t.Fatalf("curve CSV: %d rows, header %v", len(rows), rows[0])
 	}
 	for i, row := range rows[1:] {
@@ -313,10 +316,10 @@ func TestTimeBudgetAndETA(t *testing.T) {
 
 func TestResumeRefusesPlainModel(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.safetensors")
-	if err := smallModel(t, ngc.Config{}).Save(path); err != nil {
+	if err := smallModel(t, ngc.Config{}).Model.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Resume(path); !errors.Is(err, ErrNotCheckpoint) {
+	if _, _, err := Resume(path, OpenConvNGC); !errors.Is(err, ErrNotCheckpoint) {
 		t.Fatalf("resume a plain model: %v", err)
 	}
 }
@@ -334,5 +337,41 @@ func TestJobChecks(t *testing.T) {
 		if _, err := j.Run(context.Background()); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestBaselineJobResumes: a backprop baseline (a Conv-DAE, whose training
+// noise is drawn per update) trains through a Job and resumes from its
+// checkpoint to the uninterrupted model.
+func TestBaselineJobResumes(t *testing.T) {
+	newDAE := func() Learner {
+		m, err := baselines.NewConvDAE(baselines.AEConfig{Maps: 4, Batch: 6, LearningRate: 1e-3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	open := func(f *safetensors.File) (Learner, error) { return baselines.FromCheckpoint(f) }
+	whole := newJob(t, newDAE(), t.TempDir())
+	whole.MaxUpdates, whole.ValidateEvery = 7, 3
+	if _, err := whole.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	job := newJob(t, newDAE(), t.TempDir())
+	job.MaxUpdates, job.ValidateEvery = 4, 3
+	if _, err := job.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m, s, err := Resume(job.Latest, open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job.Model, job.State, job.MaxUpdates = m, s, 7
+	if _, err := job.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sameTensors(t, "resumed Conv-DAE", tensors(t, job.Model), tensors(t, whole.Model))
+	if job.State.BestMSE != whole.State.BestMSE || job.State.BestUpdate != 6 && job.State.BestUpdate != 3 {
+		t.Errorf("best %v at %d, want %v", job.State.BestMSE, job.State.BestUpdate, whole.State.BestMSE)
 	}
 }

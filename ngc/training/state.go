@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/metrics"
 	"github.com/convngc/convngc/ngc/safetensors"
 )
@@ -22,6 +21,9 @@ const stateVersion = 1
 // model saved by ngc train's --out or ngc.Save rather than a job's
 // checkpoint.
 var ErrNotCheckpoint = errors.New("training: not a training checkpoint (no job state)")
+
+// ErrCorruptState reports a checkpoint whose job state cannot be used.
+var ErrCorruptState = errors.New("training: bad job state")
 
 // DataSpec says which data a job trains and validates on, so that a resumed
 // job loads the same images. It mirrors the fields of data.Options that
@@ -45,8 +47,9 @@ type Point struct {
 	// Epoch is the number of epochs completed at this update, with the
 	// fraction of the current one.
 	Epoch float64 `json:"ep"`
-	// Energy is the total discrepancy per image the update descended.
-	Energy float64 `json:"e"`
+	// Objective is what the update descended (Learner.Objective names it:
+	// Conv-NGC's total discrepancy per image, a baseline's loss).
+	Objective float64 `json:"e"`
 	// Seconds is the training time of the job so far (validation included).
 	Seconds float64 `json:"s"`
 	// Validation holds the reconstruction metrics of the validation set
@@ -68,8 +71,6 @@ type State struct {
 	// of the current epoch's order already trained on.
 	Epoch  int `json:"epoch"`
 	Offset int `json:"offset"`
-	// RNG is the position of the model's random stream (ngc.Model.RNGState).
-	RNG []byte `json:"rng"`
 	// Seconds is the job's training time so far, over every run.
 	Seconds float64 `json:"seconds"`
 	// BestUpdate and BestMSE are the update with the lowest validation MSE
@@ -132,8 +133,6 @@ func (s *State) check() error {
 		return fmt.Errorf("job state has negative counters")
 	case len(s.Curve) != s.Updates:
 		return fmt.Errorf("job state has %d curve points for %d updates", len(s.Curve), s.Updates)
-	case len(s.RNG) == 0:
-		return fmt.Errorf("job state has no random stream position")
 	case s.BestUpdate < 0 || s.BestUpdate > s.Updates:
 		return fmt.Errorf("job state's best update %d is not one of its %d updates", s.BestUpdate, s.Updates)
 	}
@@ -151,12 +150,7 @@ func (s *State) LastValidation() *Point {
 }
 
 // writeCheckpoint writes the model and the job state to path atomically.
-func writeCheckpoint(path string, m *ngc.Model, s *State) error {
-	rng, err := m.RNGState()
-	if err != nil {
-		return err
-	}
-	s.RNG = rng
+func writeCheckpoint(path string, m Learner, s *State) error {
 	f, err := m.Checkpoint()
 	if err != nil {
 		return err
@@ -172,9 +166,9 @@ func writeCheckpoint(path string, m *ngc.Model, s *State) error {
 	return nil
 }
 
-// Resume reads a job's checkpoint: the model, with its random stream where
-// the job left it, and the job's state.
-func Resume(path string) (*ngc.Model, *State, error) {
+// Resume reads a job's checkpoint: the model, rebuilt by open, and the
+// job's state.
+func Resume(path string, open Opener) (Learner, *State, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("training: resume: %w", err)
@@ -185,16 +179,13 @@ func Resume(path string) (*ngc.Model, *State, error) {
 	}
 	var s State
 	if err := json.Unmarshal([]byte(raw), &s); err != nil {
-		return nil, nil, fmt.Errorf("training: resume %s: %w: job state: %v", path, ngc.ErrCheckpoint, err)
+		return nil, nil, fmt.Errorf("training: resume %s: %w: job state: %v", path, ErrCorruptState, err)
 	}
 	if err := s.check(); err != nil {
-		return nil, nil, fmt.Errorf("training: resume %s: %w: %v", path, ngc.ErrCheckpoint, err)
+		return nil, nil, fmt.Errorf("training: resume %s: %w: %v", path, ErrCorruptState, err)
 	}
-	m, err := ngc.FromCheckpoint(f)
+	m, err := open(f)
 	if err != nil {
-		return nil, nil, fmt.Errorf("training: resume %s: %w", path, err)
-	}
-	if err := m.SetRNGState(s.RNG); err != nil {
 		return nil, nil, fmt.Errorf("training: resume %s: %w", path, err)
 	}
 	return m, &s, nil

@@ -1,0 +1,439 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/convngc/convngc/ngc"
+	"github.com/convngc/convngc/ngc/data"
+	"github.com/convngc/convngc/ngc/training"
+)
+
+// jobFlags are the flags of a long training job, shared by ngc train and
+// ngc baseline train: budgets, validation, early stopping, checkpoints,
+// resumption and outputs.
+type jobFlags struct {
+	epochs          int
+	maxUpdates      int
+	maxTime         time.Duration
+	inOrder         bool
+	resume          bool
+	out             string
+	evalImages      int
+	valImages       int
+	valEvery        int
+	valTask         string
+	patience        int
+	minImprovement  float64
+	checkpointEvery string
+	quiet           bool
+
+	// Parsed by check.
+	ckptUpdates  int
+	ckptInterval time.Duration
+	task         ngc.Task
+}
+
+// jobHelp describes the job flags' behaviour for a command's --help.
+const jobHelp = "Training is a job that can be left running: it validates on a fixed subset of the held-out\n" +
+	"split, keeps the best model on validation beside the latest checkpoint, can stop early, and\n" +
+	"resumes exactly where it stopped (--resume) after Ctrl-C, kill -9 or a machine stop, ending\n" +
+	"with the same model, bit for bit, as an uninterrupted run. Beside --out (say model.safetensors)\n" +
+	"it writes as it goes: model-latest.safetensors (the checkpoint: weights, optimiser state,\n" +
+	"counters, data order, random stream, curve), model-best.safetensors, model-curve.csv and\n" +
+	"model-curve.png (training objective and validation MSE, PSNR, SSIM against updates and\n" +
+	"image-updates). When the job ends (a budget, early stopping) it writes --out (the final model),\n" +
+	"model.json (metrics) and model.png (test inputs above their reconstructions); a diverging or\n" +
+	"interrupted job leaves an existing --out and its JSON untouched."
+
+func (jf *jobFlags) register(fs *pflag.FlagSet, defaultOut string) {
+	fs.IntVar(&jf.epochs, "epochs", 3, "budget: passes over the training images, in all (0: no epoch budget); with no budget at all (--epochs, --max-updates, --max-time and --patience all 0) nothing trains and the model is saved as it is")
+	fs.IntVar(&jf.maxUpdates, "max-updates", 0, "budget: mini-batch updates of the job in all, over every resumed run (0: no limit)")
+	fs.DurationVar(&jf.maxTime, "max-time", 0, "budget: wall time of this run, e.g. 2h30m (0: no limit); the checkpoint is written when it is spent")
+	fs.BoolVar(&jf.inOrder, "no-shuffle", false, "train on the images in their stored order every epoch (the order of `ngc run --learn`)")
+	fs.BoolVar(&jf.resume, "resume", false, "continue the job whose checkpoint is <out>-latest.safetensors, on the data and with the plan (budgets, validation, patience, order) it recorded; plan flags given here replace the recorded ones")
+	outHelp := "where to write the final model; the checkpoints, curve, metrics and pictures go beside it"
+	if defaultOut == "" {
+		outHelp += " (default: <model>.safetensors)"
+	}
+	fs.StringVar(&jf.out, "out", defaultOut, outHelp)
+	fs.IntVar(&jf.valImages, "val-images", 1000, "size of the fixed validation subset of the held-out split (0: no validation, no early stopping)")
+	fs.IntVar(&jf.valEvery, "val-every", 0, "updates between validations (0: once per epoch)")
+	fs.StringVar(&jf.valTask, "val-task", "", "what validation measures: recon or denoise (default: denoise for conv-dae, recon otherwise)")
+	fs.IntVar(&jf.patience, "patience", 0, "stop early after this many validations in a row without a --min-improvement of the validation MSE (0: never)")
+	fs.Float64Var(&jf.minImprovement, "min-improvement", training.DefaultMinImprovement, "relative improvement of the validation MSE that resets the patience count")
+	fs.StringVar(&jf.checkpointEvery, "checkpoint-every", "10m", "write the latest checkpoint every N updates (a number) or every interval of wall time (a duration such as 10m)")
+	fs.IntVar(&jf.evalImages, "eval-images", 1000, "test images to evaluate after training (0: skip)")
+	fs.BoolVar(&jf.quiet, "quiet", false, "no progress")
+}
+
+// check refuses bad values before any work starts and parses
+// --checkpoint-every and --val-task (defaultTask when not given).
+func (jf *jobFlags) check(cmd string, defaultTask ngc.Task) error {
+	bad := func(format string, args ...any) error { return fmt.Errorf(cmd+": "+format, args...) }
+	switch {
+	case jf.epochs < 0:
+		return bad("--epochs %d: want 0 or more", jf.epochs)
+	case jf.maxUpdates < 0:
+		return bad("--max-updates %d: want 0 or more", jf.maxUpdates)
+	case jf.maxTime < 0:
+		return bad("--max-time %v: want 0 or more", jf.maxTime)
+	case jf.valImages < 0:
+		return bad("--val-images %d: want 0 or more", jf.valImages)
+	case jf.valEvery < 0:
+		return bad("--val-every %d: want 0 or more", jf.valEvery)
+	case jf.patience < 0:
+		return bad("--patience %d: want 0 or more", jf.patience)
+	case !(jf.minImprovement >= 0 && jf.minImprovement < 1):
+		return bad("--min-improvement %v: want a fraction in [0, 1)", jf.minImprovement)
+	case jf.evalImages < 0:
+		return bad("--eval-images %d: want 0 or more", jf.evalImages)
+	case jf.patience > 0 && jf.valImages == 0:
+		return bad("--patience needs validation (--val-images > 0)")
+	case jf.out == "":
+		return bad("--out is empty")
+	}
+	switch jf.valTask {
+	case "":
+		jf.task = defaultTask
+	case "recon", "reconstruct":
+		jf.task = ngc.Reconstruct
+	case "denoise":
+		jf.task = ngc.Denoise
+	default:
+		return bad("--val-task %q: want recon or denoise", jf.valTask)
+	}
+	if n, err := strconv.Atoi(jf.checkpointEvery); err == nil {
+		if n < 1 {
+			return bad("--checkpoint-every %d: want at least 1 update, or a duration", n)
+		}
+		jf.ckptUpdates = n
+	} else if d, err := time.ParseDuration(jf.checkpointEvery); err != nil || d <= 0 {
+		return bad("--checkpoint-every %q: want a number of updates or a positive duration such as 10m", jf.checkpointEvery)
+	} else {
+		jf.ckptInterval = d
+	}
+	if err := checkWritable(jf.out); err != nil {
+		return bad("--out: %w", err)
+	}
+	return nil
+}
+
+// jobPaths are the files a training job writes.
+type jobPaths struct {
+	out, json, grid string // when the job ends
+	latest, best    string // checkpoints, as it goes
+	csv, curve      string // the learning curve, as it goes
+}
+
+func (jf *jobFlags) paths() jobPaths {
+	base := strings.TrimSuffix(jf.out, filepath.Ext(jf.out))
+	return jobPaths{out: jf.out, json: base + ".json", grid: base + ".png", latest: base + "-latest.safetensors",
+		best: base + "-best.safetensors", csv: base + "-curve.csv", curve: base + "-curve.png"}
+}
+
+// checkWritable makes sure a file can be created in path's folder.
+func checkWritable(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".ngc-write-test-*")
+	if err != nil {
+		return fmt.Errorf("%s is not writable: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// dataFlagNames are the flags that choose the training data.
+var dataFlagNames = []string{"dataset", "data", "max-images", "data-seed", "val-images"}
+
+// spec returns the data the flags choose.
+func (jf *jobFlags) spec(df *dataFlags) training.DataSpec {
+	return training.DataSpec{Dataset: df.dataset, Path: df.path, MaxImages: df.maxImages, Seed: df.seed, ValidationImages: jf.valImages}
+}
+
+// resumeJob reads the job checkpoint beside --out and refuses data flags
+// that differ from the data it recorded.
+func (jf *jobFlags) resumeJob(e *env, fs *pflag.FlagSet, df *dataFlags, open training.Opener) (training.Learner, *training.State, error) {
+	latest := jf.paths().latest
+	m, state, err := training.Resume(latest, open)
+	if err != nil {
+		return nil, nil, err
+	}
+	given := jf.spec(df)
+	for _, name := range dataFlagNames {
+		if fs.Changed(name) && !sameData(name, given, state.Data) {
+			return nil, nil, fmt.Errorf("--%s: the job trains on %s; its data cannot change on resume", name, describeData(state.Data))
+		}
+	}
+	fmt.Fprintf(e.stderr, "resuming %s: update %d, epoch %d, %s trained\n", latest, state.Updates, state.Epoch+1,
+		time.Duration(state.Seconds*float64(time.Second)).Round(time.Second))
+	return m, state, nil
+}
+
+// sameData says whether the data flag name has the same value in two specs.
+func sameData(name string, a, b training.DataSpec) bool {
+	switch name {
+	case "dataset":
+		return a.Dataset == b.Dataset
+	case "data":
+		return a.Path == b.Path
+	case "max-images":
+		return a.MaxImages == b.MaxImages
+	case "data-seed":
+		return a.Seed == b.Seed
+	case "val-images":
+		return a.ValidationImages == b.ValidationImages
+	}
+	return false
+}
+
+func describeData(s training.DataSpec) string {
+	d := s.Dataset
+	if s.Path != "" {
+		d += " at " + s.Path
+	}
+	n := "all images"
+	if s.MaxImages > 0 {
+		n = fmt.Sprintf("%d images", s.MaxImages)
+	}
+	return fmt.Sprintf("%s (%s, data seed %d, %d validation images)", d, n, s.Seed, s.ValidationImages)
+}
+
+// plan returns the job's plan: the flags' for a new job; for a resumed one
+// the recorded plan, with the plan flags given on the command line instead.
+func (jf *jobFlags) plan(fs *pflag.FlagSet, s *training.State) training.Plan {
+	given := training.Plan{Epochs: jf.epochs, MaxUpdates: jf.maxUpdates, InOrder: jf.inOrder,
+		ValidateEvery: jf.valEvery, Patience: jf.patience, MinImprovement: jf.minImprovement, ValidationTask: jf.task}
+	if !jf.resume {
+		return given
+	}
+	p := s.Plan
+	for _, f := range []struct {
+		name string
+		set  func()
+	}{
+		{"epochs", func() { p.Epochs = given.Epochs }},
+		{"max-updates", func() { p.MaxUpdates = given.MaxUpdates }},
+		{"no-shuffle", func() { p.InOrder = given.InOrder }},
+		{"val-every", func() { p.ValidateEvery = given.ValidateEvery }},
+		{"val-task", func() { p.ValidationTask = given.ValidationTask }},
+		{"patience", func() { p.Patience = given.Patience }},
+		{"min-improvement", func() { p.MinImprovement = given.MinImprovement }},
+	} {
+		if fs.Changed(f.name) {
+			f.set()
+		}
+	}
+	return p
+}
+
+// hasBudget says whether the plan trains at all.
+func (jf *jobFlags) hasBudget(p training.Plan) bool {
+	return p.Epochs > 0 || p.MaxUpdates > 0 || p.Patience > 0 || jf.maxTime > 0
+}
+
+// newJob loads the job's data and assembles the job.
+func (jf *jobFlags) newJob(ctx context.Context, m training.Learner, state *training.State, plan training.Plan, title string) (*training.Job, error) {
+	spec := state.Data
+	train, err := data.Load(ctx, data.Options{Dataset: spec.Dataset, Path: spec.Path, Split: data.Train, MaxImages: spec.MaxImages, Seed: spec.Seed})
+	if err != nil {
+		return nil, err
+	}
+	var val *data.Set
+	if spec.ValidationImages > 0 {
+		if val, err = data.Load(ctx, data.Options{Dataset: spec.Dataset, Path: spec.Path, Split: data.Validation,
+			MaxImages: spec.ValidationImages, Seed: spec.Seed}); err != nil {
+			return nil, fmt.Errorf("validation images: %w", err)
+		}
+	}
+	p := jf.paths()
+	return &training.Job{
+		Model: m, Train: train, Validation: val, State: state, Plan: plan, MaxTime: jf.maxTime,
+		Latest: p.latest, Best: p.best, CheckpointEvery: jf.ckptUpdates, CheckpointInterval: jf.ckptInterval,
+		Curve: &training.CurveFiles{CSV: p.csv, PNG: p.curve, Title: title + " on " + train.Name, Objective: m.Objective()},
+	}, nil
+}
+
+// run runs the job with progress on stderr (a bar on a terminal, else a
+// line at every validation and checkpoint and at most every lineEvery
+// otherwise) and reports where it stopped on stdout.
+func (jf *jobFlags) run(ctx context.Context, e *env, cmd string, job *training.Job) (training.Result, error) {
+	s := job.State
+	batch := min(job.Model.Batch(), job.Train.Len())
+	perEpoch := max(job.Train.Len()/batch, 1)
+	fmt.Fprintf(e.stderr, "training on %d images of %s, %d updates of %d an epoch; job at update %d (epoch %d); %s\n",
+		job.Train.Len(), job.Train.Name, perEpoch, batch, s.Updates, s.Epoch+1, describeBudget(job.Plan, jf.maxTime))
+	total := job.MaxUpdates
+	if job.Epochs > 0 && (total == 0 || job.Epochs*perEpoch < total) {
+		total = job.Epochs * perEpoch
+	}
+	terminal := isTerminal(e.stderr)
+	bar := newProgress(e, jf.quiet || !terminal, max(total, 1), "training")
+	lastLine := time.Now()
+	objective := job.Model.Objective()
+	job.Progress = func(p training.Progress) {
+		line := fmt.Sprintf("update %d epoch %d (%d/%d) %s %.4g", p.Update, p.Epoch, p.Done, p.PerEpoch, objective, p.Objective)
+		if p.Validation != nil {
+			line += fmt.Sprintf(" val MSE %.3f PSNR %.2f SSIM %.4f", p.Validation.MSE, p.Validation.PSNR, p.Validation.SSIM)
+		}
+		if !math.IsInf(p.Best, 1) {
+			line += fmt.Sprintf(" best %.3f", p.Best)
+		}
+		line += fmt.Sprintf(" %.0f img/s", p.ImagesPerSecond)
+		if p.ETA >= 0 {
+			line += " ETA " + p.ETA.Round(time.Second).String()
+		}
+		bar.set(p.Update, line)
+		if jf.quiet || terminal {
+			return
+		}
+		if p.Validation != nil || p.Checkpointed || time.Since(lastLine) >= lineEvery {
+			if p.Checkpointed {
+				line += " (checkpoint)"
+			}
+			fmt.Fprintf(e.stderr, "%s %s\n", time.Now().Format("15:04:05"), line)
+			lastLine = time.Now()
+		}
+	}
+	res, err := job.Run(ctx)
+	bar.done()
+	if err != nil {
+		switch {
+		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			return res, fmt.Errorf("%s: %w; continue with: --resume --out %s", cmd, err, jf.out)
+		case errors.Is(err, ngc.ErrDiverged):
+			return res, fmt.Errorf("%s: %w; %s and %s were not changed", cmd, err, jf.out, job.Latest)
+		}
+		return res, fmt.Errorf("%s: %w", cmd, err)
+	}
+	last := lastPoint(s)
+	fmt.Fprintf(e.stdout, "stopped (%s) at update %d, epoch %.2f: %d updates this run in %s (%.0f img/s); final %s %.4g\n",
+		res.Stopped, s.Updates, last.Epoch, res.Updates, time.Duration(res.Seconds*float64(time.Second)).Round(time.Second),
+		float64(res.Images)/max(res.Seconds, 1e-9), objective, last.Objective)
+	if s.BestUpdate > 0 {
+		fmt.Fprintf(e.stdout, "best validation MSE %.3f at update %d: %s\n", s.BestMSE, s.BestUpdate, job.Best)
+	}
+	fmt.Fprintf(e.stdout, "checkpoint: %s\ncurve: %s, %s\n", job.Latest, job.Curve.CSV, job.Curve.PNG)
+	return res, nil
+}
+
+func describeBudget(p training.Plan, maxTime time.Duration) string {
+	var parts []string
+	if p.Epochs > 0 {
+		parts = append(parts, fmt.Sprintf("%d epochs", p.Epochs))
+	}
+	if p.MaxUpdates > 0 {
+		parts = append(parts, fmt.Sprintf("%d updates", p.MaxUpdates))
+	}
+	if maxTime > 0 {
+		parts = append(parts, maxTime.String()+" this run")
+	}
+	if p.Patience > 0 {
+		parts = append(parts, fmt.Sprintf("early stop after %d validations under %.1f%% improvement", p.Patience, 100*p.MinImprovement))
+	}
+	if len(parts) == 0 {
+		return "no budget"
+	}
+	return "budget: " + strings.Join(parts, ", ")
+}
+
+func lastPoint(s *training.State) training.Point {
+	if len(s.Curve) == 0 {
+		return training.Point{}
+	}
+	return s.Curve[len(s.Curve)-1]
+}
+
+// trainSummary is the training part of a JSON report.
+func trainSummary(s *training.State, r training.Result, objective string) map[string]any {
+	values := make([]float64, len(s.Curve))
+	for i, p := range s.Curve {
+		values[i] = p.Objective
+	}
+	return map[string]any{"objective": objective, objective + "_per_batch": values,
+		"stopped": r.Stopped, "updates": s.Updates, "image_updates": s.Images, "epochs": lastPoint(s).Epoch,
+		"seconds": s.Seconds, "run_updates": r.Updates, "run_seconds": r.Seconds,
+		"best_update": s.BestUpdate, "best_validation_mse": finiteOrNil(s.BestMSE),
+		"last_validation": s.LastValidation(), "plan": s.Plan, "data": s.Data,
+	}
+}
+
+func finiteOrNil(v float64) any {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return nil
+	}
+	return v
+}
+
+// evaluateTest measures reconstruction of the job's test images (none when
+// --eval-images is 0).
+func (jf *jobFlags) evaluateTest(ctx context.Context, e *env, m training.Learner, spec training.DataSpec, seed uint64, report map[string]any) (*ngc.EvalResult, error) {
+	if jf.evalImages == 0 {
+		return nil, nil
+	}
+	test, err := data.Load(ctx, data.Options{Dataset: spec.Dataset, Path: spec.Path, Split: data.Test, MaxImages: jf.evalImages, Seed: spec.Seed})
+	if err != nil {
+		return nil, fmt.Errorf("test images: %w", err)
+	}
+	bar := newProgress(e, jf.quiet, test.Len(), "evaluating")
+	r, err := m.Evaluate(ctx, test, ngc.EvalOptions{Task: ngc.Reconstruct, Seed: seed, Keep: 10,
+		Progress: func(d, _ int) { bar.set(d, "") }})
+	bar.done()
+	if err != nil {
+		return nil, err
+	}
+	report["eval"] = r
+	report["eval_dataset"] = test.Name
+	printReport(e, test.Name, r)
+	return &r, nil
+}
+
+// finish replaces the model at --out and its JSON report as one step (both
+// are written to temporary files first, then renamed, so a failure leaves
+// the old pair) and writes the test grid.
+func (jf *jobFlags) finish(e *env, save func(path string) error, report map[string]any, eval *ngc.EvalResult) error {
+	p := jf.paths()
+	b, err := json.MarshalIndent(report, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", p.json, err)
+	}
+	dir := filepath.Dir(p.out)
+	tmpModel := filepath.Join(dir, "."+filepath.Base(p.out)+".new")
+	tmpJSON := filepath.Join(dir, "."+filepath.Base(p.json)+".new")
+	if err := save(tmpModel); err != nil {
+		return err
+	}
+	if err := os.WriteFile(tmpJSON, append(b, '\n'), 0o644); err != nil {
+		os.Remove(tmpModel)
+		return fmt.Errorf("write %s: %w", p.json, err)
+	}
+	if err := os.Rename(tmpModel, p.out); err != nil {
+		os.Remove(tmpModel)
+		os.Remove(tmpJSON)
+		return err
+	}
+	if err := os.Rename(tmpJSON, p.json); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "model: %s\nmetrics: %s\n", p.out, p.json)
+	if eval != nil {
+		if err := writeGrid(p.grid, *eval, false); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "grid (inputs / reconstructions): %s\n", p.grid)
+	}
+	return nil
+}
