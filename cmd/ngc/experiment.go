@@ -51,6 +51,7 @@ func runExperiment(ctx context.Context, e *env, args []string) error {
 	aeLoss := fs.String("ae-loss", "bce", "Conv-AE and Conv-DAE training loss: bce or mse")
 	fcLR := fs.Float64("fc-lr", 0.001, "NGC (fully connected) Adam step size")
 	fcBatch := fs.Int("fc-batch", 500, "NGC (fully connected) mini-batch")
+	trained := fs.StringToString("trained", nil, "already trained checkpoints, MODEL:DATASET=PATH,... (e.g. conv-ngc:cifar10=model.safetensors from a converged `ngc train` job): evaluated as that model's only trial instead of training it")
 	out := fs.String("out", "experiment", "directory of the trials, models and outputs")
 	quiet := fs.Bool("quiet", false, "no progress bar (one line per trial on stderr still)")
 	if err := parse(fs, args); err != nil {
@@ -62,7 +63,7 @@ func runExperiment(ctx context.Context, e *env, args []string) error {
 	p := experiment.Protocol{
 		Tables: *tables, Trials: *trials, Datasets: *datasets, Models: *models, Epochs: *epochs, ModelEpochs: *modelEpochs,
 		MaxImages: *maxImages, EvalImages: *evalImages, DataSeed: *dataSeed, Seed: *seed,
-		NoiseStd: *noise, NoClip: *noClip, EvalBatch: *evalBatch, Paths: *paths, Samples: *samples,
+		NoiseStd: *noise, NoClip: *noClip, EvalBatch: *evalBatch, Paths: *paths, Samples: *samples, Trained: *trained,
 		ConvNGC: ngc.Config{Channels: *channels, Steps: *steps, Batch: *ngcBatch, LearningRate: *ngcLR},
 		AE:      baselines.AEConfig{LearningRate: *aeLR, Batch: *aeBatch, BNMomentum: *aeMomentum, Loss: *aeLoss},
 		FC:      baselines.NGCConfig{Steps: *steps, Batch: *fcBatch, LearningRate: *fcLR},

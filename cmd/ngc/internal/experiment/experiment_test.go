@@ -16,6 +16,7 @@ import (
 
 	"github.com/convngc/convngc/baselines"
 	"github.com/convngc/convngc/ngc"
+	"github.com/convngc/convngc/ngc/data"
 )
 
 func TestParsePair(t *testing.T) {
@@ -448,5 +449,69 @@ func checkFigure(t *testing.T, path string, rows int) {
 	}
 	if h := img.Bounds().Dy(); h < rows*32 {
 		t.Errorf("%s is %d pixels tall, want at least %d rows of 32", path, h, rows)
+	}
+}
+
+// TestRunTrainedCheckpoint: a checkpoint given in Trained is evaluated as
+// the model's only trial, never trained; replacing the checkpoint makes a
+// new trial.
+func TestRunTrainedCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	writeFolders(t, dir)
+	out := filepath.Join(dir, "out")
+	p := tiny(dir)
+	p.Tables, p.Datasets, p.Models = []string{Table1}, []string{"folder"}, []string{ConvAE, ConvNGC}
+	m, err := ngc.New(ngc.Config{Channels: []int{3, 4, 3}, Steps: 3, Batch: 8, Seed: 99})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt := filepath.Join(dir, "given.safetensors")
+	if err := m.Save(ckpt); err != nil {
+		t.Fatal(err)
+	}
+	p.Trained = map[string]string{"conv-ngc:folder": ckpt}
+	res, err := Run(context.Background(), p, Options{Dir: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Trained != 2 || len(res.Trials) != 3 { // Conv-AE twice, Conv-NGC once, given
+		t.Fatalf("trained %d models, %d trials; want 2 and 3", res.Trained, len(res.Trials))
+	}
+	var given *Trial
+	for i := range res.Trials {
+		if res.Trials[i].Model == ConvNGC {
+			given = &res.Trials[i]
+		}
+	}
+	if given == nil || given.Train.Checkpoint == "" || given.Train.Epochs != 0 || len(given.Evals) != 2 {
+		t.Fatalf("the given checkpoint's trial: %+v", given)
+	}
+	// Evaluating the checkpoint directly gives the trial's figure.
+	set, err := (&runner{p: p, sets: map[string]*data.Set{}}).load(context.Background(), "folder", data.Test, p.EvalImages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := m.Evaluate(context.Background(), set, ngc.EvalOptions{Task: ngc.Reconstruct, Seed: p.seed(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := given.find("folder", taskRecon); !ok || e.Metrics.MSE != direct.Report.MSE {
+		t.Errorf("trial MSE %v, direct evaluation %v", e.Metrics.MSE, direct.Report.MSE)
+	}
+	// A different checkpoint under the same path is a new trial.
+	m2, _ := ngc.New(ngc.Config{Channels: []int{3, 4, 3}, Steps: 3, Batch: 8, Seed: 100})
+	if err := m2.Save(ckpt); err != nil {
+		t.Fatal(err)
+	}
+	res, err = Run(context.Background(), p, Options{Dir: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Trained != 0 || res.Reused != 2 || res.Evaluated != 2 {
+		t.Fatalf("new checkpoint: trained %d, reused %d, evaluated %d; want 0, 2, 2", res.Trained, res.Reused, res.Evaluated)
+	}
+	p.Trained = map[string]string{"conv-ngc:cifar10": ckpt}
+	if err := p.Validate(); err == nil {
+		t.Error("a trained model for a data set outside the protocol was accepted")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -116,7 +117,17 @@ type Protocol struct {
 	// Samples is how many test images of trial 1 are kept for the figures
 	// (4).
 	Samples int `json:"samples"`
+	// Trained gives, by "model:dataset", a checkpoint of that model already
+	// trained on that data set (for example by a long `ngc train` job run
+	// to convergence): its trial 1 evaluates the checkpoint instead of
+	// training, and it has no further trials. The trial's fingerprint
+	// covers the checkpoint's SHA-256, so a new checkpoint is evaluated
+	// again.
+	Trained map[string]string `json:"trained,omitempty"`
 }
+
+// trainedKey is the key of Protocol.Trained for a model and a data set.
+func trainedKey(model, dataset string) string { return model + ":" + dataset }
 
 // Validate reports what is wrong with p, wrapping ErrProtocol, or nil.
 func (p Protocol) Validate() error {
@@ -159,6 +170,15 @@ func (p Protocol) Validate() error {
 	for name, n := range p.ModelEpochs {
 		if !slices.Contains(ModelNames(), name) || n < 1 {
 			return fmt.Errorf("%w: epochs %d for model %q (want a known model and at least 1)", ErrProtocol, n, name)
+		}
+	}
+	for key, path := range p.Trained {
+		m, ds, ok := strings.Cut(key, ":")
+		if !ok || !slices.Contains(p.Models, m) || !slices.Contains(p.trainSets(), ds) {
+			return fmt.Errorf("%w: trained model %q: want MODEL:DATASET with a model and a training data set of the protocol", ErrProtocol, key)
+		}
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("%w: trained model %s: %v", ErrProtocol, key, err)
 		}
 	}
 	for name := range p.Paths {
@@ -248,6 +268,9 @@ type TrainSpec struct {
 	Epochs    int             `json:"epochs"`
 	Seed      uint64          `json:"seed"`
 	Config    json.RawMessage `json:"config"`
+	// Checkpoint is the SHA-256 of a trained checkpoint evaluated instead
+	// of training (Protocol.Trained); "" for a model the trial trains.
+	Checkpoint string `json:"checkpoint,omitempty"`
 }
 
 // EvalSpec is what decides one evaluation of a trained model.
@@ -280,6 +303,49 @@ type job struct {
 	Spec           TrainSpec
 	Key            string
 	Evals          []EvalSpec
+	// Trained is the checkpoint to evaluate instead of training, if any.
+	Trained string
+}
+
+// trainSets returns the data sets models train on: those of Tables 1/2a,
+// then the sources of Table 2b.
+func (p Protocol) trainSets() []string {
+	var sets []string
+	add := func(ds string) {
+		if !slices.Contains(sets, ds) {
+			sets = append(sets, ds)
+		}
+	}
+	if p.wants(Table1) || p.wants(Table2a) {
+		for _, ds := range p.Datasets {
+			add(ds)
+		}
+	}
+	if p.wants(Table2b) {
+		for _, pr := range p.Pairs {
+			add(pr.From)
+		}
+	}
+	return sets
+}
+
+// trainedSpec returns the training spec of a checkpoint given in Trained:
+// its config and its SHA-256.
+func trainedSpec(model, path string) (json.RawMessage, string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: trained %s: %v", ErrProtocol, model, err)
+	}
+	m, err := loadModel(model, path)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: trained %s: %v", ErrProtocol, model, err)
+	}
+	cfg, err := json.Marshal(m.config())
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: trained %s: %v", ErrProtocol, model, err)
+	}
+	sum := sha256.Sum256(b)
+	return cfg, hex.EncodeToString(sum[:]), nil
 }
 
 // name is the job's file-name stem: model_dataset_tK.
@@ -289,22 +355,15 @@ func (j job) name() string { return fmt.Sprintf("%s_%s_t%d", j.Model, j.Dataset,
 // has whole trials of every model first; then training data sets (those
 // of Tables 1/2a, then the sources of Table 2b), then models.
 func (p Protocol) plan() ([]job, error) {
-	var trainSets []string
+	trainSets := p.trainSets()
 	evals := map[string][]EvalSpec{}
-	add := func(ds string) {
-		if !slices.Contains(trainSets, ds) {
-			trainSets = append(trainSets, ds)
-		}
-	}
 	if p.wants(Table1) || p.wants(Table2a) {
 		for _, ds := range p.Datasets {
-			add(ds)
 			evals[ds] = append(evals[ds], p.evalSpec(ds, taskRecon, 0), p.evalSpec(ds, taskDenoise, 0))
 		}
 	}
 	if p.wants(Table2b) {
 		for _, pr := range p.Pairs {
-			add(pr.From)
 			e := p.evalSpec(pr.To, taskRecon, 0)
 			if !slices.ContainsFunc(evals[pr.From], func(x EvalSpec) bool { return x.Dataset == e.Dataset && x.Task == e.Task }) {
 				evals[pr.From] = append(evals[pr.From], e)
@@ -315,17 +374,27 @@ func (p Protocol) plan() ([]job, error) {
 	for k := 1; k <= p.Trials; k++ {
 		for _, ds := range trainSets {
 			for _, m := range p.Models {
+				trained := p.Trained[trainedKey(m, ds)]
+				if trained != "" && k > 1 {
+					continue // a given checkpoint is one trial
+				}
 				cfg, err := p.trainConfig(m, k)
 				if err != nil {
 					return nil, err
 				}
 				spec := TrainSpec{Model: m, Dataset: ds, Path: p.Paths[ds], DataSeed: p.DataSeed,
 					MaxImages: p.MaxImages, Epochs: p.epochs(m), Seed: p.seed(k), Config: cfg}
+				if trained != "" {
+					spec.MaxImages, spec.Epochs, spec.Seed = 0, 0, 0
+					if spec.Config, spec.Checkpoint, err = trainedSpec(m, trained); err != nil {
+						return nil, err
+					}
+				}
 				key, err := fingerprint(spec)
 				if err != nil {
 					return nil, err
 				}
-				j := job{Model: m, Dataset: ds, Trial: k, Spec: spec, Key: key}
+				j := job{Model: m, Dataset: ds, Trial: k, Spec: spec, Key: key, Trained: trained}
 				for _, e := range evals[ds] {
 					e.Seed = p.seed(k)
 					j.Evals = append(j.Evals, e)

@@ -257,6 +257,20 @@ func (r *runner) job(ctx context.Context, n, total int, j job, res *Results) (*T
 			missing = j.Evals
 		}
 	}
+	if t == nil && j.Trained != "" {
+		if m, err = loadModel(j.Model, j.Trained); err != nil {
+			return nil, err
+		}
+		fit, err := trainedFit(j.Trained)
+		if err != nil {
+			return nil, err
+		}
+		t = &Trial{Name: j.name(), Model: j.Model, Dataset: j.Dataset, Trial: j.Trial, Key: j.Key, Train: j.Spec,
+			Params: m.params(), Fit: fit, Checkpoint: r.modelPath(j)}
+		if err := m.save(filepath.Join(r.dir, t.Checkpoint)); err != nil {
+			return nil, err
+		}
+	}
 	if t == nil {
 		ev.Stage = "load"
 		r.emit(ev)
@@ -331,6 +345,20 @@ func (r *runner) job(ctx context.Context, n, total int, j job, res *Results) (*T
 	ev.Stage, ev.Message, ev.Done, ev.Total = "done", summary(t, j), 0, 0
 	r.emit(ev)
 	return t, nil
+}
+
+// trainedFit summarises the training of a given checkpoint: its update
+// count, from the checkpoint's metadata.
+func trainedFit(path string) (FitSummary, error) {
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return FitSummary{}, err
+	}
+	updates, err := strconv.Atoi(f.Metadata["updates"])
+	if err != nil {
+		return FitSummary{}, fmt.Errorf("trained checkpoint %s: updates %q", path, f.Metadata["updates"])
+	}
+	return FitSummary{Updates: updates, Objective: "given checkpoint"}, nil
 }
 
 // summary is a one-line account of a trial's evaluations.
