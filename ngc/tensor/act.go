@@ -73,6 +73,13 @@ func (a Activation) Apply(dst, src []float32) {
 	ParallelFor(len(src), 2, func(lo, hi int) { a.apply(dst[lo:hi], src[lo:hi]) })
 }
 
+// ApplySerial is Apply on the calling goroutine only: for short slices in
+// code that is already parallel (and that must not allocate).
+func (a Activation) ApplySerial(dst, src []float32) {
+	checkLen("Activation.ApplySerial dst", dst, len(src))
+	a.apply(dst, src)
+}
+
 func (a Activation) apply(dst, src []float32) {
 	switch a {
 	case Identity:

@@ -1,0 +1,107 @@
+package tensor
+
+// Row operations of the tile engine: the elementwise finish of a
+// prediction and of a state correction on rows of floats, vectorised with
+// AVX-512 or AVX2 where the machine has them. Every operation rounds as
+// the plain Go expression in its comment does (no multiply-add is fused),
+// so the vector and the portable versions give the same floats.
+
+// BiasError finishes a prediction and its error on one row: for every i,
+//
+//	mu[i] = mu[i] + b
+//	e[i]  = z[i] − mu[i]
+//
+// and returns Σ e[i]² (accumulated in float32, in up to 16 interleaved
+// partial sums).
+func BiasError(mu, e, z []float32, b float32) float32 {
+	checkLen("BiasError e", e, len(mu))
+	checkLen("BiasError z", z, len(mu))
+	n := len(mu) &^ 15
+	var s float32
+	if n > 0 {
+		switch tileISA {
+		case "avx512":
+			s = biasErrZ(&mu[0], &e[0], &z[0], n, b)
+		case "avx2":
+			s = biasErrY(&mu[0], &e[0], &z[0], n, b)
+		default:
+			n = 0
+		}
+	}
+	var part [16]float32
+	for i := n; i < len(mu); i++ {
+		m := mu[i] + b
+		mu[i] = m
+		d := z[i] - m
+		e[i] = d
+		part[i&15] += d * d
+	}
+	for _, v := range part {
+		s += v
+	}
+	return s
+}
+
+// CorrectLeaky moves states one step and applies a leaky-ReLU-shaped
+// activation to them: for every i,
+//
+//	z[i]   = keep·z[i] + beta·(fb[i] − e[i])
+//	phi[i] = max(z[i], slope·z[i])
+//
+// which is φ(z) for LeakyReLU (slope LeakySlope), Identity (slope 1) and,
+// up to the sign of zero, ReLU (slope 0).
+func CorrectLeaky(z, e, fb, phi []float32, keep, beta, slope float32) {
+	checkLen("CorrectLeaky e", e, len(z))
+	checkLen("CorrectLeaky fb", fb, len(z))
+	checkLen("CorrectLeaky phi", phi, len(z))
+	n := len(z) &^ 15
+	if n > 0 {
+		switch tileISA {
+		case "avx512":
+			correctPhiZ(&z[0], &e[0], &fb[0], &phi[0], n, keep, beta, slope)
+		case "avx2":
+			correctPhiY(&z[0], &e[0], &fb[0], &phi[0], n, keep, beta, slope)
+		default:
+			n = 0
+		}
+	}
+	for i := n; i < len(z); i++ {
+		v := keep*z[i] + beta*(fb[i]-e[i])
+		z[i] = v
+		phi[i] = max(v, slope*v)
+	}
+}
+
+// Leaky writes max(src[i], slope·src[i]) into dst[i] (see CorrectLeaky).
+func Leaky(dst, src []float32, slope float32) {
+	checkLen("Leaky dst", dst, len(src))
+	n := len(src) &^ 15
+	if n > 0 {
+		switch tileISA {
+		case "avx512":
+			leakyZ(&dst[0], &src[0], n, slope)
+		case "avx2":
+			leakyY(&dst[0], &src[0], n, slope)
+		default:
+			n = 0
+		}
+	}
+	for i := n; i < len(src); i++ {
+		v := src[i]
+		dst[i] = max(v, slope*v)
+	}
+}
+
+// LeakySlopeOf returns the slope for which max(v, slope·v) is a(v) (see
+// CorrectLeaky and Leaky), and false for activations of another shape.
+func LeakySlopeOf(a Activation) (float32, bool) {
+	switch a {
+	case LeakyReLU:
+		return LeakySlope, true
+	case Identity:
+		return 1, true
+	case ReLU:
+		return 0, true
+	}
+	return 0, false
+}

@@ -1,0 +1,21 @@
+//go:build !purego
+
+package tensor
+
+//go:noescape
+func biasErrZ(mu, e, z *float32, n int, b float32) float32
+
+//go:noescape
+func biasErrY(mu, e, z *float32, n int, b float32) float32
+
+//go:noescape
+func correctPhiZ(z, e, fb, phi *float32, n int, keep, beta, slope float32)
+
+//go:noescape
+func correctPhiY(z, e, fb, phi *float32, n int, keep, beta, slope float32)
+
+//go:noescape
+func leakyZ(dst, src *float32, n int, slope float32)
+
+//go:noescape
+func leakyY(dst, src *float32, n int, slope float32)

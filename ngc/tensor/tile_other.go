@@ -1,0 +1,21 @@
+//go:build !amd64 || purego
+
+package tensor
+
+// Without the assembly, tileISA is "go" and none of these is called.
+
+var tileKernelsZ, tileKernelsY [7][9]tileKernel
+
+func biasErrZ(mu, e, z *float32, n int, b float32) float32 { panic("tensor: no assembly") }
+func biasErrY(mu, e, z *float32, n int, b float32) float32 { panic("tensor: no assembly") }
+
+func correctPhiZ(z, e, fb, phi *float32, n int, keep, beta, slope float32) {
+	panic("tensor: no assembly")
+}
+
+func correctPhiY(z, e, fb, phi *float32, n int, keep, beta, slope float32) {
+	panic("tensor: no assembly")
+}
+
+func leakyZ(dst, src *float32, n int, slope float32) { panic("tensor: no assembly") }
+func leakyY(dst, src *float32, n int, slope float32) { panic("tensor: no assembly") }

@@ -1,0 +1,171 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Row helpers of the tile engine (see rows.go for their definitions in Go).
+// n is a multiple of 16 and at least 16. Every operation rounds as the Go
+// definition does: no multiply-add is fused.
+
+// func biasErrZ(mu, e, z *float32, n int, b float32) float32
+TEXT ·biasErrZ(SB), NOSPLIT, $0-44
+	MOVQ mu+0(FP), SI
+	MOVQ e+8(FP), DI
+	MOVQ z+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS b+32(FP), Z1
+	VXORPS Z0, Z0, Z0
+	SHRQ $4, CX
+biaserrz_loop:
+	VADDPS (SI), Z1, Z2
+	VMOVUPS Z2, (SI)
+	VMOVUPS (DX), Z3
+	VSUBPS Z2, Z3, Z3
+	VMOVUPS Z3, (DI)
+	VMULPS Z3, Z3, Z3
+	VADDPS Z3, Z0, Z0
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ biaserrz_loop
+	VEXTRACTF32X8 $1, Z0, Y1
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X1, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VMOVSS X0, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func biasErrY(mu, e, z *float32, n int, b float32) float32
+TEXT ·biasErrY(SB), NOSPLIT, $0-44
+	MOVQ mu+0(FP), SI
+	MOVQ e+8(FP), DI
+	MOVQ z+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS b+32(FP), Y1
+	VXORPS Y0, Y0, Y0
+	SHRQ $3, CX
+biaserry_loop:
+	VADDPS (SI), Y1, Y2
+	VMOVUPS Y2, (SI)
+	VMOVUPS (DX), Y3
+	VSUBPS Y2, Y3, Y3
+	VMOVUPS Y3, (DI)
+	VMULPS Y3, Y3, Y3
+	VADDPS Y3, Y0, Y0
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, DX
+	DECQ CX
+	JNZ biaserry_loop
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X1, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VMOVSS X0, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func correctPhiZ(z, e, fb, phi *float32, n int, keep, beta, slope float32)
+TEXT ·correctPhiZ(SB), NOSPLIT, $0-52
+	MOVQ z+0(FP), SI
+	MOVQ e+8(FP), DI
+	MOVQ fb+16(FP), DX
+	MOVQ phi+24(FP), R8
+	MOVQ n+32(FP), CX
+	VBROADCASTSS keep+40(FP), Z1
+	VBROADCASTSS beta+44(FP), Z2
+	VBROADCASTSS slope+48(FP), Z3
+	SHRQ $4, CX
+correctz_loop:
+	VMOVUPS (DX), Z4
+	VSUBPS (DI), Z4, Z4
+	VMULPS Z2, Z4, Z4
+	VMULPS (SI), Z1, Z5
+	VADDPS Z4, Z5, Z5
+	VMOVUPS Z5, (SI)
+	VMULPS Z3, Z5, Z6
+	VMAXPS Z6, Z5, Z6
+	VMOVUPS Z6, (R8)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, DX
+	ADDQ $64, R8
+	DECQ CX
+	JNZ correctz_loop
+	VZEROUPPER
+	RET
+
+// func correctPhiY(z, e, fb, phi *float32, n int, keep, beta, slope float32)
+TEXT ·correctPhiY(SB), NOSPLIT, $0-52
+	MOVQ z+0(FP), SI
+	MOVQ e+8(FP), DI
+	MOVQ fb+16(FP), DX
+	MOVQ phi+24(FP), R8
+	MOVQ n+32(FP), CX
+	VBROADCASTSS keep+40(FP), Y1
+	VBROADCASTSS beta+44(FP), Y2
+	VBROADCASTSS slope+48(FP), Y3
+	SHRQ $3, CX
+correcty_loop:
+	VMOVUPS (DX), Y4
+	VSUBPS (DI), Y4, Y4
+	VMULPS Y2, Y4, Y4
+	VMULPS (SI), Y1, Y5
+	VADDPS Y4, Y5, Y5
+	VMOVUPS Y5, (SI)
+	VMULPS Y3, Y5, Y6
+	VMAXPS Y6, Y5, Y6
+	VMOVUPS Y6, (R8)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, DX
+	ADDQ $32, R8
+	DECQ CX
+	JNZ correcty_loop
+	VZEROUPPER
+	RET
+
+// func leakyZ(dst, src *float32, n int, slope float32)
+TEXT ·leakyZ(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS slope+24(FP), Z3
+	SHRQ $4, CX
+leakyz_loop:
+	VMOVUPS (SI), Z5
+	VMULPS Z3, Z5, Z6
+	VMAXPS Z6, Z5, Z6
+	VMOVUPS Z6, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ leakyz_loop
+	VZEROUPPER
+	RET
+
+// func leakyY(dst, src *float32, n int, slope float32)
+TEXT ·leakyY(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS slope+24(FP), Y3
+	SHRQ $3, CX
+leakyy_loop:
+	VMOVUPS (SI), Y5
+	VMULPS Y3, Y5, Y6
+	VMAXPS Y6, Y5, Y6
+	VMOVUPS Y6, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ leakyy_loop
+	VZEROUPPER
+	RET

@@ -1,0 +1,232 @@
+package tensor
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func tileISAs() []string { return TileKernelSets() }
+
+// withISA runs f with the tile kernels switched to isa.
+func withISA(t *testing.T, isa string, f func()) {
+	t.Helper()
+	old, err := UseTileKernels(isa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer UseTileKernels(old)
+	f()
+}
+
+// TestUseTileKernels: an unknown set is an error and changes nothing.
+func TestUseTileKernels(t *testing.T) {
+	before := TileKernels()
+	if _, err := UseTileKernels("avx1024"); err == nil || TileKernels() != before {
+		t.Errorf("unknown kernel set: err %v, now %q", err, TileKernels())
+	}
+	if sets := TileKernelSets(); sets[0] != before || sets[len(sets)-1] != "go" {
+		t.Errorf("sets %v, default %q", sets, before)
+	}
+}
+
+// tileConvCase runs a TileConv over n images of a random input and returns
+// its output in the map-major layout, with the reference from Conv/ConvT.
+func tileConvCase(t *testing.T, r *rand.Rand, s ConvSpec, transposed bool, n int) (got, want []float32) {
+	t.Helper()
+	s.Batch = n
+	p, err := NewTileConv(s, transposed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := randSlice(r, s.KernelLen())
+	p.SetKernel(k)
+	cols := make([]float32, s.ColsLen())
+	var x []float32
+	if transposed {
+		x = randSlice(r, s.OutLen())
+		want = make([]float32, s.InLen())
+		ConvT(want, x, k, cols, s)
+	} else {
+		x = randSlice(r, s.InLen())
+		want = make([]float32, s.OutLen())
+		Conv(want, x, k, cols, s)
+	}
+	in := p.In()
+	src := randSlice(r, in.Len()) // garbage in the interior, overwritten
+	clear(src)                    // borders must be zero
+	in.LoadMapMajor(src, x, n, 0, n)
+	out := TileGrid{C: p.Maps(), H: p.Height(), W: p.Width()}
+	obuf := make([]float32, out.Len())
+	row := randSlice(r, p.RowLen())
+	for y := 0; y < p.Height(); y++ {
+		p.Row(row, src, y)
+		for c := 0; c < p.Maps(); c++ {
+			copy(out.Row(obuf, c, y), row[c*p.Width()*TileImages:(c+1)*p.Width()*TileImages])
+		}
+	}
+	got = make([]float32, len(want))
+	out.StoreMapMajor(got, obuf, n, 0, n)
+	return got, want
+}
+
+// TestTileConvMatchesConv: on random geometries (kernels 1–4, strides 1–3,
+// odd and even sizes, flipped or not), every micro-kernel set computes
+// Conv and ConvT.
+func TestTileConvMatchesConv(t *testing.T) {
+	for _, isa := range tileISAs() {
+		withISA(t, isa, func() {
+			r := rand.New(rand.NewPCG(21, 22))
+			for trial := 0; trial < 300; trial++ {
+				s := randomSpec(r)
+				if trial%3 == 0 {
+					s.InC, s.OutC = 1+r.IntN(14), 1+r.IntN(14)
+				}
+				n := 1 + r.IntN(TileImages)
+				for _, tr := range []bool{false, true} {
+					got, want := tileConvCase(t, r, s, tr, n)
+					for i := range got {
+						if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
+							t.Fatalf("%s: spec %+v transposed=%v: [%d] = %v, want %v", isa, s, tr, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestTileConvPaperShapes checks the paper network's four layers, where
+// every panel and block shape of the micro-kernels is used.
+func TestTileConvPaperShapes(t *testing.T) {
+	for _, isa := range tileISAs() {
+		withISA(t, isa, func() {
+			r := rand.New(rand.NewPCG(23, 24))
+			for _, s := range paperSpecs(1) {
+				for _, tr := range []bool{false, true} {
+					got, want := tileConvCase(t, r, s, tr, TileImages)
+					closeAll(t, isa, got, want, 1e-5)
+				}
+			}
+		})
+	}
+}
+
+// TestTileBorders: the input grid's borders are exactly what the SAME
+// padding of stride 2 needs (one zero row and column after the large map,
+// one before the small map).
+func TestTileBorders(t *testing.T) {
+	s := paperSpecs(1)[0]
+	c, _ := NewTileConv(s, false)
+	if g := c.In(); g.Top != 0 || g.Left != 0 || g.Bottom != 1 || g.Right != 1 {
+		t.Errorf("conv input borders %+v, want 0, 0, 1, 1", g)
+	}
+	ct, _ := NewTileConv(s, true)
+	if g := ct.In(); g.Top != 1 || g.Left != 1 || g.Bottom != 0 || g.Right != 0 {
+		t.Errorf("transposed conv input borders %+v, want 1, 1, 0, 0", g)
+	}
+}
+
+// TestRowOps: the vector row operations give the portable results
+// (bit-identical states, predictions and errors; sums to rounding), on
+// lengths with and without a tail.
+func TestRowOps(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	for _, n := range []int{1, 15, 16, 17, 48, 512, 515} {
+		mu0, z, e0, fb := randSlice(r, n), randSlice(r, n), randSlice(r, n), randSlice(r, n)
+		type res struct {
+			mu, e, z, phi, lk []float32
+			s                 float32
+		}
+		run := func() res {
+			o := res{mu: append([]float32(nil), mu0...), e: make([]float32, n), z: append([]float32(nil), z...),
+				phi: make([]float32, n), lk: make([]float32, n)}
+			o.s = BiasError(o.mu, o.e, z, 0.25)
+			CorrectLeaky(o.z, e0, fb, o.phi, 0.999, 0.1, LeakySlope)
+			Leaky(o.lk, z, LeakySlope)
+			return o
+		}
+		var ref res
+		withISA(t, "go", func() { ref = run() })
+		for i := range ref.mu {
+			if ref.mu[i] != mu0[i]+0.25 || ref.e[i] != z[i]-ref.mu[i] {
+				t.Fatalf("portable BiasError wrong at %d", i)
+			}
+			v := float32(0.999)*z[i] + float32(0.1)*(fb[i]-e0[i])
+			if ref.z[i] != v || ref.phi[i] != max(v, LeakySlope*v) {
+				t.Fatalf("portable CorrectLeaky wrong at %d", i)
+			}
+		}
+		for _, isa := range tileISAs() {
+			withISA(t, isa, func() {
+				o := run()
+				for i := range o.mu {
+					if o.mu[i] != ref.mu[i] || o.e[i] != ref.e[i] || o.z[i] != ref.z[i] || o.phi[i] != ref.phi[i] || o.lk[i] != ref.lk[i] {
+						t.Fatalf("%s n=%d: row ops differ from portable at %d", isa, n, i)
+					}
+				}
+				if math.Abs(float64(o.s-ref.s)) > 1e-5*float64(ref.s) {
+					t.Fatalf("%s n=%d: energy %v, portable %v", isa, n, o.s, ref.s)
+				}
+			})
+		}
+	}
+}
+
+// TestTileLoadStore: map-major and image-major loads put pixel (y, x) of
+// image i of map c at lane i of interior position (y, x); the store
+// inverts the load; lanes beyond the images are zeroed.
+func TestTileLoadStore(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	g := TileGrid{C: 3, H: 5, W: 4, Top: 1, Left: 2, Bottom: 1, Right: 0}
+	const batch, b0, n = 40, 19, 13
+	src := randSlice(r, g.C*batch*g.H*g.W)
+	buf := randSlice(r, g.Len())
+	g.LoadMapMajor(buf, src, batch, b0, n)
+	for c := 0; c < g.C; c++ {
+		for y := 0; y < g.H; y++ {
+			row := g.Row(buf, c, y)
+			for x := 0; x < g.W; x++ {
+				for i := 0; i < TileImages; i++ {
+					want := float32(0)
+					if i < n {
+						want = src[((c*batch+b0+i)*g.H+y)*g.W+x]
+					}
+					if row[x*TileImages+i] != want {
+						t.Fatalf("map-major load: c %d y %d x %d lane %d", c, y, x, i)
+					}
+				}
+			}
+		}
+	}
+	back := make([]float32, len(src))
+	g.StoreMapMajor(back, buf, batch, b0, n)
+	for c := 0; c < g.C; c++ {
+		for i := 0; i < batch; i++ {
+			for p := 0; p < g.H*g.W; p++ {
+				j := (c*batch+i)*g.H*g.W + p
+				want := float32(0)
+				if i >= b0 && i < b0+n {
+					want = src[j]
+				}
+				if back[j] != want {
+					t.Fatalf("store: c %d image %d pixel %d", c, i, p)
+				}
+			}
+		}
+	}
+	im := randSlice(r, batch*g.C*g.H*g.W)
+	g.LoadImageMajor(buf, im, batch, b0, n)
+	mm := make([]float32, len(im))
+	ToMapMajor(mm, im, batch, g.C, g.H*g.W)
+	g.StoreMapMajor(back, buf, batch, b0, n)
+	for c := 0; c < g.C; c++ {
+		for i := b0; i < b0+n; i++ {
+			for p := 0; p < g.H*g.W; p++ {
+				if j := (c*batch+i)*g.H*g.W + p; back[j] != mm[j] {
+					t.Fatalf("image-major load: c %d image %d pixel %d", c, i, p)
+				}
+			}
+		}
+	}
+}
