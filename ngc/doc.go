@@ -30,9 +30,12 @@
 // Trace reports each layer's error energy at every step (the probes), so a
 // caller can plot the settling of the network.
 //
-// The update rules themselves live in package neuron and the convolutions
-// in package tensor, shared with the event-driven actor runtime, so the two
-// paths cannot drift apart.
+// The update rules live in package neuron and the convolutions in package
+// tensor, shared with the event-driven actor runtime. For speed the batched
+// path runs them fused on tiles of images (package tensor's TileConv and
+// row operations): the same float32 arithmetic, whose equality with the
+// map-major kernels and rules the actors use is tested here (to float32
+// rounding) and in package circuit (against the actors themselves).
 //
 // # Layout
 //

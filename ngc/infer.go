@@ -3,6 +3,7 @@ package ngc
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc/tensor"
@@ -11,7 +12,11 @@ import (
 // Workspace holds the states, predictions, errors and scratch buffers of
 // inference over one mini-batch of B images. Every per-layer slice uses the
 // map-major layout [C_ℓ][B][H_ℓ][W_ℓ] of package tensor. Reuse a workspace
-// across batches: inference allocates nothing per step.
+// across batches: after the first use, an inference step allocates nothing.
+//
+// Inside, the work runs on tiles of tensor.TileImages images (see
+// engine.go): the exported slices are where a run leaves its results, not
+// where it computes them.
 type Workspace struct {
 	B int
 	// Z are the states z[ℓ], ℓ = 0..L.
@@ -20,9 +25,11 @@ type Workspace struct {
 	Mu [][]float32
 	// E are the errors e[ℓ] = z[ℓ] − mu[ℓ] (nil at L, whose error is zero).
 	E [][]float32
-	// Phi are φ(z[ℓ]) for ℓ ≥ 1 (nil at 0).
+	// Phi are φ(z[ℓ]) for ℓ ≥ 1 (nil at 0), of the states the last
+	// prediction used.
 	Phi [][]float32
-	// Fb are the bottom-up feedback terms E[ℓ] ∗ e[ℓ−1] for ℓ ≥ 1 (nil at 0).
+	// Fb are the bottom-up feedback terms E[ℓ] ∗ e[ℓ−1] of the last
+	// correction, for ℓ ≥ 1 (nil at 0).
 	Fb [][]float32
 
 	specs []tensor.ConvSpec // specs[ℓ−1] between ℓ and ℓ−1
@@ -30,6 +37,7 @@ type Workspace struct {
 	gW    [][]float32
 	gB    [][]float32
 	m     *Model
+	eng   engine
 }
 
 // NewWorkspace allocates the buffers for mini-batches of b images.
@@ -60,6 +68,9 @@ func (m *Model) NewWorkspace(b int) (*Workspace, error) {
 		}
 	}
 	ws.cols = make([]float32, maxCols)
+	if err := ws.eng.init(ws); err != nil {
+		return nil, err
+	}
 	return ws, nil
 }
 
@@ -126,7 +137,13 @@ func (tr *Trace) FinalTotal() float64 {
 // image-major layout [B][C][H][W] with values in [0, 1], starting the top
 // states from N(μ_z, σ_z) drawn from rng (nil uses the model's own stream,
 // seeded by Config.Seed). The prediction x̂ = mu[0] from the final states is
-// left in ws.Mu[0] (see Workspace.Output). trace may be nil.
+// left in ws.Mu[0] (see Workspace.Output), and every slice of ws holds what
+// the last step and the final prediction left. trace may be nil.
+//
+// Images do not interact during inference, so Infer runs all T steps on one
+// tile of images before it moves on to the next, while the tile's states
+// stay in the processor's caches, with the tiles spread over GOMAXPROCS
+// goroutines. The result is what T calls of Step give.
 func (m *Model) Infer(ws *Workspace, x []float32, task Task, rng *rand.Rand, trace *Trace) error {
 	if err := m.checkBatch(ws, x); err != nil {
 		return err
@@ -136,26 +153,14 @@ func (m *Model) Infer(ws *Workspace, x []float32, task Task, rng *rand.Rand, tra
 	}
 	L := m.cfg.Layers()
 	m.InitTop(ws.Z[L], rng)
-	for l := L; l >= 1; l-- {
-		m.predictLayer(ws, l)
-		if l-1 >= 1 {
-			copy(ws.Z[l-1], ws.Mu[l-1])
-		}
-	}
-	c0, s0 := m.cfg.ChannelsAt(0), m.cfg.SizeAt(0)
-	tensor.ToMapMajor(ws.Z[0], x, ws.B, c0, s0*s0)
+	T := m.cfg.Steps
+	ws.eng.run(jobSpec{op: opInfer, x: x, steps: T, denoise: task == Denoise})
 	if trace != nil {
 		trace.Steps = trace.Steps[:0]
-	}
-	for t := 1; t <= m.cfg.Steps; t++ {
-		en := m.Step(ws, task == Denoise && t >= 2)
-		if trace != nil {
-			trace.Steps = append(trace.Steps, en)
+		for t := 0; t < T; t++ {
+			trace.Steps = append(trace.Steps, slices.Clone(ws.eng.energies(t)))
 		}
-	}
-	en := m.Predict(ws)
-	if trace != nil {
-		trace.Final = en
+		trace.Final = slices.Clone(ws.eng.energies(T))
 	}
 	return nil
 }
@@ -172,54 +177,30 @@ func (m *Model) InitTop(z []float32, rng *rand.Rand) {
 	}
 }
 
-// Step runs one step of inference in Jacobi order: every prediction and
-// error from the current states, then every free state moves. The image
-// layer moves too when freeBottom is set. It returns the energies of the
-// predictions it computed, per image.
+// Step runs one step of inference in Jacobi order on the states in ws.Z:
+// every prediction and error from the current states, then every free
+// state moves. The image layer moves too when freeBottom is set. It returns
+// the energies of the predictions it computed, per image, in a slice that
+// ws owns and the next Step, Predict or Infer overwrites: copy it to keep
+// it. Step allocates nothing.
 func (m *Model) Step(ws *Workspace, freeBottom bool) []float64 {
-	en := m.Predict(ws)
-	m.Correct(ws, freeBottom)
-	return en
+	ws.eng.run(jobSpec{op: opStep, freeBottom: freeBottom})
+	return ws.eng.energies(0)
 }
 
-// Predict computes mu[ℓ] and e[ℓ] for every ℓ < L from the current states
-// and returns ½‖e[ℓ]‖² per image for each.
+// Predict computes mu[ℓ] and e[ℓ] (and φ(z[ℓ])) for every ℓ < L from the
+// current states and returns ½‖e[ℓ]‖² per image for each, in a slice that
+// ws owns (see Step).
 func (m *Model) Predict(ws *Workspace) []float64 {
-	L := m.cfg.Layers()
-	en := make([]float64, L)
-	for l := L; l >= 1; l-- {
-		en[l-1] = m.predictLayer(ws, l) / float64(ws.B)
-	}
-	return en
+	ws.eng.run(jobSpec{op: opPredict})
+	return ws.eng.energies(0)
 }
 
-// predictLayer computes φ(z[ℓ]), mu[ℓ−1] and e[ℓ−1] and returns the summed
-// energy of e[ℓ−1].
-func (m *Model) predictLayer(ws *Workspace, l int) float64 {
-	s := ws.specs[l-1]
-	m.phi.Apply(ws.Phi[l], ws.Z[l])
-	tensor.ConvT(ws.Mu[l-1], ws.Phi[l], m.syn[l-1].W, ws.cols[:s.ColsLen()], s)
-	g := tensor.Identity
-	if l == 1 && m.cfg.BottomSigmoid {
-		g = tensor.Sigmoid
-	}
-	neuron.Predict(ws.Mu[l-1], m.syn[l-1].Bias, ws.plane(l-1), g)
-	return neuron.Error(ws.E[l-1], ws.Z[l-1], ws.Mu[l-1])
-}
-
-// Correct moves every free state one step using the errors of the last
-// Predict: d[ℓ] = −e[ℓ] + E[ℓ] ∗ e[ℓ−1], z[ℓ] ← z[ℓ] + β·d[ℓ] − γ·z[ℓ].
+// Correct moves every free state one step using the errors in ws.E (those
+// of the last Predict): d[ℓ] = −e[ℓ] + E[ℓ] ∗ e[ℓ−1],
+// z[ℓ] ← z[ℓ] + β·d[ℓ] − γ·z[ℓ].
 func (m *Model) Correct(ws *Workspace, freeBottom bool) {
-	L := m.cfg.Layers()
-	p := m.stateParams()
-	for l := 1; l <= L; l++ {
-		s := ws.specs[l-1]
-		tensor.Conv(ws.Fb[l], ws.E[l-1], m.feedback(l), ws.cols[:s.ColsLen()], s)
-		neuron.Correct(ws.Z[l], ws.E[l], ws.Fb[l], p)
-	}
-	if freeBottom {
-		neuron.Correct(ws.Z[0], ws.E[0], nil, p)
-	}
+	ws.eng.run(jobSpec{op: opCorrect, freeBottom: freeBottom})
 }
 
 // feedback returns the kernels of the bottom-up pass into layer ℓ: W[ℓ]
