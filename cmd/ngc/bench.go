@@ -11,6 +11,7 @@ import (
 	"github.com/convngc/convngc/bus"
 	"github.com/convngc/convngc/circuit"
 	"github.com/convngc/convngc/ngc"
+	"github.com/convngc/convngc/ngc/tensor"
 )
 
 // benchResult is one measured workload.
@@ -22,6 +23,62 @@ type benchResult struct {
 	SecondsPerBatch float64 `json:"seconds_per_batch"`
 	ImagesPerSecond float64 `json:"images_per_second"`
 	GFLOPs          float64 `json:"gflop_per_second"`
+	// PercentOfPeak is GFLOPs as a percentage of the measured FMA peak
+	// (absent when the peak was not measured).
+	PercentOfPeak float64 `json:"percent_of_fma_peak,omitempty"`
+}
+
+// fmaPeak is the machine's measured FP32 FMA peak: every kernel package
+// tensor can time here, on every thread; the fastest is the peak.
+type fmaPeak struct {
+	Peak    tensor.Peak   `json:"peak"`
+	Kernels []tensor.Peak `json:"kernels"`
+}
+
+// measurePeak times every FMA peak kernel for d each (nil when d ≤ 0).
+func measurePeak(d time.Duration) (*fmaPeak, error) {
+	if d <= 0 {
+		return nil, nil
+	}
+	var fp fmaPeak
+	for _, k := range tensor.PeakKernels() {
+		p, err := tensor.MeasurePeak(k, 0, d)
+		if err != nil {
+			return nil, err
+		}
+		fp.Kernels = append(fp.Kernels, p)
+		if p.GFLOPs > fp.Peak.GFLOPs {
+			fp.Peak = p
+		}
+	}
+	return &fp, nil
+}
+
+// String lists the kernels' throughputs, the peak first.
+func (fp *fmaPeak) String() string {
+	s := fmt.Sprintf("FP32 FMA peak %.1f GFLOP/s (%s, %d threads; registers only)", fp.Peak.GFLOPs, fp.Peak.Kernel, fp.Peak.Threads)
+	for _, k := range fp.Kernels {
+		if k.Kernel != fp.Peak.Kernel {
+			s += fmt.Sprintf("; %s %.1f", k.Kernel, k.GFLOPs)
+		}
+	}
+	return s
+}
+
+// percent is gflops as a percentage of the peak (0 without a peak).
+func (fp *fmaPeak) percent(gflops float64) float64 {
+	if fp == nil || fp.Peak.GFLOPs <= 0 {
+		return 0
+	}
+	return 100 * gflops / fp.Peak.GFLOPs
+}
+
+// suffix ends a workload line: "  NN% of FMA peak", or nothing without a peak.
+func (fp *fmaPeak) suffix(gflops float64) string {
+	if fp == nil {
+		return ""
+	}
+	return fmt.Sprintf("  %4.1f%% of FMA peak", fp.percent(gflops))
 }
 
 func runBench(ctx context.Context, e *env, args []string) error {
@@ -30,6 +87,11 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			"(convolution FLOPs only, 2 per multiply-accumulate) of one inference batch and one training\n"+
 			"batch, on synthetic images. Each workload runs once to warm up, then --repeats times; the\n"+
 			"best repeat is reported. Also reports the process's peak resident memory.\n\n"+
+			"First it measures the machine's FP32 FMA peak: register-resident loops of independent fused\n"+
+			"multiply-adds on every thread at once, in each instruction set the machine has (AVX-512 and\n"+
+			"AVX2 in assembly, and a portable Go loop); the fastest is the peak, and every workload line\n"+
+			"ends with its effective GFLOP/s as a percentage of it. Run on a quiet machine: other work\n"+
+			"lowers both.\n\n"+
 			"With --runtime, measure sync inference (reconstruction) instead in three runtimes in the\n"+
 			"same run: the batched reference, the actor runtime on the in-process bus, and the actor\n"+
 			"runtime on NATS through an embedded server (--nats). Each repeat runs one batch in every\n"+
@@ -43,12 +105,20 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	repeats := fs.Int("repeats", 3, "timed repetitions per workload")
 	jsonOut := fs.String("json", "", "also write the results to this JSON file")
 	rt := fs.Bool("runtime", false, "compare the batched reference with the actor runtime (in-process and NATS buses)")
+	peakTime := fs.Duration("peak-time", 300*time.Millisecond, "time to measure the FMA peak with each kernel (0: do not measure it)")
 	natsMode := fs.String("nats", "embedded", "with --runtime, how the NATS actors connect to the embedded server: embedded (in-memory\nconnection, as ngc run --bus embedded), tcp (loopback TCP), both, or none")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *batch < 1 || *steps < 1 || *repeats < 1 {
 		return fmt.Errorf("bench: --batch, --T and --repeats must be positive")
+	}
+	peak, err := measurePeak(*peakTime)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if peak != nil {
+		fmt.Fprintln(e.stdout, peak)
 	}
 	if *rt {
 		var modes []string
@@ -61,7 +131,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		default:
 			return fmt.Errorf("bench: --nats %q: want embedded, tcp, both or none", *natsMode)
 		}
-		return benchRuntime(ctx, e, *batch, *steps, *repeats, modes, *jsonOut)
+		return benchRuntime(ctx, e, *batch, *steps, *repeats, modes, *jsonOut, peak)
 	}
 	m, err := ngc.New(ngc.Config{Steps: *steps, Batch: *batch})
 	if err != nil {
@@ -76,7 +146,8 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	for i := range x {
 		x[i] = r.Float32()
 	}
-	fmt.Fprintf(e.stdout, "Conv-NGC batched reference, paper network, B=%d, T=%d, GOMAXPROCS=%d\n", *batch, *steps, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(e.stdout, "Conv-NGC batched reference, paper network, B=%d, T=%d, GOMAXPROCS=%d, tile kernels %s\n",
+		*batch, *steps, runtime.GOMAXPROCS(0), tensor.TileKernels())
 	var results []benchResult
 	for _, w := range []struct {
 		name  string
@@ -103,14 +174,16 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		sec := best.Seconds()
 		res := benchResult{Workload: w.name, Batch: *batch, Steps: *steps, Repeats: *repeats, SecondsPerBatch: sec,
 			ImagesPerSecond: float64(*batch) / sec, GFLOPs: float64(m.FLOPsPerImage(w.train)) * float64(*batch) / sec / 1e9}
+		res.PercentOfPeak = peak.percent(res.GFLOPs)
 		results = append(results, res)
-		fmt.Fprintf(e.stdout, "%-12s %8.1f img/s  %6.2f GFLOP/s  %7.3f s/batch  %6.2f ms/step\n",
-			res.Workload, res.ImagesPerSecond, res.GFLOPs, sec, 1000*sec/float64(*steps))
+		fmt.Fprintf(e.stdout, "%-12s %8.1f img/s  %7.3f s/batch  %6.2f ms/step  %6.2f GFLOP/s%s\n",
+			res.Workload, res.ImagesPerSecond, sec, 1000*sec/float64(*steps), res.GFLOPs, peak.suffix(res.GFLOPs))
 	}
-	peak := peakRSS()
-	fmt.Fprintf(e.stdout, "peak resident memory: %.0f MiB\n", float64(peak)/(1<<20))
+	rss := peakRSS()
+	fmt.Fprintf(e.stdout, "peak resident memory: %.0f MiB\n", float64(rss)/(1<<20))
 	if *jsonOut != "" {
-		return writeJSON(*jsonOut, map[string]any{"results": results, "peak_rss_bytes": peak, "gomaxprocs": runtime.GOMAXPROCS(0)})
+		return writeJSON(*jsonOut, map[string]any{"results": results, "peak_rss_bytes": rss, "gomaxprocs": runtime.GOMAXPROCS(0),
+			"tile_kernels": tensor.TileKernels(), "fma_peak": peak})
 	}
 	return nil
 }
@@ -125,6 +198,8 @@ type runtimeResult struct {
 	MedianSeconds   float64 `json:"median_seconds_per_batch"`
 	ImagesPerSecond float64 `json:"images_per_second"` // from the best repeat
 	RatioToBatched  float64 `json:"ratio_to_batched"`  // images/s over the batched reference's
+	GFLOPs          float64 `json:"gflop_per_second"`  // effective: the model's convolution FLOPs
+	PercentOfPeak   float64 `json:"percent_of_fma_peak,omitempty"`
 	CPUPerBatch     float64 `json:"cpu_seconds_per_batch"`
 	// Bus traffic over the timed batches (actors only): frames published
 	// and delivered to subscriptions, per second, and their bytes (header
@@ -149,7 +224,7 @@ type runtimeResult struct {
 // benchRuntime measures sync inference of the paper network in the batched
 // reference and in the actor runtime on the in-process bus and on NATS
 // (natsModes: "embedded", "tcp"), one batch of each per repeat.
-func benchRuntime(ctx context.Context, e *env, batch, steps, repeats int, natsModes []string, jsonOut string) error {
+func benchRuntime(ctx context.Context, e *env, batch, steps, repeats int, natsModes []string, jsonOut string, peak *fmaPeak) error {
 	m, err := ngc.New(ngc.Config{Steps: steps, Batch: batch})
 	if err != nil {
 		return err
@@ -225,6 +300,8 @@ func benchRuntime(ctx context.Context, e *env, batch, steps, repeats int, natsMo
 	load1 := loadAverage()
 	for _, res := range results {
 		res.finish(batch, steps, repeats, results[0].ImagesPerSecond)
+		res.GFLOPs = float64(m.FLOPsPerImage(false)) * res.ImagesPerSecond / 1e9
+		res.PercentOfPeak = peak.percent(res.GFLOPs)
 		line := fmt.Sprintf("%-14s %8.1f img/s  %5.2f× batched  %7.3f s/batch (median %.3f)  %6.2f cpu-s/batch",
 			res.Runtime, res.ImagesPerSecond, res.RatioToBatched, res.SecondsPerBatch, res.MedianSeconds, res.CPUPerBatch)
 		if res.bus != nil {
@@ -234,14 +311,15 @@ func benchRuntime(ctx context.Context, e *env, batch, steps, repeats int, natsMo
 				line += fmt.Sprintf(", %7.1f MB/s on the wire", res.WireBytesPerSecond/1e6)
 			}
 		}
+		line += fmt.Sprintf("  %6.2f GFLOP/s%s", res.GFLOPs, peak.suffix(res.GFLOPs))
 		fmt.Fprintln(e.stdout, line)
 	}
 	fmt.Fprintf(e.stdout, "load average at the end: %s\n", orUnknown(load1))
-	peak := peakRSS()
-	fmt.Fprintf(e.stdout, "peak resident memory: %.0f MiB\n", float64(peak)/(1<<20))
+	rss := peakRSS()
+	fmt.Fprintf(e.stdout, "peak resident memory: %.0f MiB\n", float64(rss)/(1<<20))
 	if jsonOut != "" {
-		return writeJSON(jsonOut, map[string]any{"runtime_results": results, "peak_rss_bytes": peak,
-			"gomaxprocs": runtime.GOMAXPROCS(0), "load_average_start": load0, "load_average_end": load1})
+		return writeJSON(jsonOut, map[string]any{"runtime_results": results, "peak_rss_bytes": rss,
+			"gomaxprocs": runtime.GOMAXPROCS(0), "load_average_start": load0, "load_average_end": load1, "fma_peak": peak})
 	}
 	return nil
 }
