@@ -174,7 +174,7 @@ func New(g *Graph, cfg ngc.Config) (*Circuit, error) {
 	draw := func(n int) []float32 {
 		w := make([]float32, n)
 		for i := range w {
-			w[i] = float32(r.NormFloat64() * rc.InitStd)
+			w[i] = float32(r.NormFloat64() * *rc.InitStd)
 		}
 		return w
 	}
@@ -244,7 +244,7 @@ func (c *Circuit) settings(batch int, denoise, learn bool) (*neuron.Settings, er
 	}
 	return &neuron.Settings{Batch: batch, Steps: rc.Steps, Denoise: denoise, Learn: learn,
 		State:     neuron.StateParams{Beta: float32(rc.Beta), Gamma: float32(*rc.Gamma), PCN: rc.PCN, Phi: phi},
-		LearnRate: rc.LearningRate, Lambda: rc.Lambda, Optimizer: rc.Optimizer, MaxKernelNorm: rc.MaxKernelNorm}, nil
+		LearnRate: rc.LearningRate, Lambda: *rc.Lambda, Optimizer: rc.Optimizer, MaxKernelNorm: rc.MaxKernelNorm}, nil
 }
 
 // tied reports whether the feedback uses W (no separate E).

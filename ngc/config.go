@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/convngc/convngc/ngc/tensor"
 )
@@ -24,7 +25,10 @@ func Float(v float64) *float64 { return &v }
 // of 500; every kernel re-projected to norm ≤ 1 after each update.
 //
 // A zero field means its default. Fields where zero is a setting in its own
-// right (Gamma, TopMean, TopStd) are pointers: nil means the default.
+// right (Gamma, TopMean, TopStd, Lambda, InitStd) are pointers: nil means
+// the default. Beta, LearningRate and MaxKernelNorm have no meaningful zero
+// (states that never move, a model that never learns, kernels projected to
+// nothing): there zero is the default, and commands refuse an explicit 0.
 type Config struct {
 	// Channels lists the maps of every state layer from the top (layer L)
 	// down to the image (layer 0, its colour channels).
@@ -57,8 +61,10 @@ type Config struct {
 	// Untied gives every layer separate, learnable error kernels E instead of
 	// using the prediction kernels W (tied, the default).
 	Untied bool `json:"untied"`
-	// Lambda scales the update of the error kernels E in untied mode (1).
-	Lambda float64 `json:"lambda"`
+	// Lambda scales the update of the error kernels E in untied mode (1);
+	// 0 keeps E fixed at its initial values (feedback alignment). nil means
+	// the default.
+	Lambda *float64 `json:"lambda"`
 
 	// Optimizer is "adam" (default) or "normalized", the paper's
 	// per-kernel normalised step of Algorithm 2.
@@ -68,8 +74,9 @@ type Config struct {
 	// MaxKernelNorm bounds every kernel's Euclidean norm after each update
 	// (1); negative disables the projection.
 	MaxKernelNorm float64 `json:"max_kernel_norm"`
-	// InitStd is the standard deviation of the initial kernels (0.1).
-	InitStd float64 `json:"init_std"`
+	// InitStd is the standard deviation of the initial kernels (0.1); 0
+	// starts every kernel at zero. nil means the default.
+	InitStd *float64 `json:"init_std"`
 	// Batch is the training mini-batch size (500).
 	Batch int `json:"batch"`
 	// Seed makes initialisation and inference noise repeatable.
@@ -111,10 +118,10 @@ func (c Config) Resolve() (Config, error) {
 	setInt(&r.Steps, 60)
 	setInt(&r.Batch, 500)
 	setFloat(&r.Beta, 0.1)
-	setFloat(&r.Lambda, 1)
 	setFloat(&r.LearningRate, 0.001)
 	setFloat(&r.MaxKernelNorm, 1)
-	setFloat(&r.InitStd, 0.1)
+	setPtr(&r.Lambda, 1)
+	setPtr(&r.InitStd, 0.1)
 	setPtr(&r.Gamma, 0.001)
 	setPtr(&r.TopMean, 0.5)
 	setPtr(&r.TopStd, 0.05)
@@ -137,8 +144,22 @@ func (c Config) Resolve() (Config, error) {
 	case r.ImageSize < 1, r.Kernel < 1, r.Stride < 1, r.Steps < 1, r.Batch < 1:
 		return Config{}, fmt.Errorf("%w: image size %d, kernel %d, stride %d, steps %d and batch %d must be positive",
 			ErrConfig, r.ImageSize, r.Kernel, r.Stride, r.Steps, r.Batch)
-	case r.Beta < 0, *r.Gamma < 0, *r.TopStd < 0, r.LearningRate < 0, r.InitStd < 0, r.Lambda < 0:
-		return Config{}, fmt.Errorf("%w: beta, gamma, top std, learning rate, init std and lambda must not be negative", ErrConfig)
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+		min  float64 // smallest allowed value; -Inf: any finite value
+	}{
+		{"beta", r.Beta, 0}, {"gamma", *r.Gamma, 0}, {"top mean", *r.TopMean, math.Inf(-1)}, {"top std", *r.TopStd, 0},
+		{"learning rate", r.LearningRate, 0}, {"lambda", *r.Lambda, 0}, {"max kernel norm", r.MaxKernelNorm, math.Inf(-1)},
+		{"init std", *r.InitStd, 0},
+	} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			return Config{}, fmt.Errorf("%w: %s is %v: want a finite number", ErrConfig, f.name, f.v)
+		}
+		if f.v < f.min {
+			return Config{}, fmt.Errorf("%w: %s is %v: must not be negative", ErrConfig, f.name, f.v)
+		}
 	}
 	if _, err := tensor.ParseActivation(r.Phi); err != nil {
 		return Config{}, fmt.Errorf("%w: phi: %v", ErrConfig, err)

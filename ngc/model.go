@@ -47,11 +47,11 @@ func New(cfg Config) (*Model, error) {
 	for l := 1; l <= rc.Layers(); l++ {
 		s := &m.syn[l-1]
 		for i := range s.W {
-			s.W[i] = float32(init.NormFloat64() * rc.InitStd)
+			s.W[i] = float32(init.NormFloat64() * *rc.InitStd)
 		}
 		if s.E != nil {
 			for i := range s.E {
-				s.E[i] = float32(init.NormFloat64() * rc.InitStd)
+				s.E[i] = float32(init.NormFloat64() * *rc.InitStd)
 			}
 		}
 	}
@@ -88,7 +88,7 @@ func (m *Model) newOpt(s Synapses) paramOpt {
 	}
 	kk := m.cfg.Kernel * m.cfg.Kernel
 	lr := m.cfg.LearningRate
-	return paramOpt{w: mk(len(s.W), lr, kk), b: mk(len(s.Bias), lr, len(s.Bias)), e: mk(len(s.E), lr*m.cfg.Lambda, kk)}
+	return paramOpt{w: mk(len(s.W), lr, kk), b: mk(len(s.Bias), lr, len(s.Bias)), e: mk(len(s.E), lr**m.cfg.Lambda, kk)}
 }
 
 // Config returns the model's resolved configuration.

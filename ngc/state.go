@@ -124,7 +124,7 @@ func (m *Model) Retune(cfg Config) (*Model, error) {
 		o := c.opt[l]
 		setLR(o.w, rc.LearningRate)
 		setLR(o.b, rc.LearningRate)
-		setLR(o.e, rc.LearningRate*rc.Lambda)
+		setLR(o.e, rc.LearningRate**rc.Lambda)
 	}
 	return c, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -55,12 +56,52 @@ func (mf *modelFlags) register(fs *pflag.FlagSet) {
 	fs.Uint64Var(&mf.seed, "seed", 1, "seed of initialisation, shuffling and inference noise")
 }
 
+// check refuses, with one line naming the flag, values no network can run
+// with: non-finite numbers, a zero or negative --beta or --lr, a zero
+// --max-kernel-norm, negative standard deviations and rates, and a batch,
+// T or channel count below 1.
+func (mf *modelFlags) check(cmd string) error {
+	for _, f := range []struct {
+		name string
+		v    float64
+		ok   bool
+		want string
+	}{
+		{"beta", mf.beta, mf.beta > 0, "a positive number (the state update rate)"},
+		{"gamma", mf.gamma, mf.gamma >= 0, "0 or more"},
+		{"top-mean", mf.topMean, true, "a finite number"},
+		{"top-std", mf.topStd, mf.topStd >= 0, "0 or more"},
+		{"lambda", mf.lambda, mf.lambda >= 0, "0 or more"},
+		{"lr", mf.lr, mf.lr > 0, "a positive learning rate"},
+		{"max-kernel-norm", mf.maxNorm, mf.maxNorm != 0, "a positive norm, or negative to turn the projection off"},
+		{"init-std", mf.initStd, mf.initStd >= 0, "0 or more"},
+	} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || !f.ok {
+			return fmt.Errorf("%s: --%s %v: want %s", cmd, f.name, f.v, f.want)
+		}
+	}
+	switch {
+	case mf.steps < 1:
+		return fmt.Errorf("%s: --T %d: want at least 1 inference step", cmd, mf.steps)
+	case mf.batch < 1:
+		return fmt.Errorf("%s: --batch %d: want at least 1 image", cmd, mf.batch)
+	case len(mf.channels) < 2:
+		return fmt.Errorf("%s: --channels %v: want at least two layers (top ... image)", cmd, mf.channels)
+	}
+	for _, c := range mf.channels {
+		if c < 1 {
+			return fmt.Errorf("%s: --channels %v: every layer needs at least 1 map", cmd, mf.channels)
+		}
+	}
+	return nil
+}
+
 func (mf *modelFlags) config() ngc.Config {
 	return ngc.Config{
 		Channels: mf.channels, Steps: mf.steps, Beta: mf.beta, Gamma: ngc.Float(mf.gamma),
 		TopMean: ngc.Float(mf.topMean), TopStd: ngc.Float(mf.topStd), Phi: mf.phi,
-		BottomSigmoid: mf.bottomSigmoid, PCN: mf.pcn, Untied: mf.untied, Lambda: mf.lambda,
-		Optimizer: mf.optimizer, LearningRate: mf.lr, MaxKernelNorm: mf.maxNorm, InitStd: mf.initStd,
+		BottomSigmoid: mf.bottomSigmoid, PCN: mf.pcn, Untied: mf.untied, Lambda: ngc.Float(mf.lambda),
+		Optimizer: mf.optimizer, LearningRate: mf.lr, MaxKernelNorm: mf.maxNorm, InitStd: ngc.Float(mf.initStd),
 		Batch: mf.batch, Seed: mf.seed,
 	}
 }

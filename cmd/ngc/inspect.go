@@ -38,6 +38,9 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 		}
 		s = m.Inspect()
 	} else {
+		if err := mf.check("inspect"); err != nil {
+			return err
+		}
 		if _, err := mf.config().Resolve(); err != nil {
 			return err
 		}

@@ -27,6 +27,9 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := mf.check("train"); err != nil {
+		return err
+	}
 	if err := jf.check("train", ngc.Reconstruct); err != nil {
 		return err
 	}
@@ -135,7 +138,7 @@ func overrides(fs *pflag.FlagSet, mf *modelFlags, c ngc.Config) (ngc.Config, []s
 			c.BottomSigmoid = given.BottomSigmoid
 		}},
 		{"pcn", func() { note("pcn", c.PCN, given.PCN); c.PCN = given.PCN }},
-		{"lambda", func() { note("lambda", c.Lambda, given.Lambda); c.Lambda = given.Lambda }},
+		{"lambda", func() { note("lambda", *c.Lambda, *given.Lambda); c.Lambda = given.Lambda }},
 		{"lr", func() { note("lr", c.LearningRate, given.LearningRate); c.LearningRate = given.LearningRate }},
 		{"max-kernel-norm", func() {
 			note("max-kernel-norm", c.MaxKernelNorm, given.MaxKernelNorm)

@@ -179,3 +179,55 @@ func TestTrainFromAppliesFlags(t *testing.T) {
 		t.Errorf("--resume without a checkpoint: exit %d, %q", code, stderr)
 	}
 }
+
+// TestTrainRefusesBadFlags: values no network can run with are refused up
+// front, with one line naming the flag, before any data is loaded.
+func TestTrainRefusesBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--beta", "0"}, "--beta"},
+		{[]string{"--beta", "NaN"}, "--beta"},
+		{[]string{"--lr", "Inf"}, "--lr"},
+		{[]string{"--lr", "0"}, "--lr"},
+		{[]string{"--max-kernel-norm", "0"}, "--max-kernel-norm"},
+		{[]string{"--gamma", "-1"}, "--gamma"},
+		{[]string{"--top-std", "NaN"}, "--top-std"},
+		{[]string{"--batch", "0"}, "--batch"},
+		{[]string{"--T", "0"}, "--T"},
+		{[]string{"--channels", "4,0,3"}, "--channels"},
+		{[]string{"--epochs", "-1"}, "--epochs"},
+		{[]string{"--checkpoint-every", "soon"}, "--checkpoint-every"},
+		{[]string{"--val-task", "classify"}, "--val-task"},
+		{[]string{"--out", "/proc/no/such/dir/m.safetensors"}, "--out"},
+	} {
+		start := time.Now()
+		_, stderr, code := runNGC(t, dir, append([]string{"train", "--max-images", "100"}, tc.args...)...)
+		if code == 0 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tc.flag) {
+			t.Errorf("train %v: exit %d, stderr %q; want one line naming %s", tc.args, code, stderr, tc.flag)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("train %v took %v to refuse", tc.args, d)
+		}
+	}
+	// An explicit zero that means something is honoured: λ = 0 keeps E fixed.
+	out, stderr, code := runNGC(t, dir, "train", "--max-images", "100", "--channels", "4,3", "--T", "3", "--batch", "50",
+		"--untied", "--lambda", "0", "--init-std", "0", "--epochs", "1", "--val-images", "0", "--eval-images", "0", "--quiet", "--out", "z.safetensors")
+	if code != 0 {
+		t.Fatalf("--lambda 0 --init-std 0: exit %d\n%s\n%s", code, out, stderr)
+	}
+	m, err := ngc.Load(filepath.Join(dir, "z.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := m.Config(); *c.Lambda != 0 || *c.InitStd != 0 {
+		t.Errorf("saved config has lambda %v, init std %v; want 0 and 0", *c.Lambda, *c.InitStd)
+	}
+	for _, v := range m.Synapses(1).E {
+		if v != 0 {
+			t.Fatal("with --lambda 0 and --init-std 0 the error kernels E moved")
+		}
+	}
+}
