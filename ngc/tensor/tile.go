@@ -211,6 +211,9 @@ type TileConv struct {
 	phases     []tilePhase
 	panels     [][2]int // output map ranges [r0, r0+mr)
 	kernel     []float32
+	// gradO and gradK split the maps and the terms of KernelGrad into
+	// register blocks: [0] for AVX-512 and Go, [1] for AVX2.
+	gradO, gradK [2][][2]int
 }
 
 // NewTileConv plans Conv (transposed false: large side in, small side out)
@@ -241,11 +244,11 @@ func NewTileConv(s ConvSpec, transposed bool) (*TileConv, error) {
 		p.phases[ph] = p.terms(ph)
 	}
 	// Panels of at most 6 maps, as even as possible (25 → 5×5, 3 → 3).
-	n := (p.m + 5) / 6
-	for i, r0 := 0, 0; i < n; i++ {
-		mr := (p.m - r0) / (n - i)
-		p.panels = append(p.panels, [2]int{r0, mr})
-		r0 += mr
+	p.panels = evenBlocks(p.m, 6)
+	if !transposed {
+		k := len(p.phases[0].rel)
+		p.gradO = [2][][2]int{evenBlocks(s.OutC, 4), evenBlocks(s.OutC, 2)}
+		p.gradK = [2][][2]int{evenBlocks(k, 6), evenBlocks(k, 3)}
 	}
 	return p, nil
 }
@@ -483,5 +486,107 @@ func tileKernelGo(k, mr, p int, a []float32, rel []int, src []float32, base, ist
 			}
 			copy(dst[d+r*ostrR+q*ostrP:][:TileImages], acc[:])
 		}
+	}
+}
+
+// gradKernel is the signature of the generated gradient kernels (see
+// gen_tile.go): they add, for r < mr and j < kr, the products of the
+// small-side vectors of map r and the large-side vectors under term j over
+// nrows×ncols positions into 16 lane-wise partial sums at
+// acc[r·accRow + j·64] (strides and offsets in bytes).
+type gradKernel func(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+// GradLen is the length of the partial sums KernelGrad accumulates: one
+// vector of TileImages lanes per kernel weight.
+func (p *TileConv) GradLen() int { return p.s.KernelLen() * TileImages }
+
+// KernelGrad adds into acc, lane by lane (one lane per image of the tile),
+// the correlation of the small-side maps y with the patches of the
+// large-side maps x that ConvKernelGrad computes over a whole batch:
+//
+//	acc[w·TileImages + i] += Σ_oy,ox y[o][oy][ox][i] · x[c][oy·S+ty'−PT][ox·S+tx'−PL][i]
+//
+// for every weight w = ((o·InC + c)·K + ty)·K + tx. p must plan a Conv
+// (not transposed); x has the layout In, y the layout yg (the small side,
+// with any borders). Sum the lanes of the images the tile holds with
+// SumLanes.
+func (p *TileConv) KernelGrad(acc, x, y []float32, yg TileGrid) {
+	if p.transposed {
+		panic("tensor: TileConv.KernelGrad of a transposed convolution")
+	}
+	s, in := p.s, p.in
+	checkLen("TileConv.KernelGrad acc", acc, p.GradLen())
+	checkLen("TileConv.KernelGrad x", x, in.Len())
+	checkLen("TileConv.KernelGrad y", y, yg.Len())
+	if yg.C != s.OutC || yg.H != s.OutH || yg.W != s.OutW {
+		panic("tensor: TileConv.KernelGrad: small-side grid does not match the spec")
+	}
+	t := &p.phases[0]
+	k := len(t.rel)
+	base := in.Top*in.rowLen() + in.Left*TileImages
+	eRow, eCol := s.Stride*in.rowLen(), s.Stride*TileImages
+	phiO, phiRow := yg.planeLen(), yg.rowLen()
+	accRow := k * TileImages
+	blocks := 0
+	if tileISA == "avx2" {
+		blocks = 1
+	}
+	for _, ob := range p.gradO[blocks] {
+		o0, mr := ob[0], ob[1]
+		phi := yg.RowOffset(o0, 0)
+		for _, kb := range p.gradK[blocks] {
+			j0, kr := kb[0], kb[1]
+			a := (o0*k + j0) * TileImages
+			switch tileISA {
+			case "avx512":
+				gradKernelsZ[mr][kr](s.OutH, s.OutW, &y[phi], 4*phiO, 4*phiRow, &x[base], 4*eRow, 4*eCol, &t.rel[j0], &acc[a], 4*accRow)
+			case "avx2":
+				gradKernelsY[mr][kr](s.OutH, s.OutW, &y[phi], 4*phiO, 4*phiRow, &x[base], 4*eRow, 4*eCol, &t.rel[j0], &acc[a], 4*accRow)
+			default:
+				for r := 0; r < mr; r++ {
+					for j := 0; j < kr; j++ {
+						dst := acc[a+r*accRow+j*TileImages:][:TileImages]
+						for oy := 0; oy < s.OutH; oy++ {
+							for ox := 0; ox < s.OutW; ox++ {
+								py := y[phi+r*phiO+oy*phiRow+ox*TileImages:][:TileImages]
+								ex := x[base+oy*eRow+ox*eCol+t.rel[j0+j]/4:][:TileImages]
+								for i := range dst {
+									dst[i] += py[i] * ex[i]
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// evenBlocks splits [0, n) into ceil(n/most) blocks of as even sizes as
+// possible: {start, size} pairs.
+func evenBlocks(n, most int) [][2]int {
+	var out [][2]int
+	nb := (n + most - 1) / most
+	for i, r0 := 0, 0; i < nb; i++ {
+		sz := (n - r0) / (nb - i)
+		out = append(out, [2]int{r0, sz})
+		r0 += sz
+	}
+	return out
+}
+
+// SumLanes adds into dst[w] the first n lanes of acc's vector w (the
+// images a tile holds), in float64: dst[w] += Σ_i<n acc[w·TileImages + i].
+func SumLanes(dst []float64, acc []float32, n int) {
+	checkLen("SumLanes acc", acc, len(dst)*TileImages)
+	if n < 0 || n > TileImages {
+		panic(fmt.Sprintf("tensor: SumLanes of %d lanes", n))
+	}
+	for w := range dst {
+		var s float64
+		for _, v := range acc[w*TileImages : w*TileImages+n] {
+			s += float64(v)
+		}
+		dst[w] += s
 	}
 }

@@ -91,6 +91,110 @@ func tileKernY1x2(k int, a *float32, rel *int, in *float32, istr int, out *float
 //go:noescape
 func tileKernY2x2(k int, a *float32, rel *int, in *float32, istr int, out *float32, ostrR, ostrP int)
 
+//go:noescape
+func gradKernZ1x1(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ1x2(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ1x3(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ1x4(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ1x5(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ1x6(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ2x1(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ2x2(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ2x3(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ2x4(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ2x5(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ2x6(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ3x1(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ3x2(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ3x3(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ3x4(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ3x5(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ3x6(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ4x1(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ4x2(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ4x3(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ4x4(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ4x5(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernZ4x6(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernY1x1(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernY1x2(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernY1x3(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernY2x1(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernY2x2(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+//go:noescape
+func gradKernY2x3(nrows, ncols int, phi *float32, phiO, phiRow int, e *float32, eRow, eCol int, rel *int, acc *float32, accRow int)
+
+var gradKernelsZ = [5][7]gradKernel{
+	1: {1: gradKernZ1x1, 2: gradKernZ1x2, 3: gradKernZ1x3, 4: gradKernZ1x4, 5: gradKernZ1x5, 6: gradKernZ1x6},
+	2: {1: gradKernZ2x1, 2: gradKernZ2x2, 3: gradKernZ2x3, 4: gradKernZ2x4, 5: gradKernZ2x5, 6: gradKernZ2x6},
+	3: {1: gradKernZ3x1, 2: gradKernZ3x2, 3: gradKernZ3x3, 4: gradKernZ3x4, 5: gradKernZ3x5, 6: gradKernZ3x6},
+	4: {1: gradKernZ4x1, 2: gradKernZ4x2, 3: gradKernZ4x3, 4: gradKernZ4x4, 5: gradKernZ4x5, 6: gradKernZ4x6},
+}
+
+var gradKernelsY = [5][7]gradKernel{
+	1: {1: gradKernY1x1, 2: gradKernY1x2, 3: gradKernY1x3},
+	2: {1: gradKernY2x1, 2: gradKernY2x2, 3: gradKernY2x3},
+	3: {},
+	4: {},
+}
+
 // tileKernelsZ and tileKernelsY are the generated kernels by [mr][p]; nil where none was generated.
 var tileKernelsZ = [7][9]tileKernel{
 	1: {1: tileKernZ1x1, 2: tileKernZ1x2, 4: tileKernZ1x4, 8: tileKernZ1x8},

@@ -19,3 +19,5 @@ func correctPhiY(z, e, fb, phi *float32, n int, keep, beta, slope float32) {
 
 func leakyZ(dst, src *float32, n int, slope float32) { panic("tensor: no assembly") }
 func leakyY(dst, src *float32, n int, slope float32) { panic("tensor: no assembly") }
+
+var gradKernelsZ, gradKernelsY [5][7]gradKernel

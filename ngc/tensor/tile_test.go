@@ -230,3 +230,43 @@ func TestTileLoadStore(t *testing.T) {
 		}
 	}
 }
+
+// TestTileKernelGrad: KernelGrad summed over the lanes of the images a
+// tile holds is ConvKernelGrad over those images, for every kernel set, on
+// random geometries and the paper's shapes.
+func TestTileKernelGrad(t *testing.T) {
+	for _, isa := range tileISAs() {
+		withISA(t, isa, func() {
+			r := rand.New(rand.NewPCG(31, 32))
+			specs := paperSpecs(1)
+			for trial := 0; trial < 100; trial++ {
+				specs = append(specs, randomSpec(r))
+			}
+			for _, s := range specs {
+				n := 1 + r.IntN(TileImages)
+				s.Batch = n
+				x, y := randSlice(r, s.InLen()), randSlice(r, s.OutLen())
+				want := make([]float32, s.KernelLen())
+				ConvKernelGrad(want, x, y, make([]float32, s.ColsLen()), s, 1, 0)
+				p, err := NewTileConv(s, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				xb := make([]float32, p.In().Len())
+				p.In().LoadMapMajor(xb, x, n, 0, n)
+				yg := TileGrid{C: s.OutC, H: s.OutH, W: s.OutW, Top: 1, Left: 1}
+				yb := randSlice(r, yg.Len()) // borders are not read
+				yg.LoadMapMajor(yb, y, n, 0, n)
+				acc := make([]float32, p.GradLen())
+				p.KernelGrad(acc, xb, yb, yg)
+				got := make([]float64, s.KernelLen())
+				SumLanes(got, acc, n)
+				for i := range got {
+					if d := math.Abs(got[i] - float64(want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+						t.Fatalf("%s: spec %+v: weight %d = %v, ConvKernelGrad %v", isa, s, i, got[i], want[i])
+					}
+				}
+			}
+		})
+	}
+}
