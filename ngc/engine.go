@@ -38,10 +38,17 @@ type engine struct {
 	tileEnergy []float64
 	rows       int
 	sum        []float64 // summed energies of the last run, [rows][L]
-	spec       jobSpec
-	next       atomic.Int64
-	slope      float32 // φ(v) = max(v, slope·v) when leaky
-	leaky      bool
+	// tileGrad[i·gradLen …]: tile i's kernel and bias gradient sums (the
+	// Hebbian correlations, not yet scaled), layer by layer: W[ℓ] at
+	// gradOff[ℓ−1], then its biases.
+	tileGrad []float64
+	gradSum  []float64
+	gradOff  []int
+	gradLen  int
+	spec     jobSpec
+	next     atomic.Int64
+	slope    float32 // φ(v) = max(v, slope·v) when leaky
+	leaky    bool
 }
 
 // tileScratch is one worker's tile: every layer's states, errors and φ,
@@ -52,6 +59,7 @@ type tileScratch struct {
 	zero      []float32 // a zero row: the top's error, the image's feedback
 	sink      []float32 // a row nobody reads (φ of the image layer)
 	tmp       []float32 // a row for the generic rules
+	acc       []float32 // lane-wise partial sums of a kernel gradient
 }
 
 type jobOp int
@@ -61,6 +69,7 @@ const (
 	opStep                 // one Predict and one Correct
 	opPredict              // predictions and errors
 	opCorrect              // corrections
+	opGrad                 // the learning rule's correlations of ws.E and ws.Phi
 )
 
 // jobSpec says what a run computes.
@@ -70,6 +79,7 @@ type jobSpec struct {
 	steps      int       // opInfer: T
 	denoise    bool      // opInfer: free z[0] from step 2 on
 	freeBottom bool      // opStep, opCorrect
+	grad       bool      // opInfer: also the learning rule's correlations
 }
 
 func (en *engine) init(ws *Workspace) error {
@@ -94,6 +104,10 @@ func (en *engine) init(ws *Workspace) error {
 		en.fb = append(en.fb, f)
 	}
 	en.slope, en.leaky = tensor.LeakySlopeOf(m.phi)
+	for l := 1; l <= L; l++ {
+		en.gradOff = append(en.gradOff, en.gradLen)
+		en.gradLen += en.fb[l-1].GradLen()/tensor.TileImages + m.cfg.ChannelsAt(l-1)
+	}
 	return nil
 }
 
@@ -122,11 +136,17 @@ func (en *engine) newScratch() *tileScratch {
 	sc.zero = make([]float32, width)
 	sc.sink = make([]float32, width)
 	sc.tmp = make([]float32, width)
+	for _, f := range en.fb {
+		if len(sc.acc) < f.GradLen() {
+			sc.acc = make([]float32, f.GradLen())
+		}
+	}
 	return sc
 }
 
 // run computes spec on every tile, on up to GOMAXPROCS goroutines, and
-// sums the energies.
+// sums the energies (and the gradients) of the tiles in tile order, so
+// that the result does not depend on the number of goroutines.
 func (en *engine) run(spec jobSpec) {
 	m := en.ws.m
 	L := m.cfg.Layers()
@@ -135,8 +155,11 @@ func (en *engine) run(spec jobSpec) {
 		en.fb[l-1].SetKernel(m.feedback(l))
 	}
 	rows := 1
-	if spec.op == opInfer {
+	switch spec.op {
+	case opInfer:
 		rows = spec.steps + 1
+	case opGrad:
+		rows = 0
 	}
 	if n := en.tiles * rows * L; cap(en.tileEnergy) < n {
 		en.tileEnergy = make([]float64, n)
@@ -144,7 +167,11 @@ func (en *engine) run(spec jobSpec) {
 	}
 	en.rows = rows
 	en.tileEnergy = en.tileEnergy[:en.tiles*rows*L]
-	en.sum = en.sum[:rows*L]
+	grad := spec.grad || spec.op == opGrad
+	if grad && en.tileGrad == nil {
+		en.tileGrad = make([]float64, en.tiles*en.gradLen)
+		en.gradSum = make([]float64, en.gradLen)
+	}
 	workers := min(runtime.GOMAXPROCS(0), en.tiles)
 	for len(en.work) < workers {
 		en.work = append(en.work, en.newScratch())
@@ -153,6 +180,13 @@ func (en *engine) run(spec jobSpec) {
 	en.next.Store(0)
 	tensor.RunJob(en, workers)
 	en.spec.x = nil
+	if grad {
+		en.finishGradients()
+	}
+	if rows == 0 {
+		return
+	}
+	en.sum = en.sum[:rows*L]
 	clear(en.sum)
 	for i := 0; i < en.tiles; i++ {
 		for j, v := range en.tileEnergy[i*rows*L : (i+1)*rows*L] {
@@ -161,6 +195,58 @@ func (en *engine) run(spec jobSpec) {
 	}
 	for j := range en.sum {
 		en.sum[j] /= float64(en.ws.B)
+	}
+}
+
+// finishGradients sums the tiles' correlations in tile order and writes
+// the gradient of the energy (the negative Hebbian update, averaged over
+// the batch) into ws.gW and ws.gB.
+func (en *engine) finishGradients() {
+	ws := en.ws
+	clear(en.gradSum)
+	for i := 0; i < en.tiles; i++ {
+		for j, v := range en.tileGrad[i*en.gradLen : (i+1)*en.gradLen] {
+			en.gradSum[j] += v
+		}
+	}
+	alpha := -1 / float32(ws.B)
+	for l := range en.fb {
+		w := en.gradSum[en.gradOff[l]:]
+		for j := range ws.gW[l] {
+			ws.gW[l][j] = alpha * float32(w[j])
+		}
+		b := w[len(ws.gW[l]):]
+		for j := range ws.gB[l] {
+			ws.gB[l][j] = alpha * float32(b[j])
+		}
+	}
+}
+
+// gradTile adds the tile's correlations e[ℓ−1] ⋆ φ(z[ℓ]) (kernels) and
+// Σ e[ℓ−1] (biases) over its n images into grad.
+func (en *engine) gradTile(sc *tileScratch, n int, grad []float64) {
+	clear(grad)
+	for l := 1; l <= len(en.pred); l++ {
+		f := en.fb[l-1]
+		acc := sc.acc[:f.GradLen()]
+		clear(acc)
+		f.KernelGrad(acc, sc.e[l-1], sc.phi[l], en.phiGrid(l))
+		g := grad[en.gradOff[l-1]:]
+		kw := f.GradLen() / tensor.TileImages
+		tensor.SumLanes(g[:kw], acc, n)
+		eg, zg := en.eGrid(l-1), en.zg[l-1]
+		for c := 0; c < zg.C; c++ {
+			var s float64
+			for y := 0; y < zg.H; y++ {
+				row := eg.Row(sc.e[l-1], c, y)
+				for x := 0; x < len(row); x += tensor.TileImages {
+					for _, v := range row[x : x+n] {
+						s += float64(v)
+					}
+				}
+			}
+			g[kw+c] = s
+		}
 	}
 }
 
@@ -182,6 +268,9 @@ func (en *engine) Run(w int) {
 		n := min(tensor.TileImages, en.ws.B-b0)
 		L := len(en.pred)
 		en.tile(sc, b0, n, en.tileEnergy[i*en.rows*L:(i+1)*en.rows*L])
+		if en.spec.grad || en.spec.op == opGrad {
+			en.gradTile(sc, n, en.tileGrad[i*en.gradLen:(i+1)*en.gradLen])
+		}
 	}
 }
 
@@ -223,6 +312,16 @@ func (en *engine) tile(sc *tileScratch, b0, n int, energy []float64) {
 		en.load(sc, b0, n, true)
 		en.correct(sc, b0, n, spec.freeBottom, true)
 		en.store(sc, b0, n, true, false, false)
+	case opGrad:
+		L := len(en.pred)
+		for l := 0; l <= L; l++ {
+			if l < L {
+				en.eGrid(l).LoadMapMajor(sc.e[l], ws.E[l], ws.B, b0, n)
+			}
+			if l > 0 {
+				en.phiGrid(l).LoadMapMajor(sc.phi[l], ws.Phi[l], ws.B, b0, n)
+			}
+		}
 	}
 }
 

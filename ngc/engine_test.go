@@ -308,3 +308,61 @@ func TestStepAllocatesNothing(t *testing.T) {
 		t.Errorf("Predict and Correct allocate %v times", a)
 	}
 }
+
+// TestGradientsMatchMapMajor: the learning rule's gradients, computed on
+// the tiles right after inference (TrainBatch) and from the workspace
+// afterwards (Gradients), are bit-identical, and equal ConvKernelGrad and
+// BiasGrad over the whole batch in the map-major layout.
+func TestGradientsMatchMapMajor(t *testing.T) {
+	for _, isa := range tensor.TileKernelSets() {
+		for _, tc := range engineCases() {
+			t.Run(isa+"/"+tc.name, func(t *testing.T) {
+				prev, err := tensor.UseTileKernels(isa)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer tensor.UseTileKernels(prev)
+				m, err := New(tc.cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ws := workspace(t, m, tc.b)
+				x := smoothImages(tc.b, m.cfg.SizeAt(0), 6)
+				if err := m.infer(ws, x, Reconstruct, nil, nil, true); err != nil {
+					t.Fatal(err)
+				}
+				var fusedW, fusedB [][]float32
+				for l := range ws.gW {
+					fusedW = append(fusedW, append([]float32(nil), ws.gW[l]...))
+					fusedB = append(fusedB, append([]float32(nil), ws.gB[l]...))
+				}
+				gW, gB := m.Gradients(ws)
+				alpha := -1 / float32(tc.b)
+				for l := 1; l <= m.cfg.Layers(); l++ {
+					for i := range gW[l-1] {
+						if math.Float32bits(gW[l-1][i]) != math.Float32bits(fusedW[l-1][i]) {
+							t.Fatalf("layer %d weight %d: Gradients %v, TrainBatch's %v", l, i, gW[l-1][i], fusedW[l-1][i])
+						}
+					}
+					for i := range gB[l-1] {
+						if gB[l-1][i] != fusedB[l-1][i] {
+							t.Fatalf("layer %d bias %d: Gradients %v, TrainBatch's %v", l, i, gB[l-1][i], fusedB[l-1][i])
+						}
+					}
+					s := m.Spec(l, tc.b)
+					wantW := make([]float32, s.KernelLen())
+					tensor.ConvKernelGrad(wantW, ws.E[l-1], ws.Phi[l], make([]float32, s.ColsLen()), s, alpha, 0)
+					wantB := make([]float32, s.InC)
+					sz := m.cfg.SizeAt(l - 1)
+					neuron.BiasGrad(wantB, ws.E[l-1], tc.b*sz*sz, alpha)
+					if d := maxRel(gW[l-1], wantW); d > 1e-5 {
+						t.Errorf("layer %d: kernel gradient differs from ConvKernelGrad by %g", l, d)
+					}
+					if d := maxRel(gB[l-1], wantB); d > 1e-5 {
+						t.Errorf("layer %d: bias gradient differs from BiasGrad by %g", l, d)
+					}
+				}
+			})
+		}
+	}
+}

@@ -32,12 +32,10 @@ type Workspace struct {
 	// correction, for ℓ ≥ 1 (nil at 0).
 	Fb [][]float32
 
-	specs []tensor.ConvSpec // specs[ℓ−1] between ℓ and ℓ−1
-	cols  []float32
-	gW    [][]float32
-	gB    [][]float32
-	m     *Model
-	eng   engine
+	gW  [][]float32 // gradients of W[ℓ] (index ℓ−1), see Gradients
+	gB  [][]float32
+	m   *Model
+	eng engine
 }
 
 // NewWorkspace allocates the buffers for mini-batches of b images.
@@ -49,7 +47,6 @@ func (m *Model) NewWorkspace(b int) (*Workspace, error) {
 	ws := &Workspace{B: b, m: m,
 		Z: make([][]float32, L+1), Mu: make([][]float32, L+1), E: make([][]float32, L+1),
 		Phi: make([][]float32, L+1), Fb: make([][]float32, L+1)}
-	maxCols := 0
 	for l := 0; l <= L; l++ {
 		n := m.cfg.ChannelsAt(l) * b * m.cfg.SizeAt(l) * m.cfg.SizeAt(l)
 		ws.Z[l] = make([]float32, n)
@@ -61,23 +58,14 @@ func (m *Model) NewWorkspace(b int) (*Workspace, error) {
 			ws.Phi[l] = make([]float32, n)
 			ws.Fb[l] = make([]float32, n)
 			s := m.Spec(l, b)
-			ws.specs = append(ws.specs, s)
-			maxCols = max(maxCols, s.ColsLen())
 			ws.gW = append(ws.gW, make([]float32, s.KernelLen()))
 			ws.gB = append(ws.gB, make([]float32, s.InC))
 		}
 	}
-	ws.cols = make([]float32, maxCols)
 	if err := ws.eng.init(ws); err != nil {
 		return nil, err
 	}
 	return ws, nil
-}
-
-// plane is B·H·W of layer ℓ: the length of one map of the mini-batch.
-func (ws *Workspace) plane(l int) int {
-	s := ws.m.cfg.SizeAt(l)
-	return ws.B * s * s
 }
 
 // Task says how the image layer behaves during inference.
@@ -145,6 +133,12 @@ func (tr *Trace) FinalTotal() float64 {
 // stay in the processor's caches, with the tiles spread over GOMAXPROCS
 // goroutines. The result is what T calls of Step give.
 func (m *Model) Infer(ws *Workspace, x []float32, task Task, rng *rand.Rand, trace *Trace) error {
+	return m.infer(ws, x, task, rng, trace, false)
+}
+
+// infer is Infer; with grad it also computes Gradients from the final
+// states, tile by tile while they are in cache.
+func (m *Model) infer(ws *Workspace, x []float32, task Task, rng *rand.Rand, trace *Trace, grad bool) error {
 	if err := m.checkBatch(ws, x); err != nil {
 		return err
 	}
@@ -154,7 +148,7 @@ func (m *Model) Infer(ws *Workspace, x []float32, task Task, rng *rand.Rand, tra
 	L := m.cfg.Layers()
 	m.InitTop(ws.Z[L], rng)
 	T := m.cfg.Steps
-	ws.eng.run(jobSpec{op: opInfer, x: x, steps: T, denoise: task == Denoise})
+	ws.eng.run(jobSpec{op: opInfer, x: x, steps: T, denoise: task == Denoise, grad: grad})
 	if trace != nil {
 		trace.Steps = trace.Steps[:0]
 		for t := 0; t < T; t++ {

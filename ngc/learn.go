@@ -4,7 +4,6 @@ import (
 	"math/rand/v2"
 
 	"github.com/convngc/convngc/neuron"
-	"github.com/convngc/convngc/ngc/tensor"
 )
 
 // Gradients writes into ws the gradient of the total discrepancy
@@ -15,12 +14,7 @@ import (
 // an identity g; with a sigmoid bottom the rule, like the paper's, ignores
 // g'). The result is returned as views into ws, indexed ℓ−1.
 func (m *Model) Gradients(ws *Workspace) (gW, gB [][]float32) {
-	alpha := -1 / float32(ws.B)
-	for l := 1; l <= m.cfg.Layers(); l++ {
-		s := ws.specs[l-1]
-		tensor.ConvKernelGrad(ws.gW[l-1], ws.E[l-1], ws.Phi[l], ws.cols[:s.ColsLen()], s, alpha, 0)
-		neuron.BiasGrad(ws.gB[l-1], ws.E[l-1], ws.plane(l-1), alpha)
-	}
+	ws.eng.run(jobSpec{op: opGrad})
 	return ws.gW, ws.gB
 }
 
@@ -30,6 +24,12 @@ func (m *Model) Gradients(ws *Workspace) (gW, gB [][]float32) {
 // projected to norm ≤ MaxKernelNorm.
 func (m *Model) Learn(ws *Workspace) {
 	gW, gB := m.Gradients(ws)
+	m.apply(gW, gB)
+}
+
+// apply steps the optimisers down the gradients gW, gB and projects the
+// kernels.
+func (m *Model) apply(gW, gB [][]float32) {
 	kk := m.cfg.Kernel * m.cfg.Kernel
 	for l := 1; l <= m.cfg.Layers(); l++ {
 		s, o := m.syn[l-1], m.opt[l-1]
@@ -44,12 +44,13 @@ func (m *Model) Learn(ws *Workspace) {
 }
 
 // TrainBatch runs reconstruction inference on a mini-batch (z[0] clamped for
-// all T steps) and then the local update. It returns the trace of the
-// inference; trace.Final holds the energy the update descended.
+// all T steps) and then the local update (Learn; its gradients are computed
+// on each tile of images right after its inference). It returns the trace
+// of the inference; trace.Final holds the energy the update descended.
 func (m *Model) TrainBatch(ws *Workspace, x []float32, rng *rand.Rand, trace *Trace) error {
-	if err := m.Infer(ws, x, Reconstruct, rng, trace); err != nil {
+	if err := m.infer(ws, x, Reconstruct, rng, trace, true); err != nil {
 		return err
 	}
-	m.Learn(ws)
+	m.apply(ws.gW, ws.gB)
 	return nil
 }
