@@ -407,22 +407,26 @@ func (en *engine) predict(sc *tileScratch, b0, n int, energy []float64, storeMu 
 		var s float64
 		for y := 0; y < p.Height(); y++ {
 			p.Row(row, sc.phi[l], y)
+			var r float32
+			if !sigmoid {
+				r = tensor.BiasErrorMaps(p.OutRows(row), eg.Rows(sc.e[l-1], y), g.Rows(sc.z[l-1], y), bias)
+			}
 			for c := 0; c < p.Maps(); c++ {
-				mu, e, z := row[c*w:(c+1)*w], eg.Row(sc.e[l-1], c, y), g.Row(sc.z[l-1], c, y)
-				var r float32
+				mu, e := row[c*w:(c+1)*w], eg.Row(sc.e[l-1], c, y)
 				if sigmoid {
-					r = biasSigmoidError(mu, e, z, bias[c])
-				} else {
-					r = tensor.BiasError(mu, e, z, bias[c])
+					r += biasSigmoidError(mu, e, g.Row(sc.z[l-1], c, y), bias[c])
 				}
-				if n < tensor.TileImages {
-					r = laneEnergy(e, n)
-				}
-				s += float64(r)
 				if storeMu {
 					g.StoreRow(ws.Mu[l-1], mu, ws.B, b0, n, c, y)
 				}
 			}
+			if n < tensor.TileImages { // only the images the tile holds
+				r = 0
+				for c := 0; c < p.Maps(); c++ {
+					r += laneEnergy(eg.Row(sc.e[l-1], c, y), n)
+				}
+			}
+			s += float64(r)
 		}
 		energy[l-1] = s / 2
 	}
@@ -469,31 +473,34 @@ func (en *engine) correct(sc *tileScratch, b0, n int, freeBottom, storeFb bool) 
 		w := p.Width() * tensor.TileImages
 		for y := 0; y < p.Height(); y++ {
 			p.Row(row, sc.e[l-1], y)
+			if storeFb {
+				for c := 0; c < p.Maps(); c++ {
+					g.StoreRow(ws.Fb[l], row[c*w:(c+1)*w], ws.B, b0, n, c, y)
+				}
+			}
+			e := tensor.MapRows{Buf: sc.zero[:w], Len: w, Maps: p.Maps()} // the top has no error
+			if l < L {
+				e = en.eGrid(l).Rows(sc.e[l], y)
+			}
+			if fast {
+				tensor.CorrectLeakyMaps(g.Rows(sc.z[l], y), e, p.OutRows(row), pg.Rows(sc.phi[l], y), keep, beta, en.slope)
+				continue
+			}
 			for c := 0; c < p.Maps(); c++ {
-				fb, z, phi := row[c*w:(c+1)*w], g.Row(sc.z[l], c, y), pg.Row(sc.phi[l], c, y)
-				if storeFb {
-					g.StoreRow(ws.Fb[l], fb, ws.B, b0, n, c, y)
-				}
-				e := sc.zero[:w]
-				if l < L {
-					e = en.eGrid(l).Row(sc.e[l], c, y)
-				}
-				if fast {
-					tensor.CorrectLeaky(z, e, fb, phi, keep, beta, en.slope)
-					continue
-				}
-				en.correctGeneric(sc, z, e, fb, keep, beta)
-				en.phi(phi, z)
+				z := g.Row(sc.z[l], c, y)
+				en.correctGeneric(sc, z, e.Row(c), row[c*w:(c+1)*w], keep, beta)
+				en.phi(pg.Row(sc.phi[l], c, y), z)
 			}
 		}
 	}
 	if freeBottom {
 		g, eg := en.zg[0], en.eGrid(0)
 		w := g.W * tensor.TileImages
-		for c := 0; c < g.C; c++ {
-			for y := 0; y < g.H; y++ {
-				tensor.CorrectLeaky(g.Row(sc.z[0], c, y), eg.Row(sc.e[0], c, y), sc.zero[:w], sc.sink[:w], keep, beta, 1)
-			}
+		none := tensor.MapRows{Len: w, Maps: g.C}
+		zero, sink := none, none
+		zero.Buf, sink.Buf = sc.zero[:w], sc.sink[:w]
+		for y := 0; y < g.H; y++ {
+			tensor.CorrectLeakyMaps(g.Rows(sc.z[0], y), eg.Rows(sc.e[0], y), zero, sink, keep, beta, 1)
 		}
 	}
 }

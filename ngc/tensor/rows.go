@@ -1,5 +1,7 @@
 package tensor
 
+import "fmt"
+
 // Row operations of the tile engine: the elementwise finish of a
 // prediction and of a state correction on rows of floats, vectorised with
 // AVX-512 or AVX2 where the machine has them. Every operation rounds as
@@ -104,4 +106,77 @@ func LeakySlopeOf(a Activation) (float32, bool) {
 		return 0, true
 	}
 	return 0, false
+}
+
+// MapRows is one row of each of Maps maps held in one buffer: map m's row
+// is Buf[Off+m·Stride : Off+m·Stride+Len]. A Stride of 0 repeats one row
+// (a zero row standing for every map's missing term, for example).
+type MapRows struct {
+	Buf                    []float32
+	Off, Stride, Len, Maps int
+}
+
+// Row returns map m's row.
+func (r MapRows) Row(m int) []float32 {
+	o := r.Off + m*r.Stride
+	return r.Buf[o : o+r.Len : o+r.Len]
+}
+
+func (r MapRows) check(what string, maps, n int) {
+	if r.Maps != maps || r.Len != n || r.Off < 0 || r.Stride < 0 || maps < 1 || n < 0 ||
+		r.Off+(maps-1)*r.Stride+n > len(r.Buf) {
+		panic(fmt.Sprintf("tensor: %s: rows %+v (buffer of %d) do not hold %d maps of %d", what, MapRows{Off: r.Off, Stride: r.Stride, Len: r.Len, Maps: r.Maps}, len(r.Buf), maps, n))
+	}
+}
+
+// Rows returns interior row y of every map of buf (see Row).
+func (g TileGrid) Rows(buf []float32, y int) MapRows {
+	return MapRows{Buf: buf, Off: g.RowOffset(0, y), Stride: g.planeLen(), Len: g.W * TileImages, Maps: g.C}
+}
+
+// BiasErrorMaps is BiasError on every map's row, with bias[m] for map m;
+// it returns the sum over all maps.
+func BiasErrorMaps(mu, e, z MapRows, bias []float32) float32 {
+	n, maps := mu.Len, mu.Maps
+	mu.check("BiasErrorMaps mu", maps, n)
+	e.check("BiasErrorMaps e", maps, n)
+	z.check("BiasErrorMaps z", maps, n)
+	if len(bias) != maps {
+		panic("tensor: BiasErrorMaps: one bias per map")
+	}
+	if n > 0 && n%16 == 0 {
+		switch tileISA {
+		case "avx512":
+			return biasErrMapsZ(&mu.Buf[mu.Off], 4*mu.Stride, &e.Buf[e.Off], 4*e.Stride, &z.Buf[z.Off], 4*z.Stride, n, maps, &bias[0])
+		case "avx2":
+			return biasErrMapsY(&mu.Buf[mu.Off], 4*mu.Stride, &e.Buf[e.Off], 4*e.Stride, &z.Buf[z.Off], 4*z.Stride, n, maps, &bias[0])
+		}
+	}
+	var s float32
+	for m := 0; m < maps; m++ {
+		s += BiasError(mu.Row(m), e.Row(m), z.Row(m), bias[m])
+	}
+	return s
+}
+
+// CorrectLeakyMaps is CorrectLeaky on every map's row.
+func CorrectLeakyMaps(z, e, fb, phi MapRows, keep, beta, slope float32) {
+	n, maps := z.Len, z.Maps
+	z.check("CorrectLeakyMaps z", maps, n)
+	e.check("CorrectLeakyMaps e", maps, n)
+	fb.check("CorrectLeakyMaps fb", maps, n)
+	phi.check("CorrectLeakyMaps phi", maps, n)
+	if n > 0 && n%16 == 0 {
+		switch tileISA {
+		case "avx512":
+			correctMapsZ(&z.Buf[z.Off], 4*z.Stride, &e.Buf[e.Off], 4*e.Stride, &fb.Buf[fb.Off], 4*fb.Stride, &phi.Buf[phi.Off], 4*phi.Stride, n, maps, keep, beta, slope)
+			return
+		case "avx2":
+			correctMapsY(&z.Buf[z.Off], 4*z.Stride, &e.Buf[e.Off], 4*e.Stride, &fb.Buf[fb.Off], 4*fb.Stride, &phi.Buf[phi.Off], 4*phi.Stride, n, maps, keep, beta, slope)
+			return
+		}
+	}
+	for m := 0; m < maps; m++ {
+		CorrectLeaky(z.Row(m), e.Row(m), fb.Row(m), phi.Row(m), keep, beta, slope)
+	}
 }

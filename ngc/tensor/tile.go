@@ -590,3 +590,9 @@ func SumLanes(dst []float64, acc []float32, n int) {
 		dst[w] += s
 	}
 }
+
+// OutRows views a row buffer written by Row as the rows of the M output maps.
+func (p *TileConv) OutRows(buf []float32) MapRows {
+	w := p.w * TileImages
+	return MapRows{Buf: buf, Stride: w, Len: w, Maps: p.m}
+}

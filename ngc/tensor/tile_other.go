@@ -21,3 +21,19 @@ func leakyZ(dst, src *float32, n int, slope float32) { panic("tensor: no assembl
 func leakyY(dst, src *float32, n int, slope float32) { panic("tensor: no assembly") }
 
 var gradKernelsZ, gradKernelsY [5][7]gradKernel
+
+func biasErrMapsZ(mu *float32, muS int, e *float32, eS int, z *float32, zS int, n, rows int, bias *float32) float32 {
+	panic("tensor: no assembly")
+}
+
+func biasErrMapsY(mu *float32, muS int, e *float32, eS int, z *float32, zS int, n, rows int, bias *float32) float32 {
+	panic("tensor: no assembly")
+}
+
+func correctMapsZ(z *float32, zS int, e *float32, eS int, fb *float32, fbS int, phi *float32, phiS int, n, rows int, keep, beta, slope float32) {
+	panic("tensor: no assembly")
+}
+
+func correctMapsY(z *float32, zS int, e *float32, eS int, fb *float32, fbS int, phi *float32, phiS int, n, rows int, keep, beta, slope float32) {
+	panic("tensor: no assembly")
+}

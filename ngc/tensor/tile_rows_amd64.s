@@ -169,3 +169,160 @@ leakyy_loop:
 	JNZ leakyy_loop
 	VZEROUPPER
 	RET
+
+// Multi-map versions: rows maps of n floats each; map r of every operand
+// starts r·stride bytes after its first (a stride of 0 repeats one row).
+
+// func biasErrMapsZ(mu *float32, muS int, e *float32, eS int, z *float32, zS int, n, rows int, bias *float32) float32
+TEXT ·biasErrMapsZ(SB), NOSPLIT, $0-76
+	MOVQ mu+0(FP), SI
+	MOVQ e+16(FP), DI
+	MOVQ z+32(FP), DX
+	MOVQ rows+56(FP), R9
+	MOVQ bias+64(FP), R10
+	VXORPS Z0, Z0, Z0
+bemz_map:
+	MOVQ n+48(FP), CX
+	SHRQ $4, CX
+	VBROADCASTSS (R10), Z1
+	XORQ R8, R8
+bemz_loop:
+	VADDPS (SI)(R8*1), Z1, Z2
+	VMOVUPS Z2, (SI)(R8*1)
+	VMOVUPS (DX)(R8*1), Z3
+	VSUBPS Z2, Z3, Z3
+	VMOVUPS Z3, (DI)(R8*1)
+	VMULPS Z3, Z3, Z3
+	VADDPS Z3, Z0, Z0
+	ADDQ $64, R8
+	DECQ CX
+	JNZ bemz_loop
+	ADDQ muS+8(FP), SI
+	ADDQ eS+24(FP), DI
+	ADDQ zS+40(FP), DX
+	ADDQ $4, R10
+	DECQ R9
+	JNZ bemz_map
+	VEXTRACTF32X8 $1, Z0, Y1
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X1, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VMOVSS X0, ret+72(FP)
+	VZEROUPPER
+	RET
+
+// func correctMapsZ(z *float32, zS int, e *float32, eS int, fb *float32, fbS int, phi *float32, phiS int, n, rows int, keep, beta, slope float32)
+TEXT ·correctMapsZ(SB), NOSPLIT, $0-92
+	MOVQ z+0(FP), SI
+	MOVQ e+16(FP), DI
+	MOVQ fb+32(FP), DX
+	MOVQ phi+48(FP), R11
+	MOVQ rows+72(FP), R9
+	VBROADCASTSS keep+80(FP), Z1
+	VBROADCASTSS beta+84(FP), Z2
+	VBROADCASTSS slope+88(FP), Z3
+cmz_map:
+	MOVQ n+64(FP), CX
+	SHRQ $4, CX
+	XORQ R8, R8
+cmz_loop:
+	VMOVUPS (DX)(R8*1), Z4
+	VSUBPS (DI)(R8*1), Z4, Z4
+	VMULPS Z2, Z4, Z4
+	VMULPS (SI)(R8*1), Z1, Z5
+	VADDPS Z4, Z5, Z5
+	VMOVUPS Z5, (SI)(R8*1)
+	VMULPS Z3, Z5, Z6
+	VMAXPS Z6, Z5, Z6
+	VMOVUPS Z6, (R11)(R8*1)
+	ADDQ $64, R8
+	DECQ CX
+	JNZ cmz_loop
+	ADDQ zS+8(FP), SI
+	ADDQ eS+24(FP), DI
+	ADDQ fbS+40(FP), DX
+	ADDQ phiS+56(FP), R11
+	DECQ R9
+	JNZ cmz_map
+	VZEROUPPER
+	RET
+
+// func biasErrMapsY(mu *float32, muS int, e *float32, eS int, z *float32, zS int, n, rows int, bias *float32) float32
+TEXT ·biasErrMapsY(SB), NOSPLIT, $0-76
+	MOVQ mu+0(FP), SI
+	MOVQ e+16(FP), DI
+	MOVQ z+32(FP), DX
+	MOVQ rows+56(FP), R9
+	MOVQ bias+64(FP), R10
+	VXORPS Y0, Y0, Y0
+bemy_map:
+	MOVQ n+48(FP), CX
+	SHRQ $3, CX
+	VBROADCASTSS (R10), Y1
+	XORQ R8, R8
+bemy_loop:
+	VADDPS (SI)(R8*1), Y1, Y2
+	VMOVUPS Y2, (SI)(R8*1)
+	VMOVUPS (DX)(R8*1), Y3
+	VSUBPS Y2, Y3, Y3
+	VMOVUPS Y3, (DI)(R8*1)
+	VMULPS Y3, Y3, Y3
+	VADDPS Y3, Y0, Y0
+	ADDQ $32, R8
+	DECQ CX
+	JNZ bemy_loop
+	ADDQ muS+8(FP), SI
+	ADDQ eS+24(FP), DI
+	ADDQ zS+40(FP), DX
+	ADDQ $4, R10
+	DECQ R9
+	JNZ bemy_map
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X1, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VMOVSS X0, ret+72(FP)
+	VZEROUPPER
+	RET
+
+// func correctMapsY(z *float32, zS int, e *float32, eS int, fb *float32, fbS int, phi *float32, phiS int, n, rows int, keep, beta, slope float32)
+TEXT ·correctMapsY(SB), NOSPLIT, $0-92
+	MOVQ z+0(FP), SI
+	MOVQ e+16(FP), DI
+	MOVQ fb+32(FP), DX
+	MOVQ phi+48(FP), R11
+	MOVQ rows+72(FP), R9
+	VBROADCASTSS keep+80(FP), Y1
+	VBROADCASTSS beta+84(FP), Y2
+	VBROADCASTSS slope+88(FP), Y3
+cmy_map:
+	MOVQ n+64(FP), CX
+	SHRQ $3, CX
+	XORQ R8, R8
+cmy_loop:
+	VMOVUPS (DX)(R8*1), Y4
+	VSUBPS (DI)(R8*1), Y4, Y4
+	VMULPS Y2, Y4, Y4
+	VMULPS (SI)(R8*1), Y1, Y5
+	VADDPS Y4, Y5, Y5
+	VMOVUPS Y5, (SI)(R8*1)
+	VMULPS Y3, Y5, Y6
+	VMAXPS Y6, Y5, Y6
+	VMOVUPS Y6, (R11)(R8*1)
+	ADDQ $32, R8
+	DECQ CX
+	JNZ cmy_loop
+	ADDQ zS+8(FP), SI
+	ADDQ eS+24(FP), DI
+	ADDQ fbS+40(FP), DX
+	ADDQ phiS+56(FP), R11
+	DECQ R9
+	JNZ cmy_map
+	VZEROUPPER
+	RET

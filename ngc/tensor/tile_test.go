@@ -270,3 +270,58 @@ func TestTileKernelGrad(t *testing.T) {
 		})
 	}
 }
+
+// TestRowOpsOnMaps: the multi-map row operations equal the single-row ones
+// map by map, with strides, offsets and a repeated (stride 0) row, for
+// every kernel set.
+func TestRowOpsOnMaps(t *testing.T) {
+	r := rand.New(rand.NewPCG(33, 34))
+	const maps, n = 5, 48
+	view := func(buf []float32, off, stride int) MapRows {
+		return MapRows{Buf: buf, Off: off, Stride: stride, Len: n, Maps: maps}
+	}
+	for _, isa := range tileISAs() {
+		withISA(t, isa, func() {
+			mu0, z0 := randSlice(r, 7+maps*60), randSlice(r, 3+maps*50)
+			e0, fb0 := randSlice(r, n), randSlice(r, maps*n)
+			bias := randSlice(r, maps)
+			mu, z := append([]float32(nil), mu0...), append([]float32(nil), z0...)
+			e := make([]float32, 2+maps*n)
+			s := BiasErrorMaps(view(mu, 7, 60), view(e, 2, n), view(z0, 3, 50), bias)
+			zc := append([]float32(nil), z0...)
+			phi := make([]float32, maps*64)
+			CorrectLeakyMaps(view(zc, 3, 50), view(e0, 0, 0), view(fb0, 0, n), view(phi, 0, 64), 0.99, 0.1, LeakySlope)
+			var want float32
+			for m := 0; m < maps; m++ {
+				mm := append([]float32(nil), mu0[7+m*60:7+m*60+n]...)
+				ee := make([]float32, n)
+				want += BiasError(mm, ee, z0[3+m*50:3+m*50+n], bias[m])
+				for i := range mm {
+					if mm[i] != mu[7+m*60+i] || ee[i] != e[2+m*n+i] {
+						t.Fatalf("%s: BiasErrorMaps map %d differs at %d", isa, m, i)
+					}
+				}
+				zz := append([]float32(nil), z0[3+m*50:3+m*50+n]...)
+				pp := make([]float32, n)
+				CorrectLeaky(zz, e0, fb0[m*n:(m+1)*n], pp, 0.99, 0.1, LeakySlope)
+				for i := range zz {
+					if zz[i] != zc[3+m*50+i] || pp[i] != phi[m*64+i] {
+						t.Fatalf("%s: CorrectLeakyMaps map %d differs at %d", isa, m, i)
+					}
+				}
+			}
+			if math.Abs(float64(s-want)) > 1e-5*float64(want) {
+				t.Errorf("%s: BiasErrorMaps energy %v, rows %v", isa, s, want)
+			}
+			if z[0] != z0[0] {
+				t.Error("z changed")
+			}
+		})
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("rows past the buffer accepted")
+		}
+	}()
+	BiasErrorMaps(view(make([]float32, 10), 0, n), view(make([]float32, maps*n), 0, n), view(make([]float32, maps*n), 0, n), make([]float32, maps))
+}
