@@ -343,6 +343,8 @@ func (s *Session) collectAsync(ctx context.Context, batch int, img int, nOut int
 	rep := &AsyncReport{Budget: U, MaxLag: s.o.async.MaxLag, StateLag: map[int]int{}, ErrorLag: map[int]int{}}
 	out := make([]float32, nOut)
 	total := 0.0
+	shown := 0                      // versions reported to onStep
+	reached := map[neuron.Ref]int{} // latest version probed per error map
 	complete := func() bool {
 		if len(finals) < len(errMaps) || len(gotOut) < iy.Maps || len(stats) < len(all) {
 			return false
@@ -398,6 +400,17 @@ func (s *Session) collectAsync(ctx context.Context, batch int, img int, nOut int
 				rep.Timeline = append(rep.Timeline, EnergySample{Seconds: time.Since(start).Seconds(), Energy: total})
 				if m.Step == U+1 {
 					finals[m.From] = true
+				}
+				if s.o.onStep != nil && m.Step > reached[m.From] {
+					reached[m.From] = m.Step
+					// The version every error map has reached.
+					low := U + 1
+					for _, r := range errMaps {
+						low = min(low, reached[r])
+					}
+					for ; shown < min(low, U); shown++ {
+						s.o.onStep(shown+1, U)
+					}
 				}
 			case neuron.KindOutput:
 				if m.From.Layer != img || len(m.Data) != B*plane || gotOut[m.From.Index] {

@@ -43,6 +43,8 @@ type options struct {
 	seed        uint64
 	seedSet     bool
 	async       *AsyncConfig
+	skipTops    int
+	onStep      func(step, steps int)
 }
 
 // Option configures a session.
@@ -79,6 +81,16 @@ func Worker() Option { return func(o *options) { o.coordinator = false } }
 // TopSeed seeds the top states' initial values (default: the config's seed),
 // drawn as the batched reference draws them.
 func TopSeed(seed uint64) Option { return func(o *options) { o.seed, o.seedSet = seed, true } }
+
+// SkipTops draws and discards the initial top states of n mini-batches
+// before the first one, so that a run resumed after n completed batches
+// continues the stream of an uninterrupted run.
+func SkipTops(n int) Option { return func(o *options) { o.skipTops = n } }
+
+// StepProgress calls f from RunBatch's goroutine whenever every error map
+// has reported a step of the mini-batch in flight (a version, in async
+// mode): step runs from 1 to steps.
+func StepProgress(f func(step, steps int)) Option { return func(o *options) { o.onStep = f } }
 
 // Session is a started circuit: the actors this process hosts, subscribed
 // on a bus, and (unless Worker) the coordinator that feeds mini-batches and
@@ -175,6 +187,7 @@ func Start(ctx context.Context, c *Circuit, b bus.Bus, opts ...Option) (*Session
 		return nil, err
 	}
 	if o.coordinator {
+		s.skipTops(o.skipTops)
 		if err := s.startCoordinator(ctx); err != nil {
 			s.Close()
 			return nil, err
@@ -395,6 +408,18 @@ func (s *Session) Wait(ctx context.Context) error {
 	}
 }
 
+// Heartbeats returns when the coordinator last heard each node's
+// heartbeat (empty for a worker session).
+func (s *Session) Heartbeats() map[string]time.Time {
+	s.hbMu.Lock()
+	defer s.hbMu.Unlock()
+	out := make(map[string]time.Time, len(s.lastHB))
+	for n, t := range s.lastHB {
+		out[n] = t
+	}
+	return out
+}
+
 // Actors lists the populations hosted by this session.
 func (s *Session) Actors() []neuron.Ref {
 	out := make([]neuron.Ref, len(s.actors))
@@ -572,6 +597,8 @@ func (s *Session) RunBatch(ctx context.Context, x []float32) (*Result, error) {
 	gotOut := map[int]bool{}
 	done := map[neuron.Ref]bool{}
 	probes := 0
+	perStep := make([]int, T+1) // probes per step
+	shown := 0                  // steps reported to onStep
 	complete := func() bool {
 		if probes < len(errMaps)*(T+1) || len(gotOut) < iy.Maps {
 			return false
@@ -592,6 +619,8 @@ func (s *Session) RunBatch(ctx context.Context, x []float32) (*Result, error) {
 			if lost := s.silentNodes(time.Now().Add(-s.o.timeout), false); len(lost) > 0 {
 				return nil, s.lostNodes(lost)
 			}
+			// A tick is not progress: only messages reset the timer.
+			continue
 		case <-timer.C:
 			return nil, s.stalled(batch, errMaps, lastProbe, gotOut, iy.Maps, learners, done)
 		case m := <-s.coord:
@@ -606,6 +635,12 @@ func (s *Session) RunBatch(ctx context.Context, x []float32) (*Result, error) {
 				res.Energy[m.Step-1][m.From.Layer] += float64(m.Data[0]) / float64(B)
 				lastProbe[m.From] = m.Step
 				probes++
+				if perStep[m.Step-1]++; s.o.onStep != nil && m.Step <= T {
+					for shown < T && perStep[shown] == len(errMaps) {
+						shown++
+						s.o.onStep(shown, T)
+					}
+				}
 			case neuron.KindOutput:
 				if m.From.Layer != img || len(m.Data) != B*plane || gotOut[m.From.Index] {
 					return nil, fmt.Errorf("%w: bad output from %v", neuron.ErrProtocol, m.From)
@@ -638,22 +673,12 @@ func (s *Session) feed(img int, x []float32, batch int) error {
 	plane := iy.Size * iy.Size
 	mm := make([]float32, len(x))
 	tensor.ToMapMajor(mm, x, B, iy.Maps, plane)
-	rc, _ := s.c.Config.Resolve()
-	mu, sd := *rc.TopMean, *rc.TopStd
 	for l, ly := range g.Layers {
 		if !g.Top(l) || ly.Image {
 			continue
 		}
-		n := B * ly.Size * ly.Size
 		for i := 0; i < ly.Maps; i++ {
-			z := make([]float32, n)
-			for k := range z {
-				if sd == 0 {
-					z[k] = float32(mu)
-				} else {
-					z[k] = float32(mu + sd*s.rng.NormFloat64())
-				}
-			}
+			z := s.topValues(B * ly.Size * ly.Size)
 			ref := neuron.Ref{Role: neuron.StateRole, Layer: l, Index: i}
 			if err := s.publish(neuron.KindInit, ref, "coordinator", batch, 0, z); err != nil {
 				return err
@@ -667,6 +692,36 @@ func (s *Session) feed(img int, x []float32, batch int) error {
 		}
 	}
 	return nil
+}
+
+// topValues draws the initial values of one top map of a mini-batch, as
+// the batched reference draws them.
+func (s *Session) topValues(n int) []float32 {
+	rc, _ := s.c.Config.Resolve()
+	mu, sd := *rc.TopMean, *rc.TopStd
+	z := make([]float32, n)
+	for k := range z {
+		if sd == 0 {
+			z[k] = float32(mu)
+		} else {
+			z[k] = float32(mu + sd*s.rng.NormFloat64())
+		}
+	}
+	return z
+}
+
+// skipTops discards the top states of n mini-batches (see SkipTops).
+func (s *Session) skipTops(n int) {
+	g := s.c.Graph
+	for range n {
+		for l, ly := range g.Layers {
+			if g.Top(l) && !ly.Image {
+				for range ly.Maps {
+					s.topValues(s.o.batch * ly.Size * ly.Size)
+				}
+			}
+		}
+	}
 }
 
 // stalled explains a run that made no progress for the timeout.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/convngc/convngc/bus"
+	"github.com/convngc/convngc/circuit/deploy"
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
 	"github.com/convngc/convngc/ngc/metrics"
@@ -205,7 +206,7 @@ type runReport struct {
 		Images int            `json:"images"`
 		Energy []float64      `json:"energy_per_step"`
 	} `json:"result"`
-	Runtime runtimeReport `json:"runtime"`
+	Runtime deploy.Runtime `json:"runtime"`
 }
 
 func readRunReport(t *testing.T, path string) runReport {

@@ -2,216 +2,236 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"math/rand/v2"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
+	"github.com/spf13/pflag"
 
 	"github.com/convngc/convngc/bus"
 	"github.com/convngc/convngc/circuit"
+	"github.com/convngc/convngc/circuit/deploy"
 	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
-	"github.com/convngc/convngc/ngc/metrics"
 )
 
-func runRun(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "run", "--model FILE [flags]",
-		"Coordinate a run of the actor runtime: every feature map's state and error populations are\n"+
-			"actors that talk only by messages over a bus. The coordinator loads the images, clamps\n"+
-			"them, gathers the outputs and prints the paper's metrics (as `ngc eval`) and the runtime's\n"+
-			"figures (messages, bytes, per-actor counts, msgs/s, bytes/s); it writes a JSON report and a\n"+
-			"PNG grid. With --learn it also trains over the mini-batches (each batch's reconstruction is\n"+
-			"measured before its update) and saves the trained model.\n\n"+
-			"With no flags beyond --model every actor runs in this process on the in-process bus.\n"+
-			"--bus embedded starts a NATS server in this process and prints its URL; --bus nats://...\n"+
-			"joins an existing server. With --placement, the populations placed on other nodes run in\n"+
-			"`ngc worker --bus URL --run ID --node NAME` processes, which get the circuit, parameters,\n"+
-			"config and placement from this coordinator; a lost node fails the run within --timeout,\n"+
-			"naming the node.")
-	model := fs.String("model", "", "trained model (safetensors) to run (required)")
-	var df dataFlags
-	df.register(fs, 0)
-	split := fs.String("split", "test", "split to run on: train, validation or test")
-	task := fs.String("task", "recon", "recon (reconstruction) or denoise")
-	noise := fs.Float64("noise-std", 0.1, "standard deviation of the denoising noise, on [0,1] pixels")
-	noClip := fs.Bool("no-clip", false, "do not clip noisy pixels to [0,1]")
-	learn := fs.Bool("learn", false, "train: apply the local update after every mini-batch (reconstruction only), in order, without shuffling")
-	epochs := fs.Int("epochs", 1, "passes over the images with --learn (a last partial mini-batch is skipped)")
-	save := fs.String("save", "", "where --learn writes the trained model (default: <model>-run.safetensors)")
-	mode := fs.String("mode", "sync", "runner: sync (step-tagged dataflow, reproduces the batched reference) or async (actors fire on arrival with the latest inputs)")
-	var as asyncSettings
-	fs.IntVar(&as.Budget, "budget", 0, "--mode async: corrections per state map and mini-batch (0: T)")
-	fs.IntVar(&as.MaxLag, "max-lag", 0, "--mode async: correct only with inputs at most this many versions old (0: no bound)")
-	fs.DurationVar(&as.WallClock, "wall-clock", 0, "--mode async: end a mini-batch's corrections after this long (0: no bound)")
-	fs.DurationVar(&as.Delay, "delay", 0, "--mode async: hold every message this long at its receiver (an injected link latency)")
-	fs.DurationVar(&as.DelayJitter, "delay-jitter", 0, "--mode async: add to each link's delay a fixed share of this, drawn per link from --seed")
-	busURL := fs.String("bus", "inproc", "inproc (this process only), embedded (a NATS server in this process), or a NATS URL nats://HOST:PORT")
-	listen := fs.String("listen", "127.0.0.1:0", "address of the --bus embedded server; 0.0.0.0:4222 lets other machines join")
-	placement := fs.String("placement", "", "placement JSON assigning populations to nodes (default: all on --node)")
-	node := fs.String("node", "coordinator", "this process's node name: it hosts the populations the placement gives it")
-	runID := fs.String("run", "run", "run id: the first token of every subject, shared with the workers")
-	batch := fs.Int("batch", 0, "mini-batch size (0: the model's, at most the number of images)")
-	steps := fs.Int("T", 0, "inference steps (0: the model's)")
-	seed := fs.Uint64("seed", 1, "seed of the noise and the initial top states")
-	timeout := fs.Duration("timeout", circuit.DefaultTimeout, "fail when the run makes no progress or a node is silent for this long")
-	joinTimeout := fs.Duration("join-timeout", 2*time.Minute, "how long to wait for the placement's workers to join")
-	out := fs.String("out", "", "JSON report path (default: <model>-run.json; the PNG grid goes beside it)")
-	quiet := fs.Bool("quiet", false, "no progress bar")
-	var bf busFlags
-	bf.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
+const runDoc = "Coordinate a run of the actor runtime: every feature map's state and error populations are\n" +
+	"actors that talk only by messages over a bus. The coordinator loads the images, clamps\n" +
+	"them, gathers the outputs and prints the paper's metrics (as `ngc eval`) and the runtime's\n" +
+	"figures (messages, bytes, per-actor counts, msgs/s, bytes/s); it writes a JSON report and a\n" +
+	"PNG grid. With --learn it also trains over the mini-batches (each batch's reconstruction is\n" +
+	"measured before its update) and saves the trained model.\n\n" +
+	"With no flags beyond --model every actor runs in this process on the in-process bus.\n" +
+	"--bus embedded starts a NATS server in this process and prints its URL; --bus nats://...\n" +
+	"joins an existing server. With --placement, the populations placed on other nodes run in\n" +
+	"`ngc worker --bus URL --run ID --node NAME` processes, which get the circuit, parameters,\n" +
+	"config and placement from this coordinator; a lost node or message fails the run within\n" +
+	"--timeout, naming it. Every completed mini-batch goes into a journal (--journal); after a\n" +
+	"failure, relaunch the workers and run the same command with --resume to continue."
+
+// runFlags are the flags of `ngc run`.
+type runFlags struct {
+	model, split, task, save, mode         string
+	busURL, listen, placement, node, runID string
+	out, journal                           string
+	noise                                  float64
+	noClip, learn, resume, quiet           bool
+	epochs, batch, steps                   int
+	seed                                   uint64
+	timeout, joinTimeout                   time.Duration
+	as                                     deploy.AsyncSettings
+	df                                     dataFlags
+	bf                                     busFlags
+	of                                     opsFlags
+}
+
+func (rf *runFlags) register(e *env) *pflag.FlagSet {
+	fs := newFlags(e, "run", "--model FILE [flags]", runDoc)
+	fs.StringVar(&rf.model, "model", "", "trained model (safetensors) to run (required)")
+	rf.df.register(fs, 0)
+	fs.StringVar(&rf.split, "split", "test", "split to run on: train, validation or test")
+	fs.StringVar(&rf.task, "task", "recon", "recon (reconstruction) or denoise")
+	fs.Float64Var(&rf.noise, "noise-std", 0.1, "standard deviation of the denoising noise, on [0,1] pixels")
+	fs.BoolVar(&rf.noClip, "no-clip", false, "do not clip noisy pixels to [0,1]")
+	fs.BoolVar(&rf.learn, "learn", false, "train: apply the local update after every mini-batch (reconstruction only), in order, without shuffling")
+	fs.IntVar(&rf.epochs, "epochs", 1, "passes over the images with --learn (a last partial mini-batch is skipped)")
+	fs.StringVar(&rf.save, "save", "", "where --learn writes the trained model (default: <model>-run.safetensors)")
+	fs.StringVar(&rf.mode, "mode", "sync", "runner: sync (step-tagged dataflow, reproduces the batched reference) or async (actors fire on arrival with the latest inputs)")
+	fs.IntVar(&rf.as.Budget, "budget", 0, "--mode async: corrections per state map and mini-batch (0: T)")
+	fs.IntVar(&rf.as.MaxLag, "max-lag", 0, "--mode async: correct only with inputs at most this many versions old (0: no bound)")
+	fs.DurationVar(&rf.as.WallClock, "wall-clock", 0, "--mode async: end a mini-batch's corrections after this long (0: no bound)")
+	fs.DurationVar(&rf.as.Delay, "delay", 0, "--mode async: hold every message this long at its receiver (an injected link latency)")
+	fs.DurationVar(&rf.as.DelayJitter, "delay-jitter", 0, "--mode async: add to each link's delay a fixed share of this, drawn per link from --seed")
+	fs.StringVar(&rf.busURL, "bus", "inproc", "inproc (this process only), embedded (a NATS server in this process), or a NATS URL nats://HOST:PORT")
+	fs.StringVar(&rf.listen, "listen", "127.0.0.1:0", "address of the --bus embedded server; 0.0.0.0:4222 lets other machines join")
+	fs.StringVar(&rf.placement, "placement", "", "placement JSON assigning populations to nodes (default: all on --node)")
+	fs.StringVar(&rf.node, "node", "coordinator", "this process's node name: it hosts the populations the placement gives it")
+	fs.StringVar(&rf.runID, "run", "run", "run id: the first token of every subject, shared with the workers")
+	fs.IntVar(&rf.batch, "batch", 0, "mini-batch size (0: the model's, at most the number of images)")
+	fs.IntVar(&rf.steps, "T", 0, "inference steps (0: the model's)")
+	fs.Uint64Var(&rf.seed, "seed", 1, "seed of the noise and the initial top states")
+	fs.DurationVar(&rf.timeout, "timeout", circuit.DefaultTimeout, "fail when the run makes no progress or a node is silent for this long")
+	fs.DurationVar(&rf.joinTimeout, "join-timeout", deploy.DefaultJoinTimeout, "how long to wait for the placement's workers to join")
+	fs.StringVar(&rf.out, "out", "", "JSON report path (default: <model>-run.json; the PNG grid goes beside it)")
+	fs.StringVar(&rf.journal, "journal", "", "journal directory of the completed mini-batches (default: <report>.journal)")
+	fs.BoolVar(&rf.resume, "resume", false, "continue the journal's failed run from its last completed mini-batch (same flags otherwise)")
+	fs.BoolVar(&rf.quiet, "quiet", false, "no progress bar")
+	rf.bf.register(fs)
+	rf.of.register(fs)
+	return fs
+}
+
+// check refuses contradictory flags.
+func (rf *runFlags) check() error {
 	switch {
-	case *model == "":
+	case rf.model == "":
 		return fmt.Errorf("run: --model is required")
-	case *timeout <= 0 || *joinTimeout <= 0:
+	case rf.timeout <= 0 || rf.joinTimeout <= 0:
 		return fmt.Errorf("run: --timeout and --join-timeout must be positive")
-	case *epochs < 1:
-		return fmt.Errorf("run: --epochs %d must be at least 1", *epochs)
-	case *batch < 0 || *steps < 0:
+	case rf.epochs < 1:
+		return fmt.Errorf("run: --epochs %d must be at least 1", rf.epochs)
+	case rf.batch < 0 || rf.steps < 0:
 		return fmt.Errorf("run: --batch and --T must not be negative")
-	case *save != "" && !*learn:
+	case rf.save != "" && !rf.learn:
 		return fmt.Errorf("run: --save needs --learn")
-	case *busURL == "inproc" && bf.given():
+	case rf.busURL == "inproc" && rf.bf.given():
 		return fmt.Errorf("run: connection flags (--token, --user, --creds, --tls-*) need --bus embedded or a NATS URL")
+	case rf.mode != deploy.ModeSync && rf.mode != deploy.ModeAsync:
+		return fmt.Errorf("run: --mode %q: want sync or async", rf.mode)
+	case rf.mode == deploy.ModeSync && rf.as != (deploy.AsyncSettings{}):
+		return fmt.Errorf("run: --budget, --max-lag, --wall-clock and --delay* need --mode async")
+	case rf.as.Budget < 0 || rf.as.MaxLag < 0 || rf.as.WallClock < 0 || rf.as.Delay < 0 || rf.as.DelayJitter < 0:
+		return fmt.Errorf("run: --budget, --max-lag, --wall-clock and --delay* must not be negative")
 	}
-	t, err := parseTask(*task)
+	t, err := parseTask(rf.task)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	if *learn && t != ngc.Reconstruct {
-		return fmt.Errorf("run: --learn trains on reconstruction; drop --task %s", *task)
+	if rf.learn && t != ngc.Reconstruct {
+		return fmt.Errorf("run: --learn trains on reconstruction; drop --task %s", rf.task)
 	}
-	as.DelaySeed = *seed
-	if _, err := modeOptions(*mode, as); err != nil {
-		return fmt.Errorf("run: %w", err)
-	}
-	for name, v := range map[string]string{"--run": *runID, "--node": *node} {
+	for name, v := range map[string]string{"--run": rf.runID, "--node": rf.node} {
 		if err := bus.ValidToken(v); err != nil {
 			return fmt.Errorf("run: %s: %w", name, err)
 		}
 	}
-	sp, err := data.ParseSplit(*split)
+	return nil
+}
+
+// paths returns the report, the journal and the trained model's paths.
+func (rf *runFlags) paths() (report, journal, save string) {
+	stem := strings.TrimSuffix(rf.model, filepath.Ext(rf.model))
+	report, journal, save = rf.out, rf.journal, rf.save
+	if report == "" {
+		report = stem + "-run.json"
+	}
+	if journal == "" {
+		journal = strings.TrimSuffix(report, filepath.Ext(report)) + ".journal"
+	}
+	if rf.learn && save == "" {
+		save = stem + "-run.safetensors"
+	}
+	return report, journal, save
+}
+
+func runRun(ctx context.Context, e *env, args []string) error {
+	var rf runFlags
+	fs := rf.register(e)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := rf.check(); err != nil {
+		return err
+	}
+	log, err := rf.of.logger(e.stderr, "run", rf.runID)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	m, set, p, err := rf.load(ctx)
 	if err != nil {
 		return err
 	}
-	m, err := ngc.Load(*model)
+	errs := &errorLog{log: log, limit: 5}
+	b, busName, closeBus, err := rf.openBus(e, log, errs, p)
 	if err != nil {
 		return err
 	}
-	if *steps > 0 {
-		if m, err = m.WithSteps(*steps); err != nil {
+	defer closeBus()
+	metrics := deploy.NewMetrics()
+	stopMetrics, err := rf.of.serveMetrics(metrics, log)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	defer stopMetrics()
+	reportPath, journal, saveTo := rf.paths()
+	bar := newProgress(e, rf.quiet, 0, "run")
+	opts := rf.options(b, p, log, journal, metrics, bar)
+	rep, err := deploy.Run(ctx, m, set, opts...)
+	bar.done()
+	errs.close()
+	if rep != nil {
+		rep.Runtime.Bus = busName
+	}
+	if err != nil {
+		rf.writePartial(e, args, set.Name, reportPath, rep, err)
+		return fmt.Errorf("run: %w", err)
+	}
+	if rf.learn {
+		if err := rep.Model.Save(saveTo); err != nil {
 			return err
+		}
+	}
+	return rf.finish(e, args, set.Name, busName, reportPath, saveTo, rep)
+}
+
+// load reads the model (with --T), the images and the placement.
+func (rf *runFlags) load(ctx context.Context) (*ngc.Model, *data.Set, *circuit.Placement, error) {
+	sp, err := data.ParseSplit(rf.split)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m, err := ngc.Load(rf.model)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if rf.steps > 0 {
+		if m, err = m.WithSteps(rf.steps); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	p := circuit.Local(rf.node)
+	if rf.placement != "" {
+		if p, err = circuit.LoadPlacement(rf.placement); err != nil {
+			return nil, nil, nil, err
 		}
 	}
 	c, err := circuit.FromModel(m)
 	if err != nil {
-		return err
-	}
-	p := circuit.Local(*node)
-	if *placement != "" {
-		if p, err = circuit.LoadPlacement(*placement); err != nil {
-			return err
-		}
+		return nil, nil, nil, err
 	}
 	assign, err := p.Assign(c.Graph)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	remote := remoteNodes(assign, *node)
-	if len(remote) > 0 && *busURL == "inproc" {
-		return fmt.Errorf("run: the placement puts actors on %s, which the in-process bus cannot reach; use --bus embedded or --bus nats://HOST:PORT", strings.Join(remote, ", "))
+	if remote := remoteNodes(assign, rf.node); len(remote) > 0 && rf.busURL == "inproc" {
+		return nil, nil, nil, fmt.Errorf("run: the placement puts actors on %s, which the in-process bus cannot reach; use --bus embedded or --bus nats://HOST:PORT", strings.Join(remote, ", "))
 	}
-	set, err := df.load(ctx, sp)
+	set, err := rf.df.load(ctx, sp)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	if cfg := m.Config(); cfg.ImageSize != data.Height || cfg.ChannelsAt(0) != data.Channels {
-		return fmt.Errorf("run: the model takes %d×%d images of %d channels, the data sets hold %d×%d×%d", cfg.ImageSize, cfg.ImageSize, cfg.ChannelsAt(0), data.Height, data.Width, data.Channels)
+		return nil, nil, nil, fmt.Errorf("run: the model takes %d×%d images of %d channels, the data sets hold %d×%d×%d", cfg.ImageSize, cfg.ImageSize, cfg.ChannelsAt(0), data.Height, data.Width, data.Channels)
 	}
 	if set.Len() == 0 {
-		return fmt.Errorf("run: %s has no images", set.Name)
+		return nil, nil, nil, fmt.Errorf("run: %s has no images", set.Name)
 	}
-	B := m.Config().Batch
-	if *batch > 0 {
-		B = *batch
-	}
-	B = min(B, set.Len())
-	params := c.Params
-	if !*learn && params.Adam != nil {
-		// Only learning actors need the optimiser's state.
-		cp := *params
-		cp.Adam = nil
-		params = &cp
-	}
-	man := &manifest{Version: manifestVersion, Run: *runID, Mode: *mode, Async: as, Task: *task, Learn: *learn, Batch: B, Timeout: *timeout,
-		Config: c.Config, Graph: c.Graph, Params: params, Placement: p}
-
-	co := &coordinator{e: e, man: man, c: c, node: *node, remote: remote, assign: assign, seed: *seed, quiet: *quiet,
-		errs: &errorLog{w: e.stderr, prefix: "run: ", limit: 5}, joined: map[string]string{}, joinCh: make(chan struct{}, 1),
-		failure: make(chan error, 1), stop: make(chan struct{})}
-	base := *out
-	if base == "" {
-		base = strings.TrimSuffix(*model, filepath.Ext(*model)) + "-run.json"
-	}
-	saveTo := *save
-	if *learn && saveTo == "" {
-		saveTo = strings.TrimSuffix(*model, filepath.Ext(*model)) + "-run.safetensors"
-	}
-	defer co.close()
-	if err := co.open(*busURL, *listen, &bf); err != nil {
-		return err
-	}
-	res, rt, err := co.run(ctx, set, runPlan{task: t, noise: *noise, noClip: *noClip, epochs: *epochs, joinTimeout: *joinTimeout})
-	if err != nil {
-		co.end(err)
-		return err
-	}
-	if *learn {
-		if err := co.saveModel(ctx, saveTo); err != nil {
-			co.end(err)
-			return err
-		}
-	}
-	rt.gather(co)
-	co.end(nil)
-
-	printReport(e, set.Name, res)
-	rt.print(e)
-	if err := writeJSON(base, map[string]any{
-		"command": append([]string{"ngc", "run"}, args...), "model": *model, "dataset": set.Name, "split": *split,
-		"mode": *mode, "async": asyncFlags(*mode, as), "bus": co.busName, "run": *runID, "placement": p, "batch": B, "steps": c.Config.Steps,
-		"learn": *learn, "noise_std": *noise, "clip": !*noClip, "seed": *seed, "result": res, "runtime": rt,
-	}); err != nil {
-		return err
-	}
-	stem := strings.TrimSuffix(base, filepath.Ext(base))
-	if err := writeGrid(stem+".png", res, t == ngc.Denoise); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "report: %s\ngrid: %s\n", base, stem+".png")
-	if *learn {
-		fmt.Fprintf(e.stdout, "model: %s\n", saveTo)
-	}
-	return nil
-}
-
-// asyncFlags returns the async settings for the report (nil in sync mode).
-func asyncFlags(mode string, as asyncSettings) any {
-	if mode != "async" {
-		return nil
-	}
-	return map[string]any{"budget": as.Budget, "max_lag": as.MaxLag, "wall_clock": as.WallClock.String(),
-		"delay": as.Delay.String(), "delay_jitter": as.DelayJitter.String()}
+	return m, set, p, nil
 }
 
 // remoteNodes lists the nodes other than self that host populations.
@@ -228,542 +248,166 @@ func remoteNodes(assign map[neuron.Ref]string, self string) []string {
 	return out
 }
 
-// runPlan is what the coordinator does with the images.
-type runPlan struct {
-	task        ngc.Task
-	noise       float64
-	noClip      bool
-	epochs      int
-	joinTimeout time.Duration
-}
-
-// coordinator is the `ngc run` process: the bus, the session and, over
-// NATS, the deployment protocol with the workers.
-type coordinator struct {
-	e      *env
-	man    *manifest
-	c      *circuit.Circuit
-	node   string
-	remote []string
-	assign map[neuron.Ref]string
-	seed   uint64
-	quiet  bool
-
-	busName string
-	b       bus.Bus
-	srv     *bus.Embedded
-	nc      *nats.Conn // nil on the in-process bus
-	errs    *errorLog
-	s       *circuit.Session
-
-	mu      sync.Mutex
-	joined  map[string]string // node → the joined worker's instance
-	joinCh  chan struct{}
-	failure chan error // a worker's report
-	subs    []*nats.Subscription
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	ended   bool
-}
-
-// open connects the bus and, over NATS, starts serving the manifest.
-func (co *coordinator) open(url, listen string, bf *busFlags) error {
-	switch url {
+// openBus opens --bus: the in-process bus, an embedded NATS server (whose
+// URL it prints) or a connection to a NATS server.
+func (rf *runFlags) openBus(e *env, log *slog.Logger, errs *errorLog, p *circuit.Placement) (bus.Bus, string, func(), error) {
+	switch rf.busURL {
 	case "inproc":
-		b, err := bus.NewInProc(bus.WithErrorHandler(co.errs.report))
+		b, err := bus.NewInProc(bus.WithErrorHandler(errs.report))
 		if err != nil {
-			return err
+			return nil, "", nil, err
 		}
-		co.b, co.busName = b, "inproc"
-		return nil
+		return b, "inproc", func() { b.Close() }, nil
 	case "embedded":
-		sopts := []bus.EmbeddedOption{bus.ServerAddr(listen), bus.ServerName("ngc-" + co.man.Run)}
-		if bf.token != "" {
-			sopts = append(sopts, bus.ServerToken(bf.token))
+		if rf.bf.user != "" || rf.bf.creds != "" || rf.bf.tlsCA != "" || rf.bf.tlsCert != "" {
+			return nil, "", nil, fmt.Errorf("run: the embedded server supports --token only; run nats-server for users, credentials or TLS")
 		}
-		if bf.user != "" || bf.creds != "" || bf.tlsCA != "" || bf.tlsCert != "" {
-			return fmt.Errorf("run: the embedded server supports --token only; run nats-server for users, credentials or TLS")
+		sopts := []bus.EmbeddedOption{bus.ServerAddr(rf.listen), bus.ServerName("ngc-" + rf.runID)}
+		if rf.bf.token != "" {
+			sopts = append(sopts, bus.ServerToken(rf.bf.token))
 		}
 		srv, err := bus.StartEmbedded(sopts...)
 		if err != nil {
-			return fmt.Errorf("run: embedded NATS server: %w", err)
+			return nil, "", nil, fmt.Errorf("run: embedded NATS server: %w", err)
 		}
-		co.srv = srv
-		b, err := srv.Connect(bus.WithName("ngc run "+co.man.Run), bus.WithErrorHandler(co.errs.report))
+		b, err := srv.Connect(bus.WithName("ngc run "+rf.runID), bus.WithErrorHandler(errs.report))
 		if err != nil {
 			srv.Shutdown()
-			return fmt.Errorf("run: connect to the embedded server: %w", err)
+			return nil, "", nil, fmt.Errorf("run: connect to the embedded server: %w", err)
 		}
-		co.b, co.nc, co.busName = b, b.Conn(), "embedded"
-		fmt.Fprintf(co.e.stdout, "embedded NATS server: %s\n", srv.ClientURL())
-	default:
-		opts, err := bf.options("ngc run "+co.man.Run, co.errs.report)
-		if err != nil {
-			return fmt.Errorf("run: %w", err)
-		}
-		b, err := bus.Connect(url, opts...)
-		if err != nil {
-			return fmt.Errorf("run: %w", err)
-		}
-		co.b, co.nc, co.busName = b, b.Conn(), "nats"
+		fmt.Fprintf(e.stdout, "embedded NATS server: %s\n", srv.ClientURL())
+		workers := len(p.NodeNames()) > 1
+		return b, "embedded", func() {
+			b.Close()
+			// Give the workers a moment to read the end of the run and
+			// leave before their server goes.
+			for deadline := time.Now().Add(2 * time.Second); workers && srv.Server().NumClients() > 0 && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
+			srv.Shutdown()
+		}, nil
 	}
-	return co.serve()
+	opts, err := rf.bf.options("ngc run "+rf.runID, errs.report)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("run: %w", err)
+	}
+	b, err := bus.Connect(rf.busURL, opts...)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("run: %w", err)
+	}
+	return b, "nats", func() { b.Close() }, nil
 }
 
-// serve answers the workers' manifest requests, listens for their failure
-// reports and beats the coordinator's alive beacon.
-func (co *coordinator) serve() error {
-	body := encodeJSON(co.man)
-	if limit := co.nc.MaxPayload(); int64(len(body)) > limit {
-		return fmt.Errorf("run: the manifest (%s) exceeds the NATS server's max payload (%s)", humanBytes(float64(len(body))), humanBytes(float64(limit)))
+// options turns the flags into deploy options.
+func (rf *runFlags) options(b bus.Bus, p *circuit.Placement, log *slog.Logger, journal string, m *deploy.Metrics, bar *progress) []deploy.Option {
+	opts := []deploy.Option{deploy.WithBus(b), deploy.WithRunID(rf.runID), deploy.WithNode(rf.node), deploy.WithPlacement(p),
+		deploy.WithBatch(rf.batch), deploy.WithSeed(rf.seed), deploy.WithTimeout(rf.timeout), deploy.WithJoinTimeout(rf.joinTimeout),
+		deploy.WithLogger(log), deploy.WithJournal(journal), deploy.WithMetrics(m), deploy.WithProgress(bar.run)}
+	if rf.mode == deploy.ModeAsync {
+		as := rf.as
+		as.DelaySeed = rf.seed
+		opts = append(opts, deploy.WithAsync(as))
 	}
-	hosts := map[string]bool{}
-	for _, n := range co.remote {
-		hosts[n] = true
+	if t, _ := parseTask(rf.task); t == ngc.Denoise {
+		opts = append(opts, deploy.WithDenoise(rf.noise, !rf.noClip))
 	}
-	sub, err := co.nc.Subscribe(deploySubject(co.man.Run, "manifest"), func(msg *nats.Msg) {
-		var req joinRequest
-		if err := json.Unmarshal(msg.Data, &req); err != nil {
-			_ = msg.Respond(encodeJSON(manifest{Error: "unreadable join request (run the same ngc build everywhere)"}))
-			return
-		}
-		refuse := func(format string, args ...any) {
-			_ = msg.Respond(encodeJSON(manifest{Error: fmt.Sprintf(format, args...)}))
-		}
-		if !hosts[req.Node] {
-			refuse("run %q places no actor on node %q (worker nodes: %s)", co.man.Run, req.Node, strings.Join(co.remote, ", "))
-			return
-		}
-		co.mu.Lock()
-		first, prev := co.joined[req.Node] == "", co.joined[req.Node]
-		if first {
-			co.joined[req.Node] = req.Instance
-		}
-		co.mu.Unlock()
-		if !first && prev != req.Instance {
-			// A second process for one node would run its actors twice.
-			refuse("node %s already joined run %q from %s", req.Node, co.man.Run, prev)
-			return
-		}
-		if err := msg.Respond(body); err != nil {
-			co.errs.report(fmt.Errorf("send the manifest to %s: %w", req.Node, err))
-			return
-		}
-		if first {
-			fmt.Fprintf(co.e.stderr, "run %s: node %s joined (%s)\n", co.man.Run, req.Node, req.Instance)
-		}
-		select {
-		case co.joinCh <- struct{}{}:
-		default:
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("run: serve the manifest: %w", err)
+	if rf.learn {
+		opts = append(opts, deploy.WithLearning(rf.epochs))
 	}
-	co.subs = append(co.subs, sub)
-	sub, err = co.nc.Subscribe(deploySubject(co.man.Run, "failed", "*"), func(msg *nats.Msg) {
-		var n endNote
-		if json.Unmarshal(msg.Data, &n) != nil {
-			n.Error = "unreadable report"
-		}
-		node := strings.TrimPrefix(msg.Subject, deploySubject(co.man.Run, "failed")+".")
-		select {
-		case co.failure <- fmt.Errorf("%w: node %s stopped: %s", circuit.ErrLost, node, n.Error):
-		default:
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("run: listen for workers: %w", err)
+	if rf.resume {
+		opts = append(opts, deploy.WithResume())
 	}
-	co.subs = append(co.subs, sub)
-	co.wg.Add(1)
-	go func() {
-		defer co.wg.Done()
-		t := time.NewTicker(aliveEvery)
-		defer t.Stop()
-		for {
-			_ = co.nc.Publish(deploySubject(co.man.Run, "alive"), nil)
-			select {
-			case <-co.stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	return opts
+}
+
+// run shows a run's progress: mini-batch k of K, step t of T.
+func (p *progress) run(pr deploy.Progress) {
+	if p.total != pr.Batches && p.bar == nil {
+		p.total = pr.Batches
+	}
+	if p.bar != nil && p.bar.GetMax() != pr.Batches {
+		p.bar.ChangeMax(pr.Batches)
+	}
+	if pr.Done {
+		p.set(pr.Batch, describe("batch %d/%d energy %.1f %.0f img/s", pr.Batch, pr.Batches, pr.Energy, pr.ImagesPerSecond))
+		return
+	}
+	p.set(pr.Batch-1, describe("batch %d/%d step %d/%d", pr.Batch, pr.Batches, pr.Step, pr.Steps))
+}
+
+// finish prints the results and writes the report and the grid.
+func (rf *runFlags) finish(e *env, args []string, dataset, busName, reportPath, saveTo string, rep *deploy.Report) error {
+	printReport(e, dataset, rep.Result)
+	printRuntime(e.stdout, rep.Runtime)
+	if err := writeJSON(reportPath, rf.reportJSON(args, dataset, busName, rep, nil)); err != nil {
+		return err
+	}
+	stem := strings.TrimSuffix(reportPath, filepath.Ext(reportPath))
+	t, _ := parseTask(rf.task)
+	if err := writeGrid(stem+".png", rep.Result, t == ngc.Denoise); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "report: %s\ngrid: %s\n", reportPath, stem+".png")
+	if rf.learn {
+		fmt.Fprintf(e.stdout, "model: %s\n", saveTo)
+	}
 	return nil
 }
 
-// waitJoin waits until every worker node has fetched the manifest.
-func (co *coordinator) waitJoin(ctx context.Context, bound time.Duration) error {
-	if len(co.remote) == 0 {
-		return nil
-	}
-	missing := func() []string {
-		co.mu.Lock()
-		defer co.mu.Unlock()
-		var out []string
-		for _, n := range co.remote {
-			if co.joined[n] == "" {
-				out = append(out, n)
-			}
-		}
-		return out
-	}
-	if len(missing()) > 0 {
-		url := "URL"
-		if co.srv != nil {
-			url = co.srv.ClientURL()
-		}
-		fmt.Fprintf(co.e.stderr, "run %s: waiting up to %v for workers %s (ngc worker --bus %s --run %s --node NAME)\n",
-			co.man.Run, bound, strings.Join(missing(), ", "), url, co.man.Run)
-	}
-	timer := time.NewTimer(bound)
-	defer timer.Stop()
-	for {
-		left := missing()
-		if len(left) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("run: interrupted while waiting for workers: %w", ctx.Err())
-		case <-timer.C:
-			return fmt.Errorf("run: %w: node %s did not join run %q within %v", circuit.ErrLost, strings.Join(left, ", "), co.man.Run, bound)
-		case <-co.joinCh:
-		}
-	}
-}
-
-// run starts the session and feeds the images through it.
-func (co *coordinator) run(ctx context.Context, set *data.Set, plan runPlan) (ngc.EvalResult, *runtimeReport, error) {
-	res := ngc.EvalResult{Task: plan.task.String()}
-	if err := co.waitJoin(ctx, plan.joinTimeout); err != nil {
-		return res, nil, err
-	}
-	opts, err := co.man.sessionOptions()
-	if err != nil {
-		return res, nil, fmt.Errorf("run: %w", err)
-	}
-	opts = append(opts, circuit.Placed(co.man.Placement, co.node), circuit.TopSeed(co.seed))
-	// A worker's own report of its failure ends the run at once.
-	rctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	go func() {
-		select {
-		case err := <-co.failure:
-			cancel(err)
-		case <-rctx.Done():
-		}
-	}()
-	cause := func(err error) error {
-		if ctx.Err() != nil {
-			return fmt.Errorf("run %s: interrupted", co.man.Run)
-		}
-		if c := context.Cause(rctx); c != nil && !errors.Is(c, context.Canceled) {
-			return c
-		}
-		return err
-	}
-	s, err := circuit.Start(rctx, co.c, co.b, opts...)
-	if err != nil {
-		return res, nil, cause(err)
-	}
-	co.s = s
-
-	B, n := co.man.Batch, set.Len()
-	per := (n + B - 1) / B
-	if co.man.Learn {
-		per = n / B
-		if skip := n - per*B; skip > 0 {
-			fmt.Fprintf(co.e.stderr, "run: --learn uses %d mini-batches of %d per epoch; the last %d images are skipped\n", per, B, skip)
-		}
-	}
-	total := per * plan.epochs
-	noise := rand.New(rand.NewPCG(co.seed, 0xda3e39cb94b95bdb)) // as ngc eval's corruption
-	keep := 10
-	var acc metrics.Accumulator
-	rt := &runtimeReport{Bus: co.busName, Nodes: len(co.man.Placement.NodeNames())}
-	in := make([]float32, B*data.ImageSize)
-	clean := make([]float32, B*data.ImageSize)
-	bar := newProgress(co.e, co.quiet, total, "run")
-	defer bar.done()
-	for k := 0; k < total; k++ {
-		lo := (k % per) * B
-		got := min(B, n-lo)
-		copy(clean, set.Images[lo*data.ImageSize:(lo+got)*data.ImageSize])
-		// A last partial batch is padded with its own first images; the
-		// padding is not measured.
-		for i := got; i < B; i++ {
-			copy(clean[i*data.ImageSize:(i+1)*data.ImageSize], clean[(i%got)*data.ImageSize:])
-		}
-		if plan.task == ngc.Denoise {
-			ngc.Corrupt(in, clean, plan.noise, plan.noClip, noise)
-		} else {
-			copy(in, clean)
-		}
-		start := time.Now()
-		r, err := s.RunBatch(rctx, in)
-		if err != nil {
-			return res, nil, cause(err)
-		}
-		dt := time.Since(start)
-		if r.Async != nil {
-			if rt.Async == nil {
-				rt.Async = newAsyncSummary(r.Async)
-			}
-			rt.Async.add(r.Async)
-		}
-		rt.Seconds += dt.Seconds()
-		rt.Batches++
-		rt.Images += got
-		sz := got * data.ImageSize
-		if err := acc.Add(clean[:sz], r.Output[:sz], metrics.Shape{N: got, C: data.Channels, H: data.Height, W: data.Width}); err != nil {
-			return res, nil, err
-		}
-		tr := r.Trace()
-		if res.Energy == nil {
-			res.Energy = make([]float64, len(tr.Steps))
-			res.EnergyLayers = make([][]float64, len(tr.Steps))
-			for t := range res.EnergyLayers {
-				res.EnergyLayers[t] = make([]float64, len(tr.Steps[t]))
-			}
-		}
-		for t, layers := range tr.Steps {
-			for l, v := range layers {
-				res.EnergyLayers[t][l] += v * float64(got)
-				res.Energy[t] += v * float64(got)
-			}
-		}
-		if kept := len(res.Original) / data.ImageSize; kept < keep {
-			take := min(keep-kept, got) * data.ImageSize
-			res.Original = append(res.Original, clean[:take]...)
-			res.Corrupted = append(res.Corrupted, in[:take]...)
-			res.Output = append(res.Output, r.Output[:take]...)
-		}
-		res.Images += got
-		if co.nc != nil {
-			_ = co.nc.Publish(deploySubject(co.man.Run, "batch"), encodeJSON(batchNote{Batch: k + 1, Of: total, Images: got, Seconds: dt.Seconds()}))
-		}
-		bar.set(k+1, describe("batch %d/%d energy %.1f %.0f img/s", k+1, total, sum(tr.Final), float64(rt.Images)/rt.Seconds))
-	}
-	for t := range res.Energy {
-		res.Energy[t] /= float64(res.Images)
-		for l := range res.EnergyLayers[t] {
-			res.EnergyLayers[t][l] /= float64(res.Images)
-		}
-	}
-	res.Report = acc.Report()
-	res.Seconds = rt.Seconds
-	return res, rt, nil
-}
-
-func sum(v []float64) float64 {
-	s := 0.0
-	for _, x := range v {
-		s += x
-	}
-	return s
-}
-
-// saveModel gathers the trained parameters and the optimiser's state from
-// the actors and writes them as a model with the run's config, so that
-// training resumes from it as from a batched checkpoint.
-func (co *coordinator) saveModel(ctx context.Context, path string) error {
-	p, err := co.s.Params(ctx)
-	if err != nil {
-		return err
-	}
-	out, err := co.c.ToModel(p)
-	if err != nil {
-		return fmt.Errorf("run: %w", err)
-	}
-	return out.Save(path)
-}
-
-// end tells the workers the run is over (err nil) or failed.
-func (co *coordinator) end(err error) {
-	if co.nc == nil || co.ended {
+// writePartial writes the report of a failed run's completed mini-batches
+// and says where it and the journal are.
+func (rf *runFlags) writePartial(e *env, args []string, dataset, reportPath string, rep *deploy.Report, runErr error) {
+	if rep == nil {
 		return
 	}
-	co.ended = true
-	n := endNote{OK: err == nil}
-	if err != nil {
-		n.Error = strings.TrimPrefix(err.Error(), "run: ")
+	if err := writeJSON(reportPath, rf.reportJSON(args, dataset, rep.Runtime.Bus, rep, runErr)); err != nil {
+		fmt.Fprintf(e.stderr, "run: partial report: %v\n", err)
+		return
 	}
-	_ = co.nc.Publish(deploySubject(co.man.Run, "end"), encodeJSON(n))
-	_ = co.nc.FlushTimeout(2 * time.Second)
-}
-
-// close stops the session, the deployment protocol, the bus and the
-// embedded server, in that order.
-func (co *coordinator) close() {
-	if co.s != nil {
-		co.s.Close()
-	}
-	co.end(fmt.Errorf("the coordinator stopped"))
-	co.errs.mute()
-	close(co.stop)
-	co.wg.Wait()
-	for _, s := range co.subs {
-		_ = s.Unsubscribe()
-	}
-	if co.b != nil {
-		co.b.Close()
-	}
-	if co.srv != nil {
-		// Give the workers a moment to read the end of the run and leave
-		// before their server goes.
-		for deadline := time.Now().Add(2 * time.Second); len(co.remote) > 0 && co.srv.Server().NumClients() > 1 && time.Now().Before(deadline); {
-			time.Sleep(20 * time.Millisecond)
-		}
-		co.srv.Shutdown()
-	}
-	if n := co.errs.Suppressed(); n > 0 {
-		fmt.Fprintf(co.e.stderr, "run: %d more bus errors not shown\n", n)
+	fmt.Fprintf(e.stderr, "run: failed after %d of %d mini-batches; partial report: %s\n", rep.Batches, rep.Of, reportPath)
+	if rep.Journal != "" {
+		fmt.Fprintf(e.stderr, "run: journal: %s (relaunch the workers, then the same command with --resume)\n", rep.Journal)
 	}
 }
 
-// counts is a message and byte tally in the report.
-type counts struct {
-	Msgs  uint64 `json:"msgs"`
-	Bytes uint64 `json:"bytes"`
-}
-
-// runtimeReport holds the runtime's figures of a run, over every process.
-type runtimeReport struct {
-	Bus             string  `json:"bus"`
-	Nodes           int     `json:"nodes"`
-	Batches         int     `json:"batches"`
-	Images          int     `json:"images"`
-	Seconds         float64 `json:"seconds"` // wall time of the mini-batches
-	ImagesPerSecond float64 `json:"images_per_second"`
-	// Messages and Bytes count every frame published (Bytes: header plus 4
-	// bytes per float); WireBytes what went over NATS after compression.
-	Messages          uint64  `json:"messages"`
-	Bytes             uint64  `json:"bytes"`
-	WireBytes         uint64  `json:"wire_bytes"`
-	Deliveries        uint64  `json:"deliveries"`
-	MessagesPerSecond float64 `json:"messages_per_second"`
-	BytesPerSecond    float64 `json:"bytes_per_second"`
-	Dropped           uint64  `json:"dropped"`
-	Rejected          uint64  `json:"rejected"`
-	// PerActor is what each population sent; PerNode sums it by node;
-	// Control is what the coordinator (clamps, initial states) and the
-	// nodes' heartbeats sent.
-	PerActor map[string]counts `json:"per_actor"`
-	PerNode  map[string]counts `json:"per_node"`
-	Control  map[string]counts `json:"control"`
-	// Missing lists the nodes whose counters could not be gathered.
-	Missing []string `json:"missing_nodes,omitempty"`
-	// Async sums the asynchronous runner's reports (nil in sync mode).
-	Async *asyncSummary `json:"async,omitempty"`
-}
-
-// asyncSummary adds up the asynchronous mini-batches' reports.
-type asyncSummary struct {
-	Budget int `json:"budget"`
-	MaxLag int `json:"max_lag"`
-	// Stopped counts the mini-batches the wall-clock bound ended.
-	Stopped int `json:"batches_stopped"`
-	// StateLag and ErrorLag are the version-lag histograms of the inputs
-	// used (see circuit.AsyncReport), over every batch, with their means
-	// and maxima.
-	StateLag     map[int]int `json:"state_lag"`
-	ErrorLag     map[int]int `json:"error_lag"`
-	MeanStateLag float64     `json:"mean_state_lag"`
-	MaxStateLag  int         `json:"max_state_lag"`
-	MeanErrorLag float64     `json:"mean_error_lag"`
-	MaxErrorLag  int         `json:"max_error_lag"`
-	// Updates and DroppedInputs are per actor, over every batch.
-	Updates       map[string]int `json:"updates_per_actor"`
-	DroppedInputs map[string]int `json:"dropped_inputs_per_actor"`
-}
-
-func newAsyncSummary(r *circuit.AsyncReport) *asyncSummary {
-	return &asyncSummary{Budget: r.Budget, MaxLag: r.MaxLag, StateLag: map[int]int{}, ErrorLag: map[int]int{},
-		Updates: map[string]int{}, DroppedInputs: map[string]int{}}
-}
-
-func (a *asyncSummary) add(r *circuit.AsyncReport) {
-	if r.Stopped {
-		a.Stopped++
+// reportJSON is the JSON report.
+func (rf *runFlags) reportJSON(args []string, dataset, busName string, rep *deploy.Report, runErr error) map[string]any {
+	status, msg := "ok", ""
+	if runErr != nil {
+		status, msg = "failed", runErr.Error()
 	}
-	for k, n := range r.StateLag {
-		a.StateLag[k] += n
-	}
-	for k, n := range r.ErrorLag {
-		a.ErrorLag[k] += n
-	}
-	for _, st := range r.Actors {
-		a.Updates[st.Actor] += st.Updates
-		a.DroppedInputs[st.Actor] += st.Dropped
-	}
-	a.MeanStateLag, a.MaxStateLag = circuit.LagSummary(a.StateLag)
-	a.MeanErrorLag, a.MaxErrorLag = circuit.LagSummary(a.ErrorLag)
-}
-
-// gather adds up the counters of the coordinator and of every worker.
-func (rt *runtimeReport) gather(co *coordinator) {
-	all := []nodeStats{statsOf(co.node, len(co.s.Actors()), co.b.Stats())}
-	for _, n := range co.remote {
-		msg, err := co.nc.Request(deploySubject(co.man.Run, "stats", n), nil, 2*time.Second)
-		var ns nodeStats
-		if err == nil {
-			err = json.Unmarshal(msg.Data, &ns)
-		}
-		if err != nil {
-			rt.Missing = append(rt.Missing, n)
-			fmt.Fprintf(co.e.stderr, "run: no counters from node %s: %v\n", n, err)
-			continue
-		}
-		all = append(all, ns)
-	}
-	names := map[string]string{}
-	for ref, n := range co.assign {
-		names[ref.String()] = n
-	}
-	rt.PerActor, rt.PerNode, rt.Control = map[string]counts{}, map[string]counts{}, map[string]counts{}
-	for _, ns := range all {
-		rt.Messages += ns.Sent.Msgs
-		rt.Bytes += ns.Sent.Bytes
-		rt.WireBytes += ns.Sent.WireBytes
-		rt.Deliveries += ns.Received.Msgs
-		rt.Dropped += ns.Dropped
-		rt.Rejected += ns.Rejected
-		for sender, c := range ns.BySender {
-			node, actor := names[sender]
-			dst := rt.Control
-			if actor {
-				dst = rt.PerActor
-				pn := rt.PerNode[node]
-				pn.Msgs += c.Msgs
-				pn.Bytes += c.Bytes
-				rt.PerNode[node] = pn
-			}
-			x := dst[sender]
-			x.Msgs += c.Msgs
-			x.Bytes += c.Bytes
-			dst[sender] = x
-		}
-	}
-	if rt.Seconds > 0 {
-		rt.ImagesPerSecond = float64(rt.Images) / rt.Seconds
-		rt.MessagesPerSecond = float64(rt.Messages) / rt.Seconds
-		rt.BytesPerSecond = float64(rt.Bytes) / rt.Seconds
+	return map[string]any{
+		"command": append([]string{"ngc", "run"}, args...), "model": rf.model, "dataset": dataset, "split": rf.split,
+		"mode": rf.mode, "async": asyncFlags(rf.mode, rf.as), "bus": busName, "run": rf.runID, "placement": rep.Placement,
+		"batch": rep.Batch, "steps": rep.Steps, "learn": rf.learn, "noise_std": rf.noise, "clip": !rf.noClip, "seed": rf.seed,
+		"result": rep.Result, "runtime": rep.Runtime, "status": status, "error": msg, "batches_done": rep.Batches,
+		"batches": rep.Of, "batches_resumed": rep.Resumed, "journal": rep.Journal,
 	}
 }
 
-// print writes the runtime's figures.
-func (rt *runtimeReport) print(e *env) {
-	fmt.Fprintf(e.stdout, "runtime (%s bus, %d nodes): %d images in %d mini-batches in %.2f s (%.1f img/s)\n",
+// asyncFlags returns the async settings for the report (nil in sync mode).
+func asyncFlags(mode string, as deploy.AsyncSettings) any {
+	if mode != deploy.ModeAsync {
+		return nil
+	}
+	return map[string]any{"budget": as.Budget, "max_lag": as.MaxLag, "wall_clock": as.WallClock.String(),
+		"delay": as.Delay.String(), "delay_jitter": as.DelayJitter.String()}
+}
+
+// printRuntime writes the runtime's figures.
+func printRuntime(w io.Writer, rt *deploy.Runtime) {
+	fmt.Fprintf(w, "runtime (%s bus, %d nodes): %d images in %d mini-batches in %.2f s (%.1f img/s)\n",
 		rt.Bus, rt.Nodes, rt.Images, rt.Batches, rt.Seconds, rt.ImagesPerSecond)
 	wire := ""
 	if rt.WireBytes > 0 {
-		wire = fmt.Sprintf(", %s on the wire", humanBytes(float64(rt.WireBytes)))
+		wire = fmt.Sprintf(", %s on the wire", deploy.HumanBytes(float64(rt.WireBytes)))
 	}
-	fmt.Fprintf(e.stdout, "  %d messages (%.0f msg/s), %s (%s/s)%s; %d deliveries, %d dropped, %d rejected\n",
-		rt.Messages, rt.MessagesPerSecond, humanBytes(float64(rt.Bytes)), humanBytes(rt.BytesPerSecond), wire,
+	fmt.Fprintf(w, "  %d messages (%.0f msg/s), %s (%s/s)%s; %d deliveries, %d dropped, %d rejected\n",
+		rt.Messages, rt.MessagesPerSecond, deploy.HumanBytes(float64(rt.Bytes)), deploy.HumanBytes(rt.BytesPerSecond), wire,
 		rt.Deliveries, rt.Dropped, rt.Rejected)
+	for _, node := range sortedKeys(rt.RejectedBy) {
+		fmt.Fprintf(w, "  node %s rejected frames: %s\n", node, joinCounts(rt.RejectedBy[node]))
+	}
 	if len(rt.PerActor) > 0 {
 		lo, hi := ^uint64(0), uint64(0)
 		var loName, hiName string
@@ -776,23 +420,32 @@ func (rt *runtimeReport) print(e *env) {
 				hi, hiName = c.Msgs, name
 			}
 		}
-		fmt.Fprintf(e.stdout, "  %d actors sent %d (%s) to %d (%s) messages each\n", len(rt.PerActor), lo, loName, hi, hiName)
+		fmt.Fprintf(w, "  %d actors sent %d (%s) to %d (%s) messages each\n", len(rt.PerActor), lo, loName, hi, hiName)
 	}
 	if a := rt.Async; a != nil {
 		dropped := 0
 		for _, n := range a.DroppedInputs {
 			dropped += n
 		}
-		fmt.Fprintf(e.stdout, "  async (budget %d): input lag of state maps mean %.2f max %d, of error maps mean %.2f max %d; %d inputs came too late; %d of %d batches stopped by the wall clock\n",
+		fmt.Fprintf(w, "  async (budget %d): input lag of state maps mean %.2f max %d, of error maps mean %.2f max %d; %d inputs came too late; %d of %d batches stopped by the wall clock\n",
 			a.Budget, a.MeanStateLag, a.MaxStateLag, a.MeanErrorLag, a.MaxErrorLag, dropped, a.Stopped, rt.Batches)
 	}
 	for _, n := range sortedKeys(rt.PerNode) {
 		c := rt.PerNode[n]
-		fmt.Fprintf(e.stdout, "  node %s: %d messages, %s\n", n, c.Msgs, humanBytes(float64(c.Bytes)))
+		fmt.Fprintf(w, "  node %s: %d messages, %s\n", n, c.Msgs, deploy.HumanBytes(float64(c.Bytes)))
 	}
 }
 
-func sortedKeys(m map[string]counts) []string {
+// joinCounts renders "k1 n1, k2 n2" in key order.
+func joinCounts(m map[string]uint64) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
