@@ -31,3 +31,9 @@ func correctMapsZ(z *float32, zS int, e *float32, eS int, fb *float32, fbS int, 
 
 //go:noescape
 func correctMapsY(z *float32, zS int, e *float32, eS int, fb *float32, fbS int, phi *float32, phiS int, n, rows int, keep, beta, slope float32)
+
+//go:noescape
+func lanesToRowZ(dst, src *float32, w int)
+
+//go:noescape
+func rowToLanesZ(dst, src *float32, stride, w, n int)

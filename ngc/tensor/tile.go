@@ -56,19 +56,28 @@ func (g TileGrid) LoadMapMajor(dst, src []float32, batch, b0, n int) {
 	plane := g.H * g.W
 	for c := 0; c < g.C; c++ {
 		for y := 0; y < g.H; y++ {
-			row := g.Row(dst, c, y)
-			for i := 0; i < TileImages; i++ {
-				if i >= n {
-					for x := 0; x < g.W; x++ {
-						row[x*TileImages+i] = 0
-					}
-					continue
-				}
-				s := src[(c*batch+b0+i)*plane+y*g.W:][:g.W]
-				for x, v := range s {
-					row[x*TileImages+i] = v
-				}
+			g.loadRow(g.Row(dst, c, y), src[(c*batch+b0)*plane+y*g.W:], plane, n)
+		}
+	}
+}
+
+// loadRow fills a tile row from n image rows of W floats, stride floats
+// apart in src, and zeroes the other lanes.
+func (g TileGrid) loadRow(row, src []float32, stride, n int) {
+	_ = src[(n-1)*stride+g.W-1] // bounds
+	if tileISA == "avx512" {
+		rowToLanesZ(&row[0], &src[0], stride, g.W, n)
+		return
+	}
+	for i := 0; i < TileImages; i++ {
+		if i >= n {
+			for x := 0; x < g.W; x++ {
+				row[x*TileImages+i] = 0
 			}
+			continue
+		}
+		for x, v := range src[i*stride:][:g.W] {
+			row[x*TileImages+i] = v
 		}
 	}
 }
@@ -93,6 +102,10 @@ func (g TileGrid) StoreRow(dst, row []float32, batch, b0, n, c, y int) {
 	plane := g.H * g.W
 	for i := 0; i < n; i++ {
 		d := dst[(c*batch+b0+i)*plane+y*g.W:][:g.W]
+		if tileISA == "avx512" {
+			lanesToRowZ(&d[0], &row[i], g.W)
+			continue
+		}
 		for x := range d {
 			d[x] = row[x*TileImages+i]
 		}
@@ -108,19 +121,7 @@ func (g TileGrid) LoadImageMajor(dst, src []float32, batch, b0, n int) {
 	plane := g.H * g.W
 	for c := 0; c < g.C; c++ {
 		for y := 0; y < g.H; y++ {
-			row := g.Row(dst, c, y)
-			for i := 0; i < TileImages; i++ {
-				if i >= n {
-					for x := 0; x < g.W; x++ {
-						row[x*TileImages+i] = 0
-					}
-					continue
-				}
-				s := src[((b0+i)*g.C+c)*plane+y*g.W:][:g.W]
-				for x, v := range s {
-					row[x*TileImages+i] = v
-				}
-			}
+			g.loadRow(g.Row(dst, c, y), src[(b0*g.C+c)*plane+y*g.W:], g.C*plane, n)
 		}
 	}
 }

@@ -37,3 +37,6 @@ func correctMapsZ(z *float32, zS int, e *float32, eS int, fb *float32, fbS int, 
 func correctMapsY(z *float32, zS int, e *float32, eS int, fb *float32, fbS int, phi *float32, phiS int, n, rows int, keep, beta, slope float32) {
 	panic("tensor: no assembly")
 }
+
+func lanesToRowZ(dst, src *float32, w int)            { panic("tensor: no assembly") }
+func rowToLanesZ(dst, src *float32, stride, w, n int) { panic("tensor: no assembly") }

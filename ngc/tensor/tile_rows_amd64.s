@@ -326,3 +326,84 @@ cmy_loop:
 	JNZ cmy_map
 	VZEROUPPER
 	RET
+
+// Lane transposes between a tile row ([x][16 images]) and image rows.
+
+DATA iota16<>+0(SB)/4, $0
+DATA iota16<>+4(SB)/4, $1
+DATA iota16<>+8(SB)/4, $2
+DATA iota16<>+12(SB)/4, $3
+DATA iota16<>+16(SB)/4, $4
+DATA iota16<>+20(SB)/4, $5
+DATA iota16<>+24(SB)/4, $6
+DATA iota16<>+28(SB)/4, $7
+DATA iota16<>+32(SB)/4, $8
+DATA iota16<>+36(SB)/4, $9
+DATA iota16<>+40(SB)/4, $10
+DATA iota16<>+44(SB)/4, $11
+DATA iota16<>+48(SB)/4, $12
+DATA iota16<>+52(SB)/4, $13
+DATA iota16<>+56(SB)/4, $14
+DATA iota16<>+60(SB)/4, $15
+GLOBL iota16<>(SB), RODATA|NOPTR, $64
+
+// func lanesToRowZ(dst, src *float32, w int)
+//
+// dst[x] = src[16·x] for x < w (w ≥ 1): one image's row out of a tile row.
+TEXT ·lanesToRowZ(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ w+16(FP), CX
+	VMOVDQU32 iota16<>(SB), Z1
+	VPSLLD $4, Z1, Z1
+ltr_loop:
+	CMPQ CX, $16
+	JL ltr_tail
+	KXNORW K1, K1, K1
+	VGATHERDPS (SI)(Z1*4), K1, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $1024, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ ltr_loop
+	JMP ltr_done
+ltr_tail:
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	KMOVW AX, K2
+	VGATHERDPS (SI)(Z1*4), K1, Z0
+	VMOVUPS Z0, K2, (DI)
+ltr_done:
+	VZEROUPPER
+	RET
+
+// func rowToLanesZ(dst, src *float32, stride, w, n int)
+//
+// dst[16·x + i] = src[i·stride + x] for x < w and i < n, and 0 for
+// n ≤ i < 16: n images' rows (stride floats apart) into a tile row.
+TEXT ·rowToLanesZ(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ stride+16(FP), AX
+	VPBROADCASTD AX, Z2
+	VMOVDQU32 iota16<>(SB), Z1
+	VPMULLD Z2, Z1, Z1
+	MOVQ n+32(FP), CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K2
+	MOVQ w+24(FP), CX
+rtl_loop:
+	KMOVW K2, K1
+	VXORPS Z0, Z0, Z0
+	VGATHERDPS (SI)(Z1*4), K1, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $4, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ rtl_loop
+	VZEROUPPER
+	RET

@@ -177,9 +177,19 @@ func TestRowOps(t *testing.T) {
 // image i of map c at lane i of interior position (y, x); the store
 // inverts the load; lanes beyond the images are zeroed.
 func TestTileLoadStore(t *testing.T) {
-	r := rand.New(rand.NewPCG(27, 28))
-	g := TileGrid{C: 3, H: 5, W: 4, Top: 1, Left: 2, Bottom: 1, Right: 0}
-	const batch, b0, n = 40, 19, 13
+	for _, isa := range tileISAs() {
+		for _, w := range []int{1, 2, 4, 7, 16, 17, 32, 40} {
+			for _, n := range []int{1, 13, 16} {
+				withISA(t, isa, func() { testTileLoadStore(t, w, n) })
+			}
+		}
+	}
+}
+
+func testTileLoadStore(t *testing.T, w, n int) {
+	r := rand.New(rand.NewPCG(27, uint64(w)))
+	g := TileGrid{C: 3, H: 5, W: w, Top: 1, Left: 2, Bottom: 1, Right: 0}
+	const batch, b0 = 40, 19
 	src := randSlice(r, g.C*batch*g.H*g.W)
 	buf := randSlice(r, g.Len())
 	g.LoadMapMajor(buf, src, batch, b0, n)
