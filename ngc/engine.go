@@ -77,7 +77,8 @@ type jobSpec struct {
 	op         jobOp
 	x          []float32 // opInfer: the images, image-major
 	steps      int       // opInfer: T
-	denoise    bool      // opInfer: free z[0] from step 2 on
+	denoise    bool      // opInfer: free z[0] after step clamp
+	clamp      int       // opInfer, denoise: steps z[0] stays clamped (at least 1)
 	freeBottom bool      // opStep, opCorrect
 	grad       bool      // opInfer: also the learning rule's correlations
 }
@@ -288,7 +289,7 @@ func (en *engine) tile(sc *tileScratch, b0, n int, energy []float64) {
 		en.zg[0].LoadImageMajor(sc.z[0], spec.x, ws.B, b0, n)
 		for t := 1; t <= spec.steps; t++ {
 			en.predict(sc, b0, n, energy[(t-1)*L:t*L], false)
-			en.correct(sc, b0, n, spec.denoise && t >= 2, t == spec.steps)
+			en.correct(sc, b0, n, spec.denoise && t > spec.clamp, t == spec.steps)
 		}
 		en.predict(sc, b0, n, energy[spec.steps*L:], true)
 		en.store(sc, b0, n, true, true, true)

@@ -328,7 +328,7 @@ func TestGradientsMatchMapMajor(t *testing.T) {
 				}
 				ws := workspace(t, m, tc.b)
 				x := smoothImages(tc.b, m.cfg.SizeAt(0), 6)
-				if err := m.infer(ws, x, Reconstruct, nil, nil, true); err != nil {
+				if err := m.infer(ws, x, Reconstruct, nil, nil, true, runOptions{}); err != nil {
 					t.Fatal(err)
 				}
 				var fusedW, fusedB [][]float32

@@ -126,6 +126,18 @@ type EvalOptions struct {
 	Keep int
 	// Progress, when set, is called with the number of images done.
 	Progress func(done, total int)
+	// ClampSteps is, for denoising, how many steps the image layer stays
+	// clamped to the noisy input before it moves freely: 0 or 1 is the
+	// paper's protocol (clamped during step 1 only); T or more keeps it
+	// clamped for the whole window, i.e. reconstructs the noisy image. It
+	// is an analysis setting of the batched reference: the actor runtime
+	// always runs the paper's protocol.
+	ClampSteps int
+	// PerStep also measures the output x̂_t = mu[0] predicted from the
+	// states after every step t = 1..T (EvalResult.StepMSE, StepPSNR). It
+	// runs the window T times over (windows of 1, 2, …, T steps from the
+	// same initial states), so it costs about T/2 evaluations.
+	PerStep bool
 }
 
 // EvalResult is what Evaluate measures.
@@ -138,6 +150,11 @@ type EvalResult struct {
 	// EnergyLayers the per-layer means, over all evaluated batches.
 	Energy       []float64   `json:"energy_per_step"`
 	EnergyLayers [][]float64 `json:"energy_per_step_per_layer"`
+	// StepMSE and StepPSNR are, with EvalOptions.PerStep, the MSE and PSNR
+	// of the output predicted from the states after step t+1, against the
+	// clean images (the last equals Report's).
+	StepMSE  []float64 `json:"mse_per_step,omitempty"`
+	StepPSNR []float64 `json:"psnr_per_step,omitempty"`
 	// Samples of the first Keep images, image-major: originals, the
 	// corrupted inputs (the originals for reconstruction), the outputs, and
 	// the states of every layer (Latents[ℓ], layout [Keep][C_ℓ][H_ℓ][W_ℓ]).
@@ -161,7 +178,13 @@ func (m *Model) Evaluate(ctx context.Context, set *data.Set, opts EvalOptions) (
 	batch = min(batch, set.Len())
 	res := EvalResult{Task: opts.Task.String()}
 	noise := rand.New(rand.NewPCG(opts.Seed, 0xda3e39cb94b95bdb))
-	states := rand.New(rand.NewPCG(opts.Seed, 0x2545f4914f6cdd1d))
+	statesPCG := rand.NewPCG(opts.Seed, 0x2545f4914f6cdd1d)
+	states := rand.New(statesPCG)
+	ro := runOptions{clamp: opts.ClampSteps}
+	if opts.ClampSteps < 0 {
+		return res, fmt.Errorf("ngc: clamp steps %d: want 0 or more", opts.ClampSteps)
+	}
+	var stepMSE, stepPSNR []float64
 	var acc metrics.Accumulator
 	var ws *Workspace
 	var tr Trace
@@ -184,12 +207,46 @@ func (m *Model) Evaluate(ctx context.Context, set *data.Set, opts EvalOptions) (
 			in = make([]float32, len(clean))
 			Corrupt(in, clean, opts.NoiseStd, opts.NoClip, noise)
 		}
-		if err := m.Infer(ws, in, opts.Task, states, &tr); err != nil {
+		out := make([]float32, len(clean))
+		shape := metrics.Shape{N: n, C: data.Channels, H: data.Height, W: data.Width}
+		if opts.PerStep {
+			// Windows of 1 … T−1 steps from the initial states the full
+			// window below draws.
+			start, err := statesPCG.MarshalBinary()
+			if err != nil {
+				return res, err
+			}
+			if stepMSE == nil {
+				stepMSE, stepPSNR = make([]float64, m.cfg.Steps), make([]float64, m.cfg.Steps)
+			}
+			for t := 1; t < m.cfg.Steps; t++ {
+				if err := statesPCG.UnmarshalBinary(start); err != nil {
+					return res, err
+				}
+				r := ro
+				r.steps = t
+				if err := m.infer(ws, in, opts.Task, states, nil, false, r); err != nil {
+					return res, err
+				}
+				ws.Output(out)
+				if err := addStep(stepMSE, stepPSNR, t-1, clean, out, shape); err != nil {
+					return res, err
+				}
+			}
+			if err := statesPCG.UnmarshalBinary(start); err != nil {
+				return res, err
+			}
+		}
+		if err := m.infer(ws, in, opts.Task, states, &tr, false, ro); err != nil {
 			return res, err
 		}
-		out := make([]float32, len(clean))
 		ws.Output(out)
-		if err := acc.Add(clean, out, metrics.Shape{N: n, C: data.Channels, H: data.Height, W: data.Width}); err != nil {
+		if opts.PerStep {
+			if err := addStep(stepMSE, stepPSNR, m.cfg.Steps-1, clean, out, shape); err != nil {
+				return res, err
+			}
+		}
+		if err := acc.Add(clean, out, shape); err != nil {
 			return res, err
 		}
 		if res.Energy == nil {
@@ -232,6 +289,25 @@ func (m *Model) Evaluate(ctx context.Context, set *data.Set, opts EvalOptions) (
 		}
 	}
 	res.Report = acc.Report()
+	for t := range stepMSE {
+		stepMSE[t] /= float64(res.Images)
+		stepPSNR[t] /= float64(res.Images)
+	}
+	res.StepMSE, res.StepPSNR = stepMSE, stepPSNR
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// addStep adds the summed MSE and PSNR of a batch's outputs to step t's
+// totals (Evaluate divides by the number of images at the end).
+func addStep(mse, psnr []float64, t int, clean, out []float32, shape metrics.Shape) error {
+	reps, err := metrics.PerImageError(clean, out, shape)
+	if err != nil {
+		return err
+	}
+	for _, r := range reps {
+		mse[t] += r.MSE
+		psnr[t] += r.PSNR
+	}
+	return nil
 }

@@ -133,12 +133,19 @@ func (tr *Trace) FinalTotal() float64 {
 // stay in the processor's caches, with the tiles spread over GOMAXPROCS
 // goroutines. The result is what T calls of Step give.
 func (m *Model) Infer(ws *Workspace, x []float32, task Task, rng *rand.Rand, trace *Trace) error {
-	return m.infer(ws, x, task, rng, trace, false)
+	return m.infer(ws, x, task, rng, trace, false, runOptions{})
+}
+
+// runOptions vary inference for analysis: a shorter window than T, and a
+// longer clamp of the image layer in denoising.
+type runOptions struct {
+	steps int // steps to run (0: T)
+	clamp int // denoising: steps z[0] stays clamped (0: 1, the paper's)
 }
 
 // infer is Infer; with grad it also computes Gradients from the final
 // states, tile by tile while they are in cache.
-func (m *Model) infer(ws *Workspace, x []float32, task Task, rng *rand.Rand, trace *Trace, grad bool) error {
+func (m *Model) infer(ws *Workspace, x []float32, task Task, rng *rand.Rand, trace *Trace, grad bool, ro runOptions) error {
 	if err := m.checkBatch(ws, x); err != nil {
 		return err
 	}
@@ -148,7 +155,10 @@ func (m *Model) infer(ws *Workspace, x []float32, task Task, rng *rand.Rand, tra
 	L := m.cfg.Layers()
 	m.InitTop(ws.Z[L], rng)
 	T := m.cfg.Steps
-	ws.eng.run(jobSpec{op: opInfer, x: x, steps: T, denoise: task == Denoise, grad: grad})
+	if ro.steps > 0 {
+		T = ro.steps
+	}
+	ws.eng.run(jobSpec{op: opInfer, x: x, steps: T, denoise: task == Denoise, clamp: max(ro.clamp, 1), grad: grad})
 	if trace != nil {
 		trace.Steps = trace.Steps[:0]
 		for t := 0; t < T; t++ {

@@ -48,7 +48,7 @@ func (m *Model) apply(gW, gB [][]float32) {
 // on each tile of images right after its inference). It returns the trace
 // of the inference; trace.Final holds the energy the update descended.
 func (m *Model) TrainBatch(ws *Workspace, x []float32, rng *rand.Rand, trace *Trace) error {
-	if err := m.infer(ws, x, Reconstruct, rng, trace, true); err != nil {
+	if err := m.infer(ws, x, Reconstruct, rng, trace, true, runOptions{}); err != nil {
 		return err
 	}
 	m.apply(ws.gW, ws.gB)

@@ -1,9 +1,13 @@
 package ngc
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/convngc/convngc/ngc/data"
 )
 
 // tiny is a small network for fast tests: channels 4, 6, 3 over 8×8 images.
@@ -328,4 +332,68 @@ func TestBadBatch(t *testing.T) {
 	if _, err := m.NewWorkspace(0); err == nil {
 		t.Error("NewWorkspace accepted an empty batch")
 	}
+}
+
+// TestEvaluatePerStepAndClamp: the per-step MSE ends at the evaluation's
+// MSE, and each step's figure is what a window of that many steps gives;
+// a clamp over the whole window reconstructs the noisy input.
+func TestEvaluatePerStepAndClamp(t *testing.T) {
+	m, err := New(Config{Channels: []int{4, 5, 3}, Steps: 6, Batch: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := randomSet(t, 10)
+	ctx := context.Background()
+	for _, task := range []Task{Reconstruct, Denoise} {
+		r, err := m.Evaluate(ctx, set, EvalOptions{Task: task, Seed: 3, PerStep: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.StepMSE) != 6 || math.Abs(r.StepMSE[5]-r.Report.MSE) > 1e-9*r.Report.MSE {
+			t.Fatalf("%v: per-step MSE %v, evaluation MSE %v", task, r.StepMSE, r.Report.MSE)
+		}
+		short, err := m.WithSteps(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r3, err := short.Evaluate(ctx, set, EvalOptions{Task: task, Seed: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(r.StepMSE[2]-r3.Report.MSE) > 1e-9*r3.Report.MSE {
+			t.Errorf("%v: MSE after step 3 %v, a 3-step window %v", task, r.StepMSE[2], r3.Report.MSE)
+		}
+	}
+	// Clamped for the whole window, denoising is reconstruction of the
+	// noisy images.
+	den, err := m.Evaluate(ctx, set, EvalOptions{Task: Denoise, Seed: 3, ClampSteps: 6, Keep: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noisy := &data.Set{Name: "noisy", Images: den.Corrupted, Labels: make([]int, 10)}
+	rec, err := m.Evaluate(ctx, noisy, EvalOptions{Task: Reconstruct, Seed: 3, Keep: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(den.Output, rec.Output) {
+		t.Error("denoising clamped for all T steps differs from reconstructing the noisy images")
+	}
+	paper, err := m.Evaluate(ctx, set, EvalOptions{Task: Denoise, Seed: 3, Keep: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(paper.Output, den.Output) {
+		t.Error("the clamp made no difference")
+	}
+}
+
+// randomSet returns n images of uniform random pixels.
+func randomSet(t *testing.T, n int) *data.Set {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(11, 12))
+	s := &data.Set{Name: "random", Images: make([]float32, n*data.ImageSize), Labels: make([]int, n)}
+	for i := range s.Images {
+		s.Images[i] = rng.Float32()
+	}
+	return s
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -200,3 +201,58 @@ func (p *progress) done() {
 
 // describe formats a short status line for a progress bar.
 func describe(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// dynamicsFlags change how a trained model runs inference: the window T,
+// the state update rate and leak, and the top states' initial draw. Only
+// the flags given on the command line change the model's own settings.
+type dynamicsFlags struct {
+	steps          int
+	beta, gamma    float64
+	topMean, topSD float64
+}
+
+func (d *dynamicsFlags) register(fs *pflag.FlagSet) {
+	fs.IntVar(&d.steps, "T", 0, "inference steps (default: the model's)")
+	fs.Float64Var(&d.beta, "beta", 0, "state update rate β (default: the model's)")
+	fs.Float64Var(&d.gamma, "gamma", 0, "state leak γ (default: the model's)")
+	fs.Float64Var(&d.topMean, "top-mean", 0, "mean μ_z of the initial top states (default: the model's)")
+	fs.Float64Var(&d.topSD, "top-std", 0, "standard deviation σ_z of the initial top states, 0 for deterministic runs (default: the model's)")
+}
+
+// apply returns m with the given dynamics flags, and a note of what
+// changed ("" when nothing did). Values no network can run with are
+// refused with one line naming the flag.
+func (d *dynamicsFlags) apply(cmd string, fs *pflag.FlagSet, m *ngc.Model) (*ngc.Model, string, error) {
+	c := m.Config()
+	var changes []string
+	for _, f := range []struct {
+		name string
+		v    float64
+		ok   bool
+		want string
+		set  func()
+	}{
+		{"T", float64(d.steps), d.steps >= 1, "at least 1 step", func() { c.Steps = d.steps }},
+		{"beta", d.beta, d.beta > 0, "a positive rate", func() { c.Beta = d.beta }},
+		{"gamma", d.gamma, d.gamma >= 0, "0 or more", func() { c.Gamma = ngc.Float(d.gamma) }},
+		{"top-mean", d.topMean, true, "a finite number", func() { c.TopMean = ngc.Float(d.topMean) }},
+		{"top-std", d.topSD, d.topSD >= 0, "0 or more", func() { c.TopStd = ngc.Float(d.topSD) }},
+	} {
+		if !fs.Changed(f.name) {
+			continue
+		}
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || !f.ok {
+			return nil, "", fmt.Errorf("%s: --%s %v: want %s", cmd, f.name, f.v, f.want)
+		}
+		f.set()
+		changes = append(changes, fmt.Sprintf("--%s %v", f.name, f.v))
+	}
+	if len(changes) == 0 {
+		return m, "", nil
+	}
+	r, err := m.Retune(c)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", cmd, err)
+	}
+	return r, strings.Join(changes, " "), nil
+}

@@ -141,6 +141,33 @@ func TestTrainEvalInspect(t *testing.T) {
 			t.Errorf("eval did not write %s: %v", f, err)
 		}
 	}
+	out, stderr, code = runNGC(t, dir, "eval", "--model", "m.safetensors", "--task", "denoise", "--max-images", "20", "--quiet",
+		"--per-step", "--clamp-steps", "3", "--beta", "0.05", "--out", "steps.json")
+	if code != 0 || !strings.Contains(out, "MSE after step 1") || !strings.Contains(stderr, "--beta 0.05") {
+		t.Fatalf("eval --per-step: exit %d\n%s\n%s", code, out, stderr)
+	}
+	var steps struct {
+		Clamp  int `json:"clamp_steps"`
+		Config struct {
+			Beta float64 `json:"beta"`
+		} `json:"config"`
+		Result struct {
+			StepMSE []float64 `json:"mse_per_step"`
+		} `json:"result"`
+	}
+	b, err = os.ReadFile(filepath.Join(dir, "steps.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &steps); err != nil {
+		t.Fatal(err)
+	}
+	if steps.Clamp != 3 || steps.Config.Beta != 0.05 || len(steps.Result.StepMSE) != 10 {
+		t.Errorf("eval --per-step report: clamp %d, beta %v, %d steps", steps.Clamp, steps.Config.Beta, len(steps.Result.StepMSE))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "steps-steps.png")); err != nil {
+		t.Errorf("eval --per-step wrote no plot: %v", err)
+	}
 	out, _, code = runNGC(t, dir, "inspect", "--model", "m.safetensors")
 	if code != 0 || !strings.Contains(out, "[6 8 3 3]") {
 		t.Errorf("inspect model: exit %d\n%s", code, out)

@@ -150,6 +150,16 @@ func PerImage(x, xhat []float32, s Shape) ([]Report, error) {
 	return rs, nil
 }
 
+// PerImageError is PerImage for the MSE and PSNR only (the SSIM fields are
+// zero): the cheap part, for measuring many outputs of the same images.
+func PerImageError(x, xhat []float32, s Shape) ([]Report, error) {
+	rs, err := perImage(x, xhat, s, wantMSE)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: PerImageError: %w", err)
+	}
+	return rs, nil
+}
+
 // evaluate computes the selected metrics and averages them over images.
 func evaluate(x, xhat []float32, s Shape, want metric) (Report, error) {
 	rs, err := perImage(x, xhat, s, want)
