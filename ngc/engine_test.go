@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/convngc/convngc/neuron"
@@ -364,5 +365,43 @@ func TestGradientsMatchMapMajor(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestResultsIndependentOfGoroutines: tiles are summed in tile order, so
+// training on one goroutine or several gives bit-identical kernels,
+// outputs and energies.
+func TestResultsIndependentOfGoroutines(t *testing.T) {
+	run := func(procs int) ([]float32, []float32, float64) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		m, err := New(Config{Channels: []int{5, 6, 3}, ImageSize: 16, Steps: 5, Seed: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws := workspace(t, m, 70)
+		var tr Trace
+		for i := 0; i < 3; i++ {
+			if err := m.TrainBatch(ws, smoothImages(70, 16, uint64(i)), nil, &tr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out := make([]float32, 70*3*16*16)
+		ws.Output(out)
+		return append([]float32(nil), m.Synapses(1).W...), out, tr.FinalTotal()
+	}
+	w1, o1, e1 := run(1)
+	w3, o3, e3 := run(3)
+	for i := range w1 {
+		if math.Float32bits(w1[i]) != math.Float32bits(w3[i]) {
+			t.Fatalf("kernel %d: %v on one goroutine, %v on three", i, w1[i], w3[i])
+		}
+	}
+	for i := range o1 {
+		if math.Float32bits(o1[i]) != math.Float32bits(o3[i]) {
+			t.Fatalf("output %d differs", i)
+		}
+	}
+	if e1 != e3 {
+		t.Errorf("energy %v on one goroutine, %v on three", e1, e3)
 	}
 }
