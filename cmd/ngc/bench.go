@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/convngc/convngc/bus"
@@ -106,12 +107,20 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	jsonOut := fs.String("json", "", "also write the results to this JSON file")
 	rt := fs.Bool("runtime", false, "compare the batched reference with the actor runtime (in-process and NATS buses)")
 	peakTime := fs.Duration("peak-time", 300*time.Millisecond, "time to measure the FMA peak with each kernel (0: do not measure it)")
+	kernels := fs.String("kernels", "", "the batched path's micro-kernels: "+strings.Join(tensor.TileKernelSets(), ", ")+"\n(default: the first, the fastest this machine has)")
 	natsMode := fs.String("nats", "embedded", "with --runtime, how the NATS actors connect to the embedded server: embedded (in-memory\nconnection, as ngc run --bus embedded), tcp (loopback TCP), both, or none")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *batch < 1 || *steps < 1 || *repeats < 1 {
 		return fmt.Errorf("bench: --batch, --T and --repeats must be positive")
+	}
+	if *kernels != "" {
+		prev, err := tensor.UseTileKernels(*kernels)
+		if err != nil {
+			return fmt.Errorf("bench: --kernels: %w", err)
+		}
+		defer tensor.UseTileKernels(prev)
 	}
 	peak, err := measurePeak(*peakTime)
 	if err != nil {

@@ -53,8 +53,11 @@ func TestBenchPeak(t *testing.T) {
 			t.Errorf("result %+v: percent of peak, want %v", r, want)
 		}
 	}
-	out, _, code = runNGC(t, dir, "bench", "--batch", "4", "--T", "1", "--repeats", "1", "--peak-time", "0")
-	if code != 0 || strings.Contains(out, "FMA peak") {
-		t.Errorf("--peak-time 0: exit %d\n%s", code, out)
+	out, _, code = runNGC(t, dir, "bench", "--batch", "4", "--T", "1", "--repeats", "1", "--peak-time", "0", "--kernels", "go")
+	if code != 0 || strings.Contains(out, "FMA peak") || !strings.Contains(out, "tile kernels go") {
+		t.Errorf("--peak-time 0 --kernels go: exit %d\n%s", code, out)
+	}
+	if _, stderr, code := runNGC(t, dir, "bench", "--kernels", "avx1024"); code == 0 || !strings.Contains(stderr, "avx1024") {
+		t.Errorf("--kernels avx1024: exit %d, %s", code, stderr)
 	}
 }
