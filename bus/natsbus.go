@@ -15,7 +15,8 @@ var (
 	// ErrAuth reports that the server refused the credentials.
 	ErrAuth = errors.New("bus: authorization failed")
 	// ErrDisconnected reports a lost connection to the NATS server; it is
-	// delivered to the error handler.
+	// delivered to the error handler, and wrapped by a Publish that failed
+	// because the client, reconnecting, could not keep the frame.
 	ErrDisconnected = errors.New("bus: disconnected")
 )
 
@@ -35,6 +36,7 @@ type NATS struct {
 	st      collector
 	bufs    sync.Pool // *[]byte encode buffers
 	closing atomic.Bool
+	url     atomic.Value // string: the server last connected to, for messages
 
 	mu   sync.Mutex
 	subs map[*natsSub]struct{}
@@ -53,6 +55,7 @@ func Connect(url string, opts ...Option) (*NATS, error) {
 		nopts = append(nopts, nats.InProcessServer(o.inProcess))
 	}
 	nopts = append(nopts,
+		nats.ReconnectHandler(func(nc *nats.Conn) { b.url.Store(nc.ConnectedUrlRedacted()) }),
 		nats.ErrorHandler(b.onAsyncError),
 		nats.DisconnectErrHandler(b.onDisconnect),
 		nats.ClosedHandler(b.onClosed),
@@ -67,6 +70,7 @@ func Connect(url string, opts ...Option) (*NATS, error) {
 		return nil, fmt.Errorf("bus: connect to %s: %w", url, err)
 	}
 	b.nc = nc
+	b.url.Store(nc.ConnectedUrlRedacted())
 	return b, nil
 }
 
@@ -129,6 +133,9 @@ func natsErr(err error) error {
 		return fmt.Errorf("%w: %w", ErrSubject, err)
 	case errors.Is(err, nats.ErrAuthorization):
 		return fmt.Errorf("%w: %w", ErrAuth, err)
+	case errors.Is(err, nats.ErrReconnectBufExceeded), errors.Is(err, nats.ErrConnectionReconnecting):
+		// The client is reconnecting and could not keep the frame.
+		return fmt.Errorf("%w: %w", ErrDisconnected, err)
 	}
 	return err
 }
@@ -239,7 +246,11 @@ func (b *NATS) onDisconnect(nc *nats.Conn, err error) {
 	if err == nil {
 		err = errors.New("connection lost")
 	}
-	b.o.report(fmt.Errorf("bus: %s: %w: %w", nc.ConnectedUrlRedacted(), ErrDisconnected, err))
+	url, _ := b.url.Load().(string)
+	if url == "" {
+		url = "the NATS server"
+	}
+	b.o.report(fmt.Errorf("bus: %s: %w: %w", url, ErrDisconnected, err))
 }
 
 func (b *NATS) onClosed(nc *nats.Conn) {

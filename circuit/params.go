@@ -207,6 +207,9 @@ func (c *Circuit) Validate() error {
 			return fmt.Errorf("%w: synapse %d has %d kernel values, want %d", ErrGraph, si, len(c.Params.W[si]), n)
 		}
 	}
+	if len(c.Params.Bias) != len(c.Graph.Layers) {
+		return fmt.Errorf("%w: %d bias sets for %d layers", ErrGraph, len(c.Params.Bias), len(c.Graph.Layers))
+	}
 	for l, ly := range c.Graph.Layers {
 		if !c.Graph.Top(l) && len(c.Params.Bias[l]) != ly.Maps {
 			return fmt.Errorf("%w: layer %d has %d biases, want %d", ErrGraph, l, len(c.Params.Bias[l]), ly.Maps)
@@ -315,4 +318,5 @@ func (c *Circuit) population(ref neuron.Ref, set *neuron.Settings) (population, 
 type population interface {
 	Ref() neuron.Ref
 	Handle(m neuron.Msg, emit neuron.Emit) error
+	Waiting() (batch, step int, missing []neuron.Wait)
 }

@@ -46,7 +46,7 @@ func (s *Session) subscribeRoutes(r *routes) error {
 				return
 			}
 			b, t := untag(f.Step)
-			m := neuron.Msg{Kind: k, From: ref, Batch: b, Step: t, Data: f.Payload}
+			m := neuron.Msg{Kind: k, From: ref, Batch: b, Step: t, Data: f.Payload, Resent: resent(f.Step)}
 			for _, a := range listeners {
 				select {
 				case a.inbox <- m:

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/convngc/convngc/bus"
@@ -111,12 +112,15 @@ type Session struct {
 	err     error
 	failed  chan struct{}
 
-	coord  chan neuron.Msg
-	hbMu   sync.Mutex
-	lastHB map[string]time.Time
-	rng    *rand.Rand
-	batch  int
-	closed bool
+	coord   chan neuron.Msg
+	fed     []fedMsg     // the coordinator's messages of the batch in flight
+	unsent  atomic.Int64 // messages not sent for a lost connection
+	resends atomic.Int64 // resend rounds started
+	hbMu    sync.Mutex
+	lastHB  map[string]time.Time
+	rng     *rand.Rand
+	batch   int
+	closed  bool
 }
 
 type actor struct {
@@ -124,6 +128,36 @@ type actor struct {
 	async asyncPop // nil in sync mode
 	inbox chan neuron.Msg
 	node  string
+	// kept are the messages of the last two tags (batch, step) the actor
+	// published, and toCoord those for the coordinator of its latest batch:
+	// what a resend round publishes again (see resend).
+	kept    []neuron.Msg
+	toCoord []neuron.Msg
+}
+
+// keep records a published message for a resend round. A synchronous
+// actor's buffers still hold its last two steps' values: it cannot move on
+// before every receiver of its latest messages has answered.
+func (a *actor) keep(m neuron.Msg) {
+	switch m.Kind {
+	case neuron.KindProbe, neuron.KindOutput, neuron.KindDone:
+		if len(a.toCoord) > 0 && a.toCoord[0].Batch != m.Batch {
+			a.toCoord = a.toCoord[:0]
+		}
+		a.toCoord = append(a.toCoord, m)
+		return
+	}
+	t := tag(m.Batch, m.Step)
+	if n := len(a.kept); n > 0 && tag(a.kept[n-1].Batch, a.kept[n-1].Step) != t {
+		// A new tag: drop every message older than the previous tag.
+		prev := tag(a.kept[n-1].Batch, a.kept[n-1].Step)
+		i := 0
+		for i < n && tag(a.kept[i].Batch, a.kept[i].Step) != prev {
+			i++
+		}
+		a.kept = append(a.kept[:0], a.kept[i:]...)
+	}
+	a.kept = append(a.kept, m)
 }
 
 // Start builds the populations this process hosts, subscribes them on b and
@@ -235,6 +269,22 @@ func (s *Session) startActors() error {
 		}
 		s.subs = append(s.subs, sub)
 	}
+	if len(s.actors) > 0 && s.o.async == nil {
+		for subj, k := range map[string]neuron.Kind{".ctl.resend": kindResend, ".ctl.waiting": kindWaiting} {
+			sub, err := s.b.Subscribe(s.o.run+subj, func(string, *bus.Frame) {
+				for _, a := range s.actors {
+					select {
+					case a.inbox <- neuron.Msg{Kind: k}:
+					case <-s.ctx.Done():
+					}
+				}
+			}, bus.QueueLen(16))
+			if err != nil {
+				return fmt.Errorf("circuit: subscribe: %w", err)
+			}
+			s.subs = append(s.subs, sub)
+		}
+	}
 	if len(s.actors) > 0 && s.o.async != nil {
 		sub, err := s.b.Subscribe(s.o.run+".ctl.stop", func(_ string, f *bus.Frame) {
 			b, _ := untag(f.Step)
@@ -301,17 +351,29 @@ func (s *Session) inputsOf(ref neuron.Ref) []string {
 
 func (s *Session) runActor(a *actor) {
 	defer s.wg.Done()
-	emit := func(m neuron.Msg) error { return s.publish(m.Kind, m.From, m.From.String(), m.Batch, m.Step, m.Data) }
+	emit := func(m neuron.Msg) error {
+		a.keep(m)
+		return s.publish(m.Kind, m.From, m.From.String(), m.Batch, m.Step, m.Data)
+	}
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case m := <-a.inbox:
-			if m.Kind == kindDump {
-				if err := s.dump(a); err != nil {
-					s.fail(err)
-					return
-				}
+			var err error
+			switch m.Kind {
+			case kindDump:
+				err = s.dump(a)
+			case kindResend:
+				err = s.resend(a)
+			case kindWaiting:
+				err = s.sayWaiting(a)
+			}
+			if err != nil {
+				s.fail(err)
+				return
+			}
+			if m.Kind >= kindDump {
 				continue
 			}
 			if err := a.pop.Handle(m, emit); err != nil {
@@ -322,14 +384,53 @@ func (s *Session) runActor(a *actor) {
 	}
 }
 
-// publish sends one message on its subject.
+// publish sends one message on its subject. A message the bus could not
+// send because its connection is down is counted, not fatal: the
+// coordinator's resend round repairs it once the connection is back.
 func (s *Session) publish(k neuron.Kind, ref neuron.Ref, sender string, batch, step int, data []float32) error {
-	f := &bus.Frame{Run: s.o.run, Sender: sender, Kind: busKind(k), Step: tag(batch, step), Shape: []int{len(data)}, Payload: data}
+	return s.publishTagged(k, ref, sender, tag(batch, step), data)
+}
+
+func (s *Session) publishTagged(k neuron.Kind, ref neuron.Ref, sender string, t uint64, data []float32) error {
+	f := &bus.Frame{Run: s.o.run, Sender: sender, Kind: busKind(k), Step: t, Shape: []int{len(data)}, Payload: data}
 	if err := s.b.Publish(s.ctx, subjectOf(s.o.run, k, ref), f); err != nil {
+		if errors.Is(err, bus.ErrDisconnected) && s.o.async == nil {
+			s.unsent.Add(1)
+			return nil
+		}
 		return fmt.Errorf("circuit: %s publishes %v: %w", sender, k, err)
 	}
 	return nil
 }
+
+// resend publishes again, marked as resent, what the actor kept.
+func (s *Session) resend(a *actor) error {
+	for _, list := range [][]neuron.Msg{a.kept, a.toCoord} {
+		for _, m := range list {
+			if err := s.publishTagged(m.Kind, m.From, m.From.String(), tagResent(m.Batch, m.Step), m.Data); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sayWaiting tells the coordinator what the actor waits for: its batch and
+// step, then (kind, role, layer, map) of every missing input, as uint32
+// bits in float32s.
+func (s *Session) sayWaiting(a *actor) error {
+	b, t, missing := a.pop.Waiting()
+	u := func(v int) float32 { return math.Float32frombits(uint32(v)) }
+	data := []float32{u(b), u(t)}
+	for _, w := range missing[:min(len(missing), maxWaits)] {
+		data = append(data, u(int(w.Kind)), u(int(w.From.Role)), u(w.From.Layer), u(w.From.Index))
+	}
+	ref := a.pop.Ref()
+	return s.publish(kindWaiting, ref, ref.String(), b, t, data)
+}
+
+// maxWaits bounds the inputs one actor lists in its answer.
+const maxWaits = 64
 
 // dump publishes the parameters an actor holds (see held): an error map's
 // kernels (all dendrites) and bias; a state map's untied error kernels. With
@@ -354,7 +455,7 @@ func (s *Session) heartbeats() {
 	subject := s.o.run + ".ctl.hb." + s.o.node
 	for {
 		f := &bus.Frame{Run: s.o.run, Sender: s.o.node, Kind: bus.KindControl, Shape: []int{0}}
-		if err := s.b.Publish(s.ctx, subject, f); err != nil && s.ctx.Err() == nil && !errors.Is(err, bus.ErrClosed) {
+		if err := s.b.Publish(s.ctx, subject, f); err != nil && s.ctx.Err() == nil && !errors.Is(err, bus.ErrClosed) && !errors.Is(err, bus.ErrDisconnected) {
 			s.fail(fmt.Errorf("circuit: node %s heartbeat: %w", s.o.node, err))
 			return
 		}
@@ -433,7 +534,7 @@ func (s *Session) Actors() []neuron.Ref {
 
 func (s *Session) startCoordinator(ctx context.Context) error {
 	s.coord = make(chan neuron.Msg, 1<<14)
-	for _, kind := range []string{"out", "probe", "done", "dump", "stats"} {
+	for _, kind := range []string{"out", "probe", "done", "dump", "stats", "waiting"} {
 		sub, err := s.b.Subscribe(s.o.run+"."+kind+".>", func(subject string, f *bus.Frame) {
 			k, ref, err := parseSubject(subject)
 			if err != nil {
@@ -442,7 +543,7 @@ func (s *Session) startCoordinator(ctx context.Context) error {
 			}
 			b, t := untag(f.Step)
 			select {
-			case s.coord <- neuron.Msg{Kind: k, From: ref, Batch: b, Step: t, Data: f.Payload}:
+			case s.coord <- neuron.Msg{Kind: k, From: ref, Batch: b, Step: t, Data: f.Payload, Resent: resent(f.Step)}:
 			case <-s.ctx.Done():
 			}
 		}, bus.QueueLen(1<<14))
@@ -577,92 +678,7 @@ func (s *Session) RunBatch(ctx context.Context, x []float32) (*Result, error) {
 	if s.o.async != nil {
 		return s.collectAsync(ctx, batch, img, len(x))
 	}
-	T := s.set.Steps
-	res := &Result{Output: make([]float32, len(x)), Energy: make([][]float64, T+1)}
-	for t := range res.Energy {
-		res.Energy[t] = make([]float64, len(g.Layers))
-	}
-	out := make([]float32, len(x))
-	// What to wait for.
-	var errMaps, learners []neuron.Ref
-	for _, ref := range g.Populations() {
-		if ref.Role == neuron.ErrorRole {
-			errMaps = append(errMaps, ref)
-			learners = append(learners, ref)
-		} else if len(g.below(ref.Layer)) > 0 {
-			learners = append(learners, ref)
-		}
-	}
-	lastProbe := map[neuron.Ref]int{}
-	gotOut := map[int]bool{}
-	done := map[neuron.Ref]bool{}
-	probes := 0
-	perStep := make([]int, T+1) // probes per step
-	shown := 0                  // steps reported to onStep
-	complete := func() bool {
-		if probes < len(errMaps)*(T+1) || len(gotOut) < iy.Maps {
-			return false
-		}
-		return !s.o.learn || len(done) == len(learners)
-	}
-	timer := time.NewTimer(s.o.timeout)
-	defer timer.Stop()
-	hb := time.NewTicker(s.o.heartbeat)
-	defer hb.Stop()
-	for !complete() {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-s.failed:
-			return nil, s.err
-		case <-hb.C:
-			if lost := s.silentNodes(time.Now().Add(-s.o.timeout), false); len(lost) > 0 {
-				return nil, s.lostNodes(lost)
-			}
-			// A tick is not progress: only messages reset the timer.
-			continue
-		case <-timer.C:
-			return nil, s.stalled(batch, errMaps, lastProbe, gotOut, iy.Maps, learners, done)
-		case m := <-s.coord:
-			if m.Batch != batch {
-				return nil, fmt.Errorf("%w: coordinator got %v from %v for batch %d during batch %d", neuron.ErrProtocol, m.Kind, m.From, m.Batch, batch)
-			}
-			switch m.Kind {
-			case neuron.KindProbe:
-				if len(m.Data) != 1 || m.Step < 1 || m.Step > T+1 {
-					return nil, fmt.Errorf("%w: bad probe from %v", neuron.ErrProtocol, m.From)
-				}
-				res.Energy[m.Step-1][m.From.Layer] += float64(m.Data[0]) / float64(B)
-				lastProbe[m.From] = m.Step
-				probes++
-				if perStep[m.Step-1]++; s.o.onStep != nil && m.Step <= T {
-					for shown < T && perStep[shown] == len(errMaps) {
-						shown++
-						s.o.onStep(shown, T)
-					}
-				}
-			case neuron.KindOutput:
-				if m.From.Layer != img || len(m.Data) != B*plane || gotOut[m.From.Index] {
-					return nil, fmt.Errorf("%w: bad output from %v", neuron.ErrProtocol, m.From)
-				}
-				copy(out[m.From.Index*B*plane:], m.Data)
-				gotOut[m.From.Index] = true
-			case neuron.KindDone:
-				done[m.From] = true
-			default:
-				return nil, fmt.Errorf("%w: coordinator got %v from %v", neuron.ErrProtocol, m.Kind, m.From)
-			}
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(s.o.timeout)
-	}
-	tensor.FromMapMajor(res.Output, out, B, iy.Maps, plane)
-	return res, nil
+	return s.collectSync(ctx, batch, img, len(x))
 }
 
 // feed publishes the clamped input and the top layers' initial states.
@@ -673,6 +689,7 @@ func (s *Session) feed(img int, x []float32, batch int) error {
 	plane := iy.Size * iy.Size
 	mm := make([]float32, len(x))
 	tensor.ToMapMajor(mm, x, B, iy.Maps, plane)
+	s.fed = s.fed[:0]
 	for l, ly := range g.Layers {
 		if !g.Top(l) || ly.Image {
 			continue
@@ -680,6 +697,7 @@ func (s *Session) feed(img int, x []float32, batch int) error {
 		for i := 0; i < ly.Maps; i++ {
 			z := s.topValues(B * ly.Size * ly.Size)
 			ref := neuron.Ref{Role: neuron.StateRole, Layer: l, Index: i}
+			s.fed = append(s.fed, fedMsg{neuron.KindInit, ref, batch, z})
 			if err := s.publish(neuron.KindInit, ref, "coordinator", batch, 0, z); err != nil {
 				return err
 			}
@@ -687,7 +705,9 @@ func (s *Session) feed(img int, x []float32, batch int) error {
 	}
 	for c := 0; c < iy.Maps; c++ {
 		ref := neuron.Ref{Role: neuron.StateRole, Layer: img, Index: c}
-		if err := s.publish(neuron.KindClamp, ref, "coordinator", batch, 0, mm[c*B*plane:(c+1)*B*plane]); err != nil {
+		x := mm[c*B*plane : (c+1)*B*plane]
+		s.fed = append(s.fed, fedMsg{neuron.KindClamp, ref, batch, x})
+		if err := s.publish(neuron.KindClamp, ref, "coordinator", batch, 0, x); err != nil {
 			return err
 		}
 	}

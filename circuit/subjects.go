@@ -24,6 +24,8 @@ import (
 //	ctl.hb.<node>  a node's heartbeat; ctl.dump: parameter request; dump.<z|e>.<l>.<i>: the reply
 //	ctl.stop       end an asynchronous batch's corrections (wall-clock bound)
 //	stats.<z|e>.<l>.<i>  an asynchronous actor's counts for a batch
+//	ctl.resend     publish again what you last sent (repair of a lost message, sync)
+//	ctl.waiting    say what you wait for; waiting.<z|e>.<l>.<i>: the answer
 var kindTokens = map[neuron.Kind]string{
 	neuron.KindState: "z", neuron.KindPhi: "phi", neuron.KindError: "e", neuron.KindPred: "pred",
 	neuron.KindWeights: "w", neuron.KindClamp: "clamp", neuron.KindInit: "init", neuron.KindOutput: "out",
@@ -37,10 +39,16 @@ const (
 	kindDump  neuron.Kind = 100
 	kindStats neuron.Kind = 101
 	kindStop  neuron.Kind = 102
+	// kindResend asks a synchronous actor to publish again what it last
+	// sent (the coordinator's repair of a lost message).
+	kindResend neuron.Kind = 103
+	// kindWaiting asks an actor (control) or carries its answer (to the
+	// coordinator): the step it is at and the inputs it lacks.
+	kindWaiting neuron.Kind = 104
 )
 
 var tokenKinds = func() map[string]neuron.Kind {
-	m := map[string]neuron.Kind{"dump": kindDump, "stats": kindStats}
+	m := map[string]neuron.Kind{"dump": kindDump, "stats": kindStats, "waiting": kindWaiting}
 	for k, t := range kindTokens {
 		m[t] = k
 	}
@@ -55,7 +63,7 @@ func busKind(k neuron.Kind) bus.Kind {
 		return bus.KindError
 	case neuron.KindWeights, kindDump:
 		return bus.KindWeights
-	case kindStats:
+	case kindStats, kindWaiting:
 		return bus.KindProbe
 	case neuron.KindOutput:
 		return bus.KindOutput
@@ -80,6 +88,8 @@ func subjectOf(run string, k neuron.Kind, ref neuron.Ref) string {
 		return run + ".dump." + roleToken(ref.Role) + "." + l + "." + i
 	case kindStats:
 		return run + ".stats." + roleToken(ref.Role) + "." + l + "." + i
+	case kindWaiting:
+		return run + ".waiting." + roleToken(ref.Role) + "." + l + "." + i
 	case neuron.KindDone:
 		return run + ".done." + roleToken(ref.Role) + "." + l + "." + i
 	}
@@ -99,7 +109,7 @@ func parseSubject(subject string) (neuron.Kind, neuron.Ref, error) {
 	rest := tok[2:]
 	role := neuron.StateRole
 	switch k {
-	case neuron.KindDone, kindDump, kindStats:
+	case neuron.KindDone, kindDump, kindStats, kindWaiting:
 		if len(rest) != 3 {
 			return 0, neuron.Ref{}, fmt.Errorf("circuit: subject %q: want <role>.<layer>.<map>", subject)
 		}
@@ -121,6 +131,14 @@ func parseSubject(subject string) (neuron.Kind, neuron.Ref, error) {
 	return k, neuron.Ref{Role: role, Layer: l, Index: i}, nil
 }
 
-func tag(batch, step int) uint64 { return uint64(batch)<<32 | uint64(uint32(step)) }
+// A frame's Step carries the mini-batch in its high 32 bits and the step
+// in the low 31; the top bit of the low half marks a resent message.
+const resentBit = 1 << 31
 
-func untag(t uint64) (batch, step int) { return int(t >> 32), int(uint32(t)) }
+func tag(batch, step int) uint64 { return uint64(batch)<<32 | uint64(uint32(step)&^resentBit) }
+
+func tagResent(batch, step int) uint64 { return tag(batch, step) | resentBit }
+
+func untag(t uint64) (batch, step int) { return int(t >> 32), int(uint32(t) &^ resentBit) }
+
+func resent(t uint64) bool { return t&resentBit != 0 }

@@ -145,6 +145,9 @@ func key(batch, step int) int64 { return int64(batch)<<32 | int64(step) }
 // completes. Messages may arrive in any order across senders; each is
 // kept until its step's inputs are complete.
 func (p *ErrorPop) Handle(m Msg, emit Emit) error {
+	if m.Resent && p.redundant(m) {
+		return nil
+	}
 	if m.Step == 0 && p.clamped && m.Batch >= p.batch-1 && m.Batch <= p.batch+1 {
 		// The image layer has no ancestral step. A layer that also predicts
 		// a free layer sends its φ(z) of step 0 to every layer below, and it

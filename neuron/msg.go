@@ -97,6 +97,11 @@ type Msg struct {
 	Batch int
 	Step  int
 	Data  []float32
+	// Resent marks a repeated message, sent again on request after a
+	// suspected loss: a synchronous population ignores it when it already
+	// has that input or has moved past its step, instead of treating it as a
+	// protocol violation.
+	Resent bool
 }
 
 // Emit is how a population sends: the driver (goroutine runner, virtual

@@ -196,6 +196,9 @@ func (p *StatePop) LearnE(eBelow [][][]float32) {
 // Handle consumes one message of the synchronous dataflow and emits what
 // completes.
 func (p *StatePop) Handle(m Msg, emit Emit) error {
+	if m.Resent && p.redundant(m) {
+		return nil
+	}
 	if m.Batch < p.batch || (m.Batch == p.batch && m.Step < p.step) {
 		return fmt.Errorf("%w: %v got a stale %v from %v for batch %d step %d (now at batch %d step %d)",
 			ErrProtocol, p.ref, m.Kind, m.From, m.Batch, m.Step, p.batch, p.step)

@@ -61,7 +61,10 @@ func (m *Manifest) check() error {
 	case m.Batch < 1 || m.Timeout <= 0:
 		return fmt.Errorf("%w: batch %d and timeout %v", ErrManifest, m.Batch, m.Timeout)
 	}
-	if err := m.Graph.Validate(); err != nil {
+	if err := m.Circuit().Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrManifest, err)
+	}
+	if _, err := m.Config.Resolve(); err != nil {
 		return fmt.Errorf("%w: %v", ErrManifest, err)
 	}
 	if _, err := m.Placement.Assign(m.Graph); err != nil {

@@ -35,11 +35,12 @@ type config struct {
 	journal     string
 	resume      bool
 	metrics     *Metrics
+	remind      time.Duration // JoinReminder, shorter in tests
 }
 
 func newConfig(opts []Option) *config {
 	c := &config{run: "run", node: "coordinator", mode: ModeSync, noiseStd: 0.1, clip: true, epochs: 1, seed: 1,
-		timeout: circuit.DefaultTimeout}
+		timeout: circuit.DefaultTimeout, remind: JoinReminder}
 	for _, o := range opts {
 		if o != nil {
 			o(c)

@@ -27,6 +27,10 @@ type Runtime struct {
 	BytesPerSecond    float64 `json:"bytes_per_second"`
 	Dropped           uint64  `json:"dropped"`
 	Rejected          uint64  `json:"rejected"`
+	// Resends counts the resend rounds of the coordinator: mini-batches
+	// that stalled for half the timeout and were repaired by their senders
+	// sending again what they last sent (sync mode).
+	Resends int `json:"resend_rounds"`
 	// RejectedBy says which node rejected how many frames claiming which
 	// sender, and why: node → "reason from sender" → count.
 	RejectedBy map[string]map[string]uint64 `json:"rejected_by,omitempty"`
@@ -107,6 +111,7 @@ func (rt *Runtime) gather(co *coordinator, remote bool) {
 	actors := 0
 	if co.s != nil {
 		actors = len(co.s.Actors())
+		rt.Resends = co.s.Resends()
 	}
 	all := []NodeStats{statsOf(co.cfg.node, actors, co.b.Stats())}
 	for _, n := range co.remote {

@@ -157,7 +157,7 @@ func (co *coordinator) waitJoin(ctx context.Context) error {
 	start := time.Now()
 	timer := time.NewTimer(bound)
 	defer timer.Stop()
-	remind := time.NewTicker(JoinReminder)
+	remind := time.NewTicker(co.cfg.remind)
 	defer remind.Stop()
 	for {
 		left := co.missing()

@@ -405,6 +405,9 @@ func printRuntime(w io.Writer, rt *deploy.Runtime) {
 	fmt.Fprintf(w, "  %d messages (%.0f msg/s), %s (%s/s)%s; %d deliveries, %d dropped, %d rejected\n",
 		rt.Messages, rt.MessagesPerSecond, deploy.HumanBytes(float64(rt.Bytes)), deploy.HumanBytes(rt.BytesPerSecond), wire,
 		rt.Deliveries, rt.Dropped, rt.Rejected)
+	if rt.Resends > 0 {
+		fmt.Fprintf(w, "  %d stalled mini-batches repaired by their senders sending again\n", rt.Resends)
+	}
 	for _, node := range sortedKeys(rt.RejectedBy) {
 		fmt.Fprintf(w, "  node %s rejected frames: %s\n", node, joinCounts(rt.RejectedBy[node]))
 	}
