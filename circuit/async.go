@@ -28,6 +28,12 @@ type AsyncConfig struct {
 	// WallClock ends a mini-batch's corrections after this long: every state
 	// map then announces its current state as final (0: no bound).
 	WallClock time.Duration
+	// FireOnArrival makes state maps correct on any arrival (the original
+	// rule, neuron.FireOnArrival) instead of when their own error advances
+	// (neuron.FireOnOwnError, the default: over a network, where arrivals
+	// trickle in one by one, the original rule runs every map at the
+	// staleness bound).
+	FireOnArrival bool
 	// Delay, when set, holds every message from population `from` for
 	// Delay(from, to) at the receiving population `to` before it sees it.
 	// It must be safe for concurrent use.
@@ -141,7 +147,11 @@ func (s *Session) wrapAsync(pop population) (asyncPop, error) {
 	budget := s.o.async.Budget
 	switch p := pop.(type) {
 	case *neuron.StatePop:
-		return neuron.NewAsyncStatePop(p, budget, s.o.async.MaxLag)
+		a, err := neuron.NewAsyncStatePop(p, budget, s.o.async.MaxLag)
+		if err == nil && !s.o.async.FireOnArrival {
+			a.SetFireRule(neuron.FireOnOwnError)
+		}
+		return a, err
 	case *neuron.ErrorPop:
 		return neuron.NewAsyncErrorPop(p, budget)
 	}

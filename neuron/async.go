@@ -26,12 +26,41 @@ import (
 // stale-synchronous parallel model); new arrivals that leave an input older
 // than that wait for fresher ones. Zero means no bound: fire on any arrival.
 //
+// Firing. By default (FireOnArrival) a state map corrects whenever an
+// input at least as new as the one it holds has arrived. Where arrivals
+// trickle in one by one — over a network, each error map re-sending its
+// error of the same version whenever one of its many inputs moves — the
+// map then spends its budget on near-duplicate information and runs at the
+// staleness bound, where the delayed feedback can oscillate. FireOnOwnError
+// corrects only when the map's own error reaches a newer version (a top
+// map, which has none: when the oldest error below does), always from the
+// latest value of every input; lock-step schedules fire exactly as before.
+//
 // Budget. Every state map makes at most Budget corrections per window (the
 // stimulus window T by default). A state map that has spent its budget is
 // final; an error map whose inputs are all final computes its final error
 // (version Budget+1), reports it, and learns when the run learns. A driver
 // can end a window early with Stop (a wall-clock bound): the state map then
 // announces its current state as final.
+
+// FireRule says which arrivals make an asynchronous state map correct.
+type FireRule uint8
+
+const (
+	// FireOnArrival corrects on any input at least as new as the one held.
+	FireOnArrival FireRule = iota
+	// FireOnOwnError corrects when the own error (a top map: the oldest
+	// error below) reaches a newer version.
+	FireOnOwnError
+)
+
+// String names the rule as the command line does.
+func (r FireRule) String() string {
+	if r == FireOnOwnError {
+		return "own-error"
+	}
+	return "arrival"
+}
 
 // AsyncStats is what an asynchronous population observed in one window.
 type AsyncStats struct {
@@ -69,6 +98,10 @@ func (s *slot) put(data []float32, version int) bool {
 	s.data, s.version, s.set = data, version, true
 	return true
 }
+
+// newer reports whether a value of this version would be newer than what
+// the slot holds.
+func (s *slot) newer(version int) bool { return !s.set || version > s.version }
 
 func clone(x []float32) []float32 { return append([]float32(nil), x...) }
 
@@ -131,6 +164,7 @@ type AsyncStatePop struct {
 	nLearn   int
 	finished int // windows finished
 	maxLag   int
+	rule     FireRule
 }
 
 // NewAsyncStatePop wraps p. budget is the number of corrections per window
@@ -157,6 +191,10 @@ func (a *AsyncStatePop) resetWindow() {
 	}
 	a.stats.reset()
 }
+
+// SetFireRule sets which arrivals make the map correct (default
+// FireOnArrival).
+func (a *AsyncStatePop) SetFireRule(r FireRule) { a.rule = r }
 
 // Ref returns the population's name.
 func (a *AsyncStatePop) Ref() Ref { return a.p.ref }
@@ -201,7 +239,10 @@ func (a *AsyncStatePop) Offer(m Msg) error {
 			}
 			if a.final {
 				a.stats.Dropped++
-			} else if a.own.put(m.Data, m.Step) {
+				return nil
+			}
+			newer := a.own.newer(m.Step)
+			if a.own.put(m.Data, m.Step) && (a.rule == FireOnArrival || newer) {
 				a.fresh = true
 			}
 			return nil
@@ -237,7 +278,8 @@ func (a *AsyncStatePop) Offer(m Msg) error {
 		if !sl.set {
 			a.nBelow++
 		}
-		if sl.put(m.Data, m.Step) {
+		before := a.oldestBelow()
+		if sl.put(m.Data, m.Step) && (a.rule == FireOnArrival || (p.top && a.oldestBelow() > before)) {
 			a.fresh = true
 		}
 	default:
@@ -274,6 +316,21 @@ func (a *AsyncStatePop) emitState(emit Emit) error {
 		return emit(Msg{Kind: KindState, From: p.ref, Batch: a.batch, Step: a.k, Data: clone(p.z)})
 	}
 	return nil
+}
+
+// oldestBelow returns the oldest version among the errors below (-1 until
+// every one has arrived).
+func (a *AsyncStatePop) oldestBelow() int {
+	if a.nBelow < a.p.wantBelow() {
+		return -1
+	}
+	v := int(^uint(0) >> 1)
+	for _, row := range a.below {
+		for _, sl := range row {
+			v = min(v, sl.version)
+		}
+	}
+	return v
 }
 
 // ready reports whether a value from every sender has arrived and, with a

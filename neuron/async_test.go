@@ -354,3 +354,47 @@ func TestAsyncRejectsBadInput(t *testing.T) {
 		t.Error("nil population accepted")
 	}
 }
+
+// TestFireOnOwnError: under FireOnOwnError a top map (no error of its own)
+// corrects when the oldest error below reaches a newer version, not on every
+// arrival; a repeated version never fires it; the correction uses the
+// latest value of every input.
+func TestFireOnOwnError(t *testing.T) {
+	nop := func(Msg) error { return nil }
+	tests := []struct {
+		name   string
+		offers []Msg
+		want   []int // corrections made after each offer
+	}{
+		{"every sender once", []Msg{errFrom(0, 0, 1), errFrom(1, 0, 1)}, []int{0, 1}},
+		{"one sender runs ahead", []Msg{errFrom(0, 0, 1), errFrom(1, 0, 1), errFrom(0, 0, 2), errFrom(0, 0, 3)}, []int{0, 1, 1, 1}},
+		{"the other catches up", []Msg{errFrom(0, 0, 1), errFrom(1, 0, 1), errFrom(0, 0, 2), errFrom(1, 0, 2)}, []int{0, 1, 1, 2}},
+		{"same version again", []Msg{errFrom(0, 0, 1), errFrom(1, 0, 1), errFrom(1, 0, 1), errFrom(0, 0, 1)}, []int{0, 1, 1, 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := twoBelow(t, 10, 2)
+			a.SetFireRule(FireOnOwnError)
+			_, _ = a.Fire(nop)
+			for i, m := range tc.offers {
+				if err := a.Offer(m); err != nil {
+					t.Fatal(err)
+				}
+				_, _ = a.Fire(nop)
+				if a.k != tc.want[i] {
+					t.Fatalf("after offer %d: %d corrections, want %d", i+1, a.k, tc.want[i])
+				}
+			}
+		})
+	}
+	// The original rule fires on every arrival at least as new.
+	a := twoBelow(t, 10, 2)
+	_, _ = a.Fire(nop)
+	for _, m := range []Msg{errFrom(0, 0, 1), errFrom(1, 0, 1), errFrom(1, 0, 1), errFrom(0, 0, 2)} {
+		_ = a.Offer(m)
+		_, _ = a.Fire(nop)
+	}
+	if a.k != 3 {
+		t.Errorf("FireOnArrival: %d corrections, want 3", a.k)
+	}
+}

@@ -115,11 +115,14 @@ type AsyncSettings struct {
 	Delay       time.Duration `json:"delay_ns"`
 	DelayJitter time.Duration `json:"delay_jitter_ns"`
 	DelaySeed   uint64        `json:"delay_seed"`
+	// FireOnArrival makes state maps correct on any arrival instead of when
+	// their own error advances (see circuit.AsyncConfig).
+	FireOnArrival bool `json:"fire_on_arrival,omitempty"`
 }
 
 // zero reports settings left at their defaults.
 func (a AsyncSettings) zero() bool {
-	return a.Budget == 0 && a.MaxLag == 0 && a.WallClock == 0 && a.Delay == 0 && a.DelayJitter == 0
+	return a.Budget == 0 && a.MaxLag == 0 && a.WallClock == 0 && a.Delay == 0 && a.DelayJitter == 0 && !a.FireOnArrival
 }
 
 // Mode names.
@@ -135,14 +138,14 @@ func modeOptions(mode string, a AsyncSettings) ([]circuit.Option, error) {
 	case ModeSync:
 		// Step-tagged dataflow: the circuit's default runner.
 		if !a.zero() {
-			return nil, fmt.Errorf("--budget, --max-lag, --wall-clock and --delay* need --mode async")
+			return nil, fmt.Errorf("--budget, --max-lag, --wall-clock, --delay* and --fire need --mode async")
 		}
 		return nil, nil
 	case ModeAsync:
 		if a.Budget < 0 || a.MaxLag < 0 || a.WallClock < 0 || a.Delay < 0 || a.DelayJitter < 0 {
 			return nil, fmt.Errorf("--budget, --max-lag, --wall-clock and --delay* must not be negative")
 		}
-		cfg := circuit.AsyncConfig{Budget: a.Budget, MaxLag: a.MaxLag, WallClock: a.WallClock}
+		cfg := circuit.AsyncConfig{Budget: a.Budget, MaxLag: a.MaxLag, WallClock: a.WallClock, FireOnArrival: a.FireOnArrival}
 		if a.Delay > 0 || a.DelayJitter > 0 {
 			cfg.Delay = circuit.LinkDelay(a.Delay, a.DelayJitter, a.DelaySeed)
 		}

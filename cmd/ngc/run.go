@@ -36,7 +36,7 @@ const runDoc = "Coordinate a run of the actor runtime: every feature map's state
 
 // runFlags are the flags of `ngc run`.
 type runFlags struct {
-	model, split, task, save, mode         string
+	model, split, task, save, mode, fire   string
 	busURL, listen, placement, node, runID string
 	out, journal                           string
 	noise                                  float64
@@ -67,6 +67,7 @@ func (rf *runFlags) register(e *env) *pflag.FlagSet {
 	fs.DurationVar(&rf.as.WallClock, "wall-clock", 0, "--mode async: end a mini-batch's corrections after this long (0: no bound)")
 	fs.DurationVar(&rf.as.Delay, "delay", 0, "--mode async: hold every message this long at its receiver (an injected link latency)")
 	fs.DurationVar(&rf.as.DelayJitter, "delay-jitter", 0, "--mode async: add to each link's delay a fixed share of this, drawn per link from --seed")
+	fs.StringVar(&rf.fire, "fire", "own-error", "--mode async: a state map corrects when its own error advances (own-error), or on any arrival (arrival, the original rule)")
 	fs.StringVar(&rf.busURL, "bus", "inproc", "inproc (this process only), embedded (a NATS server in this process), or a NATS URL nats://HOST:PORT")
 	fs.StringVar(&rf.listen, "listen", "127.0.0.1:0", "address of the --bus embedded server; 0.0.0.0:4222 lets other machines join")
 	fs.StringVar(&rf.placement, "placement", "", "placement JSON assigning populations to nodes (default: all on --node)")
@@ -103,8 +104,10 @@ func (rf *runFlags) check() error {
 		return fmt.Errorf("run: connection flags (--token, --user, --creds, --tls-*) need --bus embedded or a NATS URL")
 	case rf.mode != deploy.ModeSync && rf.mode != deploy.ModeAsync:
 		return fmt.Errorf("run: --mode %q: want sync or async", rf.mode)
-	case rf.mode == deploy.ModeSync && rf.as != (deploy.AsyncSettings{}):
-		return fmt.Errorf("run: --budget, --max-lag, --wall-clock and --delay* need --mode async")
+	case rf.fire != "own-error" && rf.fire != "arrival":
+		return fmt.Errorf("run: --fire %q: want own-error or arrival", rf.fire)
+	case rf.mode == deploy.ModeSync && (rf.as != (deploy.AsyncSettings{}) || rf.fire != "own-error"):
+		return fmt.Errorf("run: --budget, --max-lag, --wall-clock, --delay* and --fire need --mode async")
 	case rf.as.Budget < 0 || rf.as.MaxLag < 0 || rf.as.WallClock < 0 || rf.as.Delay < 0 || rf.as.DelayJitter < 0:
 		return fmt.Errorf("run: --budget, --max-lag, --wall-clock and --delay* must not be negative")
 	}
@@ -306,6 +309,7 @@ func (rf *runFlags) options(b bus.Bus, p *circuit.Placement, log *slog.Logger, j
 	if rf.mode == deploy.ModeAsync {
 		as := rf.as
 		as.DelaySeed = rf.seed
+		as.FireOnArrival = rf.fire == "arrival"
 		opts = append(opts, deploy.WithAsync(as))
 	}
 	if t, _ := parseTask(rf.task); t == ngc.Denoise {
@@ -378,7 +382,7 @@ func (rf *runFlags) reportJSON(args []string, dataset, busName string, rep *depl
 	}
 	return map[string]any{
 		"command": append([]string{"ngc", "run"}, args...), "model": rf.model, "dataset": dataset, "split": rf.split,
-		"mode": rf.mode, "async": asyncFlags(rf.mode, rf.as), "bus": busName, "run": rf.runID, "placement": rep.Placement,
+		"mode": rf.mode, "async": asyncFlags(rf.mode, rf.fire, rf.as), "bus": busName, "run": rf.runID, "placement": rep.Placement,
 		"batch": rep.Batch, "steps": rep.Steps, "learn": rf.learn, "noise_std": rf.noise, "clip": !rf.noClip, "seed": rf.seed,
 		"result": rep.Result, "runtime": rep.Runtime, "status": status, "error": msg, "batches_done": rep.Batches,
 		"batches": rep.Of, "batches_resumed": rep.Resumed, "journal": rep.Journal,
@@ -386,12 +390,12 @@ func (rf *runFlags) reportJSON(args []string, dataset, busName string, rep *depl
 }
 
 // asyncFlags returns the async settings for the report (nil in sync mode).
-func asyncFlags(mode string, as deploy.AsyncSettings) any {
+func asyncFlags(mode, fire string, as deploy.AsyncSettings) any {
 	if mode != deploy.ModeAsync {
 		return nil
 	}
 	return map[string]any{"budget": as.Budget, "max_lag": as.MaxLag, "wall_clock": as.WallClock.String(),
-		"delay": as.Delay.String(), "delay_jitter": as.DelayJitter.String()}
+		"delay": as.Delay.String(), "delay_jitter": as.DelayJitter.String(), "fire": fire}
 }
 
 // printRuntime writes the runtime's figures.
