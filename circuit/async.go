@@ -200,6 +200,9 @@ func (s *Session) runAsyncActor(a *actor, ap asyncPop) {
 	var q delayQueue
 	seq := 0
 	delay := s.o.async.Delay
+	if delay == nil {
+		delay = s.o.delay
+	}
 	reported := 0
 	handle := func(m neuron.Msg) error {
 		switch m.Kind {

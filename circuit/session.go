@@ -1,6 +1,7 @@
 package circuit
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -46,6 +47,7 @@ type options struct {
 	async       *AsyncConfig
 	skipTops    int
 	onStep      func(step, steps int)
+	delay       func(from, to neuron.Ref) time.Duration
 }
 
 // Option configures a session.
@@ -82,6 +84,15 @@ func Worker() Option { return func(o *options) { o.coordinator = false } }
 // TopSeed seeds the top states' initial values (default: the config's seed),
 // drawn as the batched reference draws them.
 func TopSeed(seed uint64) Option { return func(o *options) { o.seed, o.seedSet = seed, true } }
+
+// Delay holds every message from population from for delay(from, to) at
+// the receiving population to before it sees it: an injected link latency
+// (see LinkDelay), in both modes. In sync mode the result is unchanged and
+// only the timing moves. delay must be safe for concurrent use.
+// AsyncConfig.Delay, when set, takes precedence in async mode.
+func Delay(delay func(from, to neuron.Ref) time.Duration) Option {
+	return func(o *options) { o.delay = delay }
+}
 
 // SkipTops draws and discards the initial top states of n mini-batches
 // before the first one, so that a run resumed after n completed batches
@@ -355,12 +366,26 @@ func (s *Session) runActor(a *actor) {
 		a.keep(m)
 		return s.publish(m.Kind, m.From, m.From.String(), m.Batch, m.Step, m.Data)
 	}
+	ref := a.pop.Ref()
+	// With link delays, messages wait in q until due (see Delay).
+	var q delayQueue
+	seq := 0
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	handle := func(m neuron.Msg) error {
+		if err := a.pop.Handle(m, emit); err != nil {
+			return fmt.Errorf("circuit: %v: %w", ref, err)
+		}
+		return nil
+	}
 	for {
+		var err error
 		select {
 		case <-s.ctx.Done():
 			return
+		case <-timer.C:
 		case m := <-a.inbox:
-			var err error
 			switch m.Kind {
 			case kindDump:
 				err = s.dump(a)
@@ -368,20 +393,34 @@ func (s *Session) runActor(a *actor) {
 				err = s.resend(a)
 			case kindWaiting:
 				err = s.sayWaiting(a)
-			}
-			if err != nil {
-				s.fail(err)
-				return
-			}
-			if m.Kind >= kindDump {
-				continue
-			}
-			if err := a.pop.Handle(m, emit); err != nil {
-				s.fail(fmt.Errorf("circuit: %v: %w", a.pop.Ref(), err))
-				return
+			default:
+				if d := s.linkDelay(m.From, ref); d > 0 {
+					seq++
+					heap.Push(&q, delayed{due: time.Now().Add(d), seq: seq, m: m})
+				} else {
+					err = handle(m)
+				}
 			}
 		}
+		for now := time.Now(); err == nil && q.Len() > 0 && !q[0].due.After(now); {
+			err = handle(heap.Pop(&q).(delayed).m)
+		}
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		if q.Len() > 0 {
+			timer.Reset(time.Until(q[0].due))
+		}
 	}
+}
+
+// linkDelay is the injected latency of the link from → to (0 without one).
+func (s *Session) linkDelay(from, to neuron.Ref) time.Duration {
+	if s.o.delay == nil {
+		return 0
+	}
+	return s.o.delay(from, to)
 }
 
 // publish sends one message on its subject. A message the bus could not

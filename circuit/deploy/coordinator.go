@@ -153,6 +153,9 @@ func newCoordinator(m *ngc.Model, set *data.Set, cfg *config) (*coordinator, err
 	co.total = co.per * cfg.epochs
 	co.res = ngc.EvalResult{Task: cfg.task.String()}
 	co.rt = &Runtime{Nodes: len(p.NodeNames())}
+	if cfg.async.DelaySeed == 0 {
+		cfg.async.DelaySeed = cfg.seed
+	}
 	if err := co.openJournal(m, p); err != nil {
 		return nil, err
 	}

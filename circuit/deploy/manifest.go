@@ -111,7 +111,9 @@ type AsyncSettings struct {
 	// WallClock ends a mini-batch's corrections after this long (0: none).
 	WallClock time.Duration `json:"wall_clock_ns"`
 	// Delay holds every message this long at its receiver, plus a fixed
-	// share of DelayJitter drawn per link from DelaySeed.
+	// share of DelayJitter drawn per link from DelaySeed: an injected link
+	// latency. Unlike the other settings it applies in sync mode too.
+	// DelaySeed 0 takes the run's seed.
 	Delay       time.Duration `json:"delay_ns"`
 	DelayJitter time.Duration `json:"delay_jitter_ns"`
 	DelaySeed   uint64        `json:"delay_seed"`
@@ -136,9 +138,16 @@ const (
 func modeOptions(mode string, a AsyncSettings) ([]circuit.Option, error) {
 	switch mode {
 	case ModeSync:
-		// Step-tagged dataflow: the circuit's default runner.
-		if !a.zero() {
-			return nil, fmt.Errorf("--budget, --max-lag, --wall-clock, --delay* and --fire need --mode async")
+		// Step-tagged dataflow: the circuit's default runner. Link delays
+		// apply in both modes.
+		if a.Delay < 0 || a.DelayJitter < 0 {
+			return nil, fmt.Errorf("--delay and --delay-jitter must not be negative")
+		}
+		if a.Budget != 0 || a.MaxLag != 0 || a.WallClock != 0 || a.FireOnArrival {
+			return nil, fmt.Errorf("--budget, --max-lag, --wall-clock and --fire need --mode async")
+		}
+		if a.Delay > 0 || a.DelayJitter > 0 {
+			return []circuit.Option{circuit.Delay(circuit.LinkDelay(a.Delay, a.DelayJitter, a.DelaySeed))}, nil
 		}
 		return nil, nil
 	case ModeAsync:

@@ -80,6 +80,14 @@ func WithAsync(a AsyncSettings) Option {
 	return func(c *config) { c.mode, c.async = ModeAsync, a }
 }
 
+// WithLinkDelay injects a link latency in sync mode (Run): every message
+// waits d plus a fixed share of jitter, drawn per link from the run's seed,
+// at its receiver. The result does not change, only the timing. In async
+// mode use AsyncSettings.Delay.
+func WithLinkDelay(d, jitter time.Duration) Option {
+	return func(c *config) { c.async.Delay, c.async.DelayJitter = d, jitter }
+}
+
 // WithDenoise runs the denoising task (Run; default: reconstruction): every
 // image gets N(0, std²) noise on [0,1] pixels, clipped to [0,1] when clip.
 func WithDenoise(std float64, clip bool) Option {

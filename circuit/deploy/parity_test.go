@@ -25,6 +25,9 @@ func TestAsyncParityOverNATS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the paper network five times")
 	}
+	if raceEnabled {
+		t.Skip("the paper network is too slow under the race detector for a timing-sensitive test; the plain run covers it")
+	}
 	if _, err := os.Stat(trainedModel); err != nil {
 		t.Skipf("no trained model: %v", err)
 	}

@@ -65,8 +65,8 @@ func (rf *runFlags) register(e *env) *pflag.FlagSet {
 	fs.IntVar(&rf.as.Budget, "budget", 0, "--mode async: corrections per state map and mini-batch (0: T)")
 	fs.IntVar(&rf.as.MaxLag, "max-lag", 0, "--mode async: correct only with inputs at most this many versions old (0: no bound)")
 	fs.DurationVar(&rf.as.WallClock, "wall-clock", 0, "--mode async: end a mini-batch's corrections after this long (0: no bound)")
-	fs.DurationVar(&rf.as.Delay, "delay", 0, "--mode async: hold every message this long at its receiver (an injected link latency)")
-	fs.DurationVar(&rf.as.DelayJitter, "delay-jitter", 0, "--mode async: add to each link's delay a fixed share of this, drawn per link from --seed")
+	fs.DurationVar(&rf.as.Delay, "delay", 0, "hold every message this long at its receiver (an injected link latency, both modes)")
+	fs.DurationVar(&rf.as.DelayJitter, "delay-jitter", 0, "add to each link's delay a fixed share of this, drawn per link from --seed (both modes)")
 	fs.StringVar(&rf.fire, "fire", "own-error", "--mode async: a state map corrects when its own error advances (own-error), or on any arrival (arrival, the original rule)")
 	fs.StringVar(&rf.busURL, "bus", "inproc", "inproc (this process only), embedded (a NATS server in this process), or a NATS URL nats://HOST:PORT")
 	fs.StringVar(&rf.listen, "listen", "127.0.0.1:0", "address of the --bus embedded server; 0.0.0.0:4222 lets other machines join")
@@ -106,8 +106,8 @@ func (rf *runFlags) check() error {
 		return fmt.Errorf("run: --mode %q: want sync or async", rf.mode)
 	case rf.fire != "own-error" && rf.fire != "arrival":
 		return fmt.Errorf("run: --fire %q: want own-error or arrival", rf.fire)
-	case rf.mode == deploy.ModeSync && (rf.as != (deploy.AsyncSettings{}) || rf.fire != "own-error"):
-		return fmt.Errorf("run: --budget, --max-lag, --wall-clock, --delay* and --fire need --mode async")
+	case rf.mode == deploy.ModeSync && (rf.as.Budget != 0 || rf.as.MaxLag != 0 || rf.as.WallClock != 0 || rf.fire != "own-error"):
+		return fmt.Errorf("run: --budget, --max-lag, --wall-clock and --fire need --mode async")
 	case rf.as.Budget < 0 || rf.as.MaxLag < 0 || rf.as.WallClock < 0 || rf.as.Delay < 0 || rf.as.DelayJitter < 0:
 		return fmt.Errorf("run: --budget, --max-lag, --wall-clock and --delay* must not be negative")
 	}
@@ -306,11 +306,14 @@ func (rf *runFlags) options(b bus.Bus, p *circuit.Placement, log *slog.Logger, j
 	opts := []deploy.Option{deploy.WithBus(b), deploy.WithRunID(rf.runID), deploy.WithNode(rf.node), deploy.WithPlacement(p),
 		deploy.WithBatch(rf.batch), deploy.WithSeed(rf.seed), deploy.WithTimeout(rf.timeout), deploy.WithJoinTimeout(rf.joinTimeout),
 		deploy.WithLogger(log), deploy.WithJournal(journal), deploy.WithMetrics(m), deploy.WithProgress(bar.run)}
-	if rf.mode == deploy.ModeAsync {
-		as := rf.as
-		as.DelaySeed = rf.seed
-		as.FireOnArrival = rf.fire == "arrival"
+	as := rf.as
+	as.DelaySeed = rf.seed
+	as.FireOnArrival = rf.fire == "arrival"
+	switch {
+	case rf.mode == deploy.ModeAsync:
 		opts = append(opts, deploy.WithAsync(as))
+	case as.Delay > 0 || as.DelayJitter > 0:
+		opts = append(opts, deploy.WithLinkDelay(as.Delay, as.DelayJitter))
 	}
 	if t, _ := parseTask(rf.task); t == ngc.Denoise {
 		opts = append(opts, deploy.WithDenoise(rf.noise, !rf.noClip))
