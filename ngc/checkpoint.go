@@ -20,14 +20,24 @@ const (
 	metaFormat  = "format"
 	metaConfig  = "config"
 	metaUpdates = "updates"
-	formatName  = "convngc/1"
+	// metaOrientation says how kernel taps are read (see orientation).
+	metaOrientation = "kernel_orientation"
+	formatName      = "convngc/1"
+	// orientation describes the kernels for other tools.
+	orientation = "W.n has shape [C_upper, C_lower, K, K], PyTorch's ConvTranspose2d weight layout, with the taps in " +
+		"ngc-learn's (JAX conv_transpose) orientation: rotate every KxK kernel by 180 degrees " +
+		"(torch.flip(w, dims=[2, 3])) to use it as a ConvTranspose2d weight"
 )
 
-// Save writes the model to a safetensors file: the resolved config as JSON
-// in __metadata__["config"], kernels "W.ℓ" of shape [C_ℓ, C_{ℓ−1}, K, K]
-// (and "E.ℓ" when untied), biases "b.ℓ" of shape [C_{ℓ−1}], for ℓ = 1..L,
+// Save writes the model to a safetensors file: the resolved config (with
+// its graph) as JSON in __metadata__["config"]; for a chain, kernels "W.ℓ"
+// of shape [C_ℓ, C_{ℓ−1}, K, K] (and "E.ℓ" when untied), biases "b.ℓ" of
+// shape [C_{ℓ−1}], for ℓ = 1..L (for any graph see eachParam's naming);
 // and the optimiser's moment estimates ("adam.m.W.ℓ", "adam.v.W.ℓ", ...) so
-// that training resumes exactly.
+// that training resumes exactly. __metadata__["kernel_orientation"] says
+// how to read the kernels in PyTorch: the taps are in ngc-learn's (JAX
+// conv_transpose) orientation, PyTorch's ConvTranspose2d weight rotated by
+// 180°.
 func (m *Model) Save(path string) error {
 	f, err := m.safetensors()
 	if err != nil {
@@ -49,29 +59,61 @@ func (m *Model) safetensors() (*safetensors.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ngc: encode config: %w", err)
 	}
-	f := &safetensors.File{Metadata: map[string]string{metaFormat: formatName, metaConfig: string(cfg)}}
-	k := m.cfg.Kernel
+	f := &safetensors.File{Metadata: map[string]string{metaFormat: formatName, metaConfig: string(cfg), metaOrientation: orientation}}
 	updates := 0
-	for l := 1; l <= m.cfg.Layers(); l++ {
-		s, o := m.syn[l-1], m.opt[l-1]
-		kshape := []int{m.cfg.ChannelsAt(l), m.cfg.ChannelsAt(l - 1), k, k}
-		add := func(name string, shape []int, data []float32, opt optim.Optimizer) {
-			f.Tensors = append(f.Tensors, safetensors.Tensor{Name: name, Shape: shape, Data: data})
-			if a, ok := opt.(*optim.Adam); ok {
-				f.Tensors = append(f.Tensors,
-					safetensors.Tensor{Name: "adam.m." + name, Shape: shape, Data: a.M},
-					safetensors.Tensor{Name: "adam.v." + name, Shape: shape, Data: a.V})
-				updates = a.T
-			}
+	m.eachParam(func(name string, shape []int, data []float32, opt optim.Optimizer) error {
+		f.Tensors = append(f.Tensors, safetensors.Tensor{Name: name, Shape: shape, Data: data})
+		if a, ok := opt.(*optim.Adam); ok {
+			f.Tensors = append(f.Tensors,
+				safetensors.Tensor{Name: "adam.m." + name, Shape: shape, Data: a.M},
+				safetensors.Tensor{Name: "adam.v." + name, Shape: shape, Data: a.V})
+			updates = a.T
 		}
-		add(fmt.Sprintf("W.%d", l), kshape, s.W, o.w)
-		add(fmt.Sprintf("b.%d", l), []int{m.cfg.ChannelsAt(l - 1)}, s.Bias, o.b)
-		if s.E != nil {
-			add(fmt.Sprintf("E.%d", l), kshape, s.E, o.e)
-		}
-	}
+		return nil
+	})
 	f.Metadata[metaUpdates] = strconv.Itoa(updates)
 	return f, nil
+}
+
+// eachParam calls fn on every parameter tensor of the model with its
+// checkpoint name, shape and optimiser, in checkpoint order. Synapse si of
+// the graph is numbered n = si+1 (in a chain, the synapse from layer n to
+// n−1): "W.n", "b.n" (when it holds its layer's biases), "E.n" (untied),
+// and for a residual block "W.n.k" and "E.n.k" for stage k = 1, 2, ….
+func (m *Model) eachParam(fn func(name string, shape []int, data []float32, opt optim.Optimizer) error) error {
+	for si, syn := range m.g.Synapses {
+		s, o, n := m.syn[si], m.opt[si], si+1
+		up, low := m.g.Layers[syn.From].Maps, m.g.Layers[syn.To].Maps
+		if syn.Block != nil {
+			geo, _ := syn.Block.Geometry(m.g.Layers[syn.From], m.g.Layers[syn.To], 1)
+			for k, st := range s.Stages {
+				kk := syn.Block.Stages[k].Kernel
+				shape := []int{geo[k].InMaps, geo[k].OutMaps, kk, kk}
+				if err := fn(fmt.Sprintf("W.%d.%d", n, k+1), shape, st.W, o.stages[k].w); err != nil {
+					return err
+				}
+				if err := fn(fmt.Sprintf("E.%d.%d", n, k+1), shape, st.E, o.stages[k].e); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		kshape := []int{up, low, syn.Kernel, syn.Kernel}
+		if err := fn(fmt.Sprintf("W.%d", n), kshape, s.W, o.w); err != nil {
+			return err
+		}
+		if s.Bias != nil {
+			if err := fn(fmt.Sprintf("b.%d", n), []int{low}, s.Bias, o.b); err != nil {
+				return err
+			}
+		}
+		if s.E != nil {
+			if err := fn(fmt.Sprintf("E.%d", n), kshape, s.E, o.e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Load reads a model written by Save. The file's structure and checksum are
@@ -138,22 +180,13 @@ func fromSafetensors(f *safetensors.File) (*Model, error) {
 		}
 		return nil
 	}
-	for l := 1; l <= rc.Layers(); l++ {
-		s, o := m.syn[l-1], m.opt[l-1]
-		if err := load(fmt.Sprintf("W.%d", l), s.W, o.w); err != nil {
-			return nil, err
-		}
-		if err := load(fmt.Sprintf("b.%d", l), s.Bias, o.b); err != nil {
-			return nil, err
-		}
-		if s.E != nil {
-			if err := load(fmt.Sprintf("E.%d", l), s.E, o.e); err != nil {
-				return nil, err
-			}
-		}
+	if err := m.eachParam(func(name string, _ []int, data []float32, opt optim.Optimizer) error {
+		return load(name, data, opt)
+	}); err != nil {
+		return nil, err
 	}
 	if used != len(f.Tensors) {
-		return nil, fmt.Errorf("%w: %d tensors not part of a %d-layer model", ErrCheckpoint, len(f.Tensors)-used, rc.Layers())
+		return nil, fmt.Errorf("%w: %d tensors not part of a model of %d layers and %d synapses", ErrCheckpoint, len(f.Tensors)-used, len(rc.Graph.Layers), len(rc.Graph.Synapses))
 	}
 	return m, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/convngc/convngc/ngc/graph"
 	"github.com/convngc/convngc/ngc/tensor"
 )
 
@@ -30,6 +31,14 @@ func Float(v float64) *float64 { return &v }
 // (states that never move, a model that never learns, kernels projected to
 // nothing): there zero is the default, and commands refuse an explicit 0.
 type Config struct {
+	// Graph is the circuit: its layers and synapses (package graph). When
+	// nil, the chain fields below build the paper's hierarchical network
+	// (graph.Chain); when set, they must be zero or agree with it, and
+	// Resolve fills them in for a chain (for any other graph Channels stays
+	// nil and ImageSize is the image layer's size). The batched reference
+	// needs exactly one image layer, layer 0. A resolved config always
+	// holds its graph, and a checkpoint stores it.
+	Graph *graph.Graph `json:"graph,omitempty"`
 	// Channels lists the maps of every state layer from the top (layer L)
 	// down to the image (layer 0, its colour channels).
 	Channels []int `json:"channels"`
@@ -90,6 +99,9 @@ var PaperChannels = []int{10, 15, 20, 25, 3}
 // is wrong with it.
 func (c Config) Resolve() (Config, error) {
 	r := c
+	if c.Graph != nil {
+		return c.resolveGraph()
+	}
 	if len(r.Channels) == 0 {
 		r.Channels = append([]int(nil), PaperChannels...)
 	} else {
@@ -167,8 +179,67 @@ func (c Config) Resolve() (Config, error) {
 	if r.Optimizer != "adam" && r.Optimizer != "normalized" {
 		return Config{}, fmt.Errorf("%w: optimizer %q (want adam or normalized)", ErrConfig, r.Optimizer)
 	}
+	g, err := graph.Chain(r.Channels, r.ImageSize, r.Kernel, r.Stride, r.BottomSigmoid)
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	r.Graph = g
 	return r, nil
 }
+
+// resolveGraph resolves a config given by its graph.
+func (c Config) resolveGraph() (Config, error) {
+	g := c.Graph.Clone()
+	if err := g.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	for i, l := range g.Layers {
+		if l.Image != (i == 0) {
+			return Config{}, fmt.Errorf("%w: the batched reference needs exactly one image layer, layer 0 (layer %d is not)", ErrConfig, i)
+		}
+	}
+	r := c
+	r.Graph, r.Channels, r.ImageSize, r.Kernel, r.Stride, r.BottomSigmoid = nil, nil, 0, 0, 0, false
+	if g.IsChain() {
+		for l := len(g.Layers) - 1; l >= 0; l-- {
+			r.Channels = append(r.Channels, g.Layers[l].Maps)
+		}
+		r.ImageSize, r.Kernel, r.Stride = g.Layers[0].Size, g.Synapses[0].Kernel, g.Synapses[0].Stride
+		r.BottomSigmoid = g.Layers[0].Output == "sigmoid"
+	}
+	given := c
+	given.Graph = nil
+	rc, err := r.Resolve()
+	if err != nil {
+		return Config{}, err
+	}
+	if !g.IsChain() {
+		rc.Channels, rc.Kernel, rc.Stride = nil, 0, 0
+		rc.ImageSize, rc.BottomSigmoid = g.Layers[0].Size, g.Layers[0].Output == "sigmoid"
+	} else {
+		for _, f := range []struct {
+			name       string
+			given, now any
+			set        bool
+		}{
+			{"channels", given.Channels, rc.Channels, len(given.Channels) > 0},
+			{"image size", given.ImageSize, rc.ImageSize, given.ImageSize != 0},
+			{"kernel", given.Kernel, rc.Kernel, given.Kernel != 0},
+			{"stride", given.Stride, rc.Stride, given.Stride != 0},
+		} {
+			if f.set && fmt.Sprint(f.given) != fmt.Sprint(f.now) {
+				return Config{}, fmt.Errorf("%w: %s %v disagrees with the graph's %v", ErrConfig, f.name, f.given, f.now)
+			}
+		}
+	}
+	rc.Graph = g
+	return rc, nil
+}
+
+// Chain reports whether the config's network is a hierarchical chain
+// (graph.Graph.IsChain), which Channels, ImageSize, Kernel and Stride
+// describe and the tiled inference engine runs.
+func (c Config) Chain() bool { return c.Graph == nil || c.Graph.IsChain() }
 
 // Layers is L, the index of the top layer (the number of synaptic layers).
 func (c Config) Layers() int { return len(c.Channels) - 1 }

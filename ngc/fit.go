@@ -46,9 +46,9 @@ func (m *Model) checkSet(set *data.Set) error {
 	if set == nil || set.Len() == 0 {
 		return fmt.Errorf("ngc: empty data set")
 	}
-	if m.cfg.ChannelsAt(0) != data.Channels || m.cfg.ImageSize != data.Height || data.Height != data.Width {
+	if img := m.g.Layers[0]; img.Maps != data.Channels || img.Size != data.Height || data.Height != data.Width {
 		return fmt.Errorf("ngc: model expects %d×%d×%d images, data set %q has %d×%d×%d",
-			m.cfg.ChannelsAt(0), m.cfg.ImageSize, m.cfg.ImageSize, set.Name, data.Channels, data.Height, data.Width)
+			img.Maps, img.Size, img.Size, set.Name, data.Channels, data.Height, data.Width)
 	}
 	return nil
 }
@@ -268,10 +268,10 @@ func (m *Model) Evaluate(ctx context.Context, set *data.Set, opts EvalOptions) (
 			res.Corrupted = append(res.Corrupted, in[:k*data.ImageSize]...)
 			res.Output = append(res.Output, out[:k*data.ImageSize]...)
 			if res.Latents == nil {
-				res.Latents = make([][]float32, m.cfg.Layers()+1)
+				res.Latents = make([][]float32, len(m.g.Layers))
 			}
 			for l := range res.Latents {
-				c, s := m.cfg.ChannelsAt(l), m.cfg.SizeAt(l)
+				c, s := m.g.Layers[l].Maps, m.g.Layers[l].Size
 				all := make([]float32, n*c*s*s)
 				ws.Layer(all, l)
 				res.Latents[l] = append(res.Latents[l], all[:k*c*s*s]...)

@@ -35,13 +35,17 @@ type Workspace struct {
 	gW  [][]float32 // gradients of W[ℓ] (index ℓ−1), see Gradients
 	gB  [][]float32
 	m   *Model
-	eng engine
+	eng engine     // a chain's tiled engine
+	gx  *graphExec // any other graph's whole-layer executor
 }
 
 // NewWorkspace allocates the buffers for mini-batches of b images.
 func (m *Model) NewWorkspace(b int) (*Workspace, error) {
 	if b < 1 {
 		return nil, fmt.Errorf("ngc: workspace for %d images", b)
+	}
+	if !m.cfg.Chain() {
+		return m.newGraphWorkspace(b), nil
 	}
 	L := m.cfg.Layers()
 	ws := &Workspace{B: b, m: m,
@@ -152,12 +156,20 @@ func (m *Model) infer(ws *Workspace, x []float32, task Task, rng *rand.Rand, tra
 	if rng == nil {
 		rng = m.rng
 	}
-	L := m.cfg.Layers()
-	m.InitTop(ws.Z[L], rng)
 	T := m.cfg.Steps
 	if ro.steps > 0 {
 		T = ro.steps
 	}
+	if ws.gx != nil {
+		ws.gx.run(x, task, rng, T, max(ro.clamp, 1), trace)
+		if grad {
+			ws.gx.feedback()
+			ws.gx.gradients()
+		}
+		return nil
+	}
+	L := m.cfg.Layers()
+	m.InitTop(ws.Z[L], rng)
 	ws.eng.run(jobSpec{op: opInfer, x: x, steps: T, denoise: task == Denoise, clamp: max(ro.clamp, 1), grad: grad})
 	if trace != nil {
 		trace.Steps = trace.Steps[:0]
@@ -188,6 +200,11 @@ func (m *Model) InitTop(z []float32, rng *rand.Rand) {
 // ws owns and the next Step, Predict or Infer overwrites: copy it to keep
 // it. Step allocates nothing.
 func (m *Model) Step(ws *Workspace, freeBottom bool) []float64 {
+	if ws.gx != nil {
+		ws.gx.predict()
+		ws.gx.correct(freeBottom)
+		return ws.gx.sums
+	}
 	ws.eng.run(jobSpec{op: opStep, freeBottom: freeBottom})
 	return ws.eng.energies(0)
 }
@@ -196,6 +213,10 @@ func (m *Model) Step(ws *Workspace, freeBottom bool) []float64 {
 // current states and returns ½‖e[ℓ]‖² per image for each, in a slice that
 // ws owns (see Step).
 func (m *Model) Predict(ws *Workspace) []float64 {
+	if ws.gx != nil {
+		ws.gx.predict()
+		return ws.gx.sums
+	}
 	ws.eng.run(jobSpec{op: opPredict})
 	return ws.eng.energies(0)
 }
@@ -204,6 +225,10 @@ func (m *Model) Predict(ws *Workspace) []float64 {
 // of the last Predict): d[ℓ] = −e[ℓ] + E[ℓ] ∗ e[ℓ−1],
 // z[ℓ] ← z[ℓ] + β·d[ℓ] − γ·z[ℓ].
 func (m *Model) Correct(ws *Workspace, freeBottom bool) {
+	if ws.gx != nil {
+		ws.gx.correct(freeBottom)
+		return
+	}
 	ws.eng.run(jobSpec{op: opCorrect, freeBottom: freeBottom})
 }
 
@@ -223,22 +248,22 @@ func (m *Model) stateParams() neuron.StateParams {
 // Output writes the prediction x̂ = mu[0] of the last Infer into dst in the
 // image-major layout [B][C][H][W].
 func (ws *Workspace) Output(dst []float32) {
-	c, s := ws.m.cfg.ChannelsAt(0), ws.m.cfg.SizeAt(0)
-	tensor.FromMapMajor(dst, ws.Mu[0], ws.B, c, s*s)
+	ly := ws.m.g.Layers[0]
+	tensor.FromMapMajor(dst, ws.Mu[0], ws.B, ly.Maps, ly.Size*ly.Size)
 }
 
 // Layer writes the states of layer ℓ into dst in the image-major layout
 // [B][C_ℓ][H_ℓ][W_ℓ] (for pictures of the latent maps).
 func (ws *Workspace) Layer(dst []float32, l int) {
-	c, s := ws.m.cfg.ChannelsAt(l), ws.m.cfg.SizeAt(l)
-	tensor.FromMapMajor(dst, ws.Z[l], ws.B, c, s*s)
+	ly := ws.m.g.Layers[l]
+	tensor.FromMapMajor(dst, ws.Z[l], ws.B, ly.Maps, ly.Size*ly.Size)
 }
 
 func (m *Model) checkBatch(ws *Workspace, x []float32) error {
 	if ws == nil || ws.m != m {
 		return fmt.Errorf("ngc: workspace was not made by this model")
 	}
-	c, s := m.cfg.ChannelsAt(0), m.cfg.SizeAt(0)
+	c, s := m.g.Layers[0].Maps, m.g.Layers[0].Size
 	if want := ws.B * c * s * s; len(x) != want {
 		return fmt.Errorf("ngc: batch has %d floats, want %d (%d images of %d×%d×%d)", len(x), want, ws.B, c, s, s)
 	}

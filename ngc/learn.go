@@ -14,6 +14,11 @@ import (
 // an identity g; with a sigmoid bottom the rule, like the paper's, ignores
 // g'). The result is returned as views into ws, indexed ℓ−1.
 func (m *Model) Gradients(ws *Workspace) (gW, gB [][]float32) {
+	if ws.gx != nil {
+		ws.gx.feedback()
+		ws.gx.gradients()
+		return ws.gx.gW, ws.gx.gB
+	}
 	ws.eng.run(jobSpec{op: opGrad})
 	return ws.gW, ws.gB
 }
@@ -24,20 +29,35 @@ func (m *Model) Gradients(ws *Workspace) (gW, gB [][]float32) {
 // projected to norm ≤ MaxKernelNorm.
 func (m *Model) Learn(ws *Workspace) {
 	gW, gB := m.Gradients(ws)
-	m.apply(gW, gB)
+	m.apply(ws, gW, gB)
 }
 
-// apply steps the optimisers down the gradients gW, gB and projects the
-// kernels.
-func (m *Model) apply(gW, gB [][]float32) {
-	kk := m.cfg.Kernel * m.cfg.Kernel
-	for l := 1; l <= m.cfg.Layers(); l++ {
-		s, o := m.syn[l-1], m.opt[l-1]
-		o.w.Step(s.W, gW[l-1])
-		o.b.Step(s.Bias, gB[l-1])
+// apply steps the optimisers down the gradients gW, gB (by synapse; and a
+// block's stage gradients, held by ws) and projects the kernels. A block's
+// error kernels take their stage's update (ΔE = λ·ΔWᵀ: E's optimiser has
+// the step size λ·lr).
+func (m *Model) apply(ws *Workspace, gW, gB [][]float32) {
+	for si, syn := range m.g.Synapses {
+		s, o := m.syn[si], m.opt[si]
+		if syn.Block != nil {
+			for k, st := range s.Stages {
+				kk := syn.Block.Stages[k].Kernel * syn.Block.Stages[k].Kernel
+				g := ws.gx.gStage[si][k]
+				o.stages[k].w.Step(st.W, g)
+				neuron.ProjectKernels(st.W, kk, m.cfg.MaxKernelNorm)
+				o.stages[k].e.Step(st.E, g)
+				neuron.ProjectKernels(st.E, kk, m.cfg.MaxKernelNorm)
+			}
+			continue
+		}
+		kk := syn.Kernel * syn.Kernel
+		o.w.Step(s.W, gW[si])
+		if s.Bias != nil {
+			o.b.Step(s.Bias, gB[si])
+		}
 		neuron.ProjectKernels(s.W, kk, m.cfg.MaxKernelNorm)
 		if s.E != nil {
-			o.e.Step(s.E, gW[l-1])
+			o.e.Step(s.E, gW[si])
 			neuron.ProjectKernels(s.E, kk, m.cfg.MaxKernelNorm)
 		}
 	}
@@ -51,6 +71,10 @@ func (m *Model) TrainBatch(ws *Workspace, x []float32, rng *rand.Rand, trace *Tr
 	if err := m.infer(ws, x, Reconstruct, rng, trace, true, runOptions{}); err != nil {
 		return err
 	}
-	m.apply(ws.gW, ws.gB)
+	if ws.gx != nil {
+		m.apply(ws, ws.gx.gW, ws.gx.gB)
+		return nil
+	}
+	m.apply(ws, ws.gW, ws.gB)
 	return nil
 }

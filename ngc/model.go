@@ -4,36 +4,54 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/convngc/convngc/ngc/graph"
 	"github.com/convngc/convngc/ngc/optim"
 	"github.com/convngc/convngc/ngc/tensor"
 )
 
-// Synapses are the parameters between state layer ℓ (above) and ℓ−1 (below).
+// Synapses are the parameters of one synapse of the graph: in a chain,
+// those between state layer ℓ (above) and ℓ−1 (below).
 type Synapses struct {
-	// W are the prediction kernels, layout [C_ℓ][C_{ℓ−1}][K][K]: W[i][j] maps
-	// upper map i onto lower map j.
+	// W are the prediction kernels of a plain synapse, layout
+	// [C_from][C_to][K][K]: W[i][j] maps upper map i onto lower map j.
 	W []float32
-	// Bias are the prediction biases of the lower layer, one per map, [C_{ℓ−1}].
+	// Bias are the prediction biases of the lower layer, one per map,
+	// [C_to]. A layer's biases live with the first plain synapse that
+	// predicts it (nil on the others, and on blocks).
 	Bias []float32
 	// E are the error (feedback) kernels in untied mode, in W's layout; nil in
 	// tied mode, where the feedback uses W itself (E = Wᵀ) and no second copy
 	// exists that could drift.
 	E []float32
+	// Stages are the kernels of a residual block (graph.Block), stage by
+	// stage from the top; nil for a plain synapse.
+	Stages []StageParams
+}
+
+// StageParams are the kernels of one stage of a residual block: the
+// prediction kernels W, layout [C_in][C_out][K][K], and the learnable error
+// kernels E of the block's error pathway, in W's layout.
+type StageParams struct {
+	W, E []float32
 }
 
 // Model is a Conv-NGC network: its resolved Config and parameters. A Model
 // is not safe for concurrent use.
 type Model struct {
 	cfg  Config
+	g    *graph.Graph
 	phi  tensor.Activation
-	syn  []Synapses // syn[ℓ−1] for ℓ = 1..L
-	opt  []paramOpt // optimiser state per synaptic layer
+	syn  []Synapses // by synapse of g; syn[ℓ−1] joins ℓ to ℓ−1 in a chain
+	opt  []paramOpt // optimiser state per synapse
 	rng  *rand.Rand // inference noise (top-state initialisation), drawn from pcg
 	pcg  *rand.PCG
 	seed uint64
 }
 
-type paramOpt struct{ w, b, e optim.Optimizer }
+type paramOpt struct {
+	w, b, e optim.Optimizer
+	stages  []paramOpt // of a block's stages (w and e)
+}
 
 // New returns a model with freshly initialised parameters: kernels from
 // N(0, InitStd²), zero biases, drawn from cfg.Seed.
@@ -44,15 +62,18 @@ func New(cfg Config) (*Model, error) {
 	}
 	m := newEmpty(rc)
 	init := rand.New(rand.NewPCG(rc.Seed, 0x9e3779b97f4a7c15))
-	for l := 1; l <= rc.Layers(); l++ {
-		s := &m.syn[l-1]
-		for i := range s.W {
-			s.W[i] = float32(init.NormFloat64() * *rc.InitStd)
+	fill := func(v []float32) {
+		for i := range v {
+			v[i] = float32(init.NormFloat64() * *rc.InitStd)
 		}
-		if s.E != nil {
-			for i := range s.E {
-				s.E[i] = float32(init.NormFloat64() * *rc.InitStd)
-			}
+	}
+	for i := range m.syn {
+		s := &m.syn[i]
+		fill(s.W)
+		fill(s.E)
+		for _, st := range s.Stages {
+			fill(st.W)
+			fill(st.E)
 		}
 	}
 	return m, nil
@@ -62,21 +83,35 @@ func New(cfg Config) (*Model, error) {
 func newEmpty(rc Config) *Model {
 	phi, _ := tensor.ParseActivation(rc.Phi)
 	pcg := rand.NewPCG(rc.Seed, 1)
-	m := &Model{cfg: rc, phi: phi, seed: rc.Seed, rng: rand.New(pcg), pcg: pcg}
-	kk := rc.Kernel * rc.Kernel
-	for l := 1; l <= rc.Layers(); l++ {
-		up, low := rc.ChannelsAt(l), rc.ChannelsAt(l-1)
-		s := Synapses{W: make([]float32, up*low*kk), Bias: make([]float32, low)}
-		if rc.Untied {
-			s.E = make([]float32, up*low*kk)
+	g := rc.Graph
+	m := &Model{cfg: rc, g: g, phi: phi, seed: rc.Seed, rng: rand.New(pcg), pcg: pcg}
+	hasBias := make([]bool, len(g.Layers))
+	for si, syn := range g.Synapses {
+		up, low := g.Layers[syn.From].Maps, g.Layers[syn.To].Maps
+		var s Synapses
+		if syn.Block != nil {
+			geo, _ := syn.Block.Geometry(g.Layers[syn.From], g.Layers[syn.To], 1)
+			for k, sg := range geo {
+				n := sg.InMaps * sg.OutMaps * syn.Block.Stages[k].Kernel * syn.Block.Stages[k].Kernel
+				s.Stages = append(s.Stages, StageParams{W: make([]float32, n), E: make([]float32, n)})
+			}
+		} else {
+			kk := syn.Kernel * syn.Kernel
+			s.W = make([]float32, up*low*kk)
+			if !hasBias[syn.To] {
+				s.Bias, hasBias[syn.To] = make([]float32, low), true
+			}
+			if rc.Untied {
+				s.E = make([]float32, up*low*kk)
+			}
 		}
 		m.syn = append(m.syn, s)
-		m.opt = append(m.opt, m.newOpt(s))
+		m.opt = append(m.opt, m.newOpt(si, s))
 	}
 	return m
 }
 
-func (m *Model) newOpt(s Synapses) paramOpt {
+func (m *Model) newOpt(si int, s Synapses) paramOpt {
 	mk := func(n int, lr float64, block int) optim.Optimizer {
 		if n == 0 {
 			return nil
@@ -86,17 +121,35 @@ func (m *Model) newOpt(s Synapses) paramOpt {
 		}
 		return optim.NewAdam(n, lr)
 	}
-	kk := m.cfg.Kernel * m.cfg.Kernel
+	syn := m.g.Synapses[si]
 	lr := m.cfg.LearningRate
+	if syn.Block != nil {
+		var o paramOpt
+		for k, st := range s.Stages {
+			kk := syn.Block.Stages[k].Kernel * syn.Block.Stages[k].Kernel
+			o.stages = append(o.stages, paramOpt{w: mk(len(st.W), lr, kk), e: mk(len(st.E), lr**m.cfg.Lambda, kk)})
+		}
+		return o
+	}
+	kk := syn.Kernel * syn.Kernel
 	return paramOpt{w: mk(len(s.W), lr, kk), b: mk(len(s.Bias), lr, len(s.Bias)), e: mk(len(s.E), lr**m.cfg.Lambda, kk)}
 }
 
 // Config returns the model's resolved configuration.
 func (m *Model) Config() Config { return m.cfg }
 
-// Synapses returns the parameters between layer ℓ and ℓ−1 (ℓ = 1..L). The
-// slices are the model's own: writing them changes the model.
+// Graph returns the model's circuit. It is the model's own: do not change
+// it.
+func (m *Model) Graph() *graph.Graph { return m.g }
+
+// Synapses returns the parameters between layer ℓ and ℓ−1 (ℓ = 1..L) of a
+// chain: Synapse(ℓ−1). The slices are the model's own: writing them
+// changes the model.
 func (m *Model) Synapses(l int) Synapses { return m.syn[l-1] }
+
+// Synapse returns the parameters of synapse si of the graph (the model's
+// own slices).
+func (m *Model) Synapse(si int) Synapses { return m.syn[si] }
 
 // Optimizers returns the live optimisers of the synapses between layer ℓ
 // and ℓ−1 (ℓ = 1 … Layers()): of W, of the biases and, when untied, of E
@@ -155,35 +208,62 @@ func Inspect(c Config) Summary {
 		return Summary{Config: c}
 	}
 	s := Summary{Config: rc}
-	k := rc.Kernel
-	for l := rc.Layers(); l >= 0; l-- {
-		li := LayerInfo{Layer: l, Maps: rc.ChannelsAt(l), Size: rc.SizeAt(l), Activity: rc.Phi}
-		switch l {
-		case rc.Layers():
+	g := rc.Graph
+	order, _ := g.TopDown()
+	for _, l := range order {
+		ly := g.Layers[l]
+		li := LayerInfo{Layer: l, Maps: ly.Maps, Size: ly.Size, Activity: rc.Phi}
+		switch {
+		case ly.Image:
+			li.Role, li.Activity = "image", "clamped"
+		case g.Top(l):
 			li.Role = "top"
-		case 0:
-			li.Role = "image"
-			li.Activity = "clamped"
 		default:
 			li.Role = "latent"
 		}
-		if l > 0 {
-			li.Kernels = []int{rc.ChannelsAt(l), rc.ChannelsAt(l - 1), k, k}
-			li.Weights = rc.ChannelsAt(l) * rc.ChannelsAt(l-1) * k * k
-			if rc.Untied {
-				li.Weights *= 2
+		below := g.Below(l)
+		for _, si := range below {
+			syn := g.Synapses[si]
+			if syn.Block != nil {
+				geo, _ := syn.Block.Geometry(g.Layers[syn.From], g.Layers[syn.To], 1)
+				for k, sg := range geo {
+					kk := syn.Block.Stages[k].Kernel
+					li.Weights += 2 * sg.InMaps * sg.OutMaps * kk * kk // W and E
+				}
+				continue
 			}
-			li.Biases = rc.ChannelsAt(l - 1)
+			w := ly.Maps * g.Layers[syn.To].Maps * syn.Kernel * syn.Kernel
+			if rc.Untied {
+				w *= 2
+			}
+			li.Weights += w
+			if len(below) == 1 {
+				li.Kernels = []int{ly.Maps, g.Layers[syn.To].Maps, syn.Kernel, syn.Kernel}
+			}
+			if firstPlain(g, syn.To) == si {
+				li.Biases += g.Layers[syn.To].Maps
+			}
 		}
 		s.Weights += li.Weights
 		s.Biases += li.Biases
 		s.StateMaps += li.Maps
-		if l < rc.Layers() {
+		if !g.Top(l) {
 			s.ErrorMaps += li.Maps
 		}
 		s.Layers = append(s.Layers, li)
 	}
 	return s
+}
+
+// firstPlain returns the first plain synapse predicting layer l (the one
+// that holds l's biases), or −1.
+func firstPlain(g *graph.Graph, l int) int {
+	for _, si := range g.Above(l) {
+		if g.Synapses[si].Block == nil {
+			return si
+		}
+	}
+	return -1
 }
 
 // String renders a summary as a table.
@@ -208,8 +288,16 @@ func (s Summary) String() string {
 // is not counted. The paper network costs about 2.0 MFLOP per step.
 func (m *Model) FLOPsPerImage(train bool) int64 {
 	var pred, fb int64
-	for l := 1; l <= m.cfg.Layers(); l++ {
-		macs := m.Spec(l, 1).MACs()
+	for si, syn := range m.g.Synapses {
+		if syn.Block != nil {
+			geo, _ := syn.Block.Geometry(m.g.Layers[syn.From], m.g.Layers[syn.To], 1)
+			for _, sg := range geo {
+				pred += 2 * sg.Spec.MACs()
+				fb += 2 * sg.Spec.MACs()
+			}
+			continue
+		}
+		macs := m.g.Spec(si, 1).MACs()
 		pred += 2 * macs
 		fb += 2 * macs
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"github.com/convngc/convngc/ngc/optim"
 	"github.com/convngc/convngc/ngc/safetensors"
@@ -53,20 +54,23 @@ var ErrDiverged = errors.New("training diverged")
 // layer and tensor holding a NaN or an infinity, or nil when every
 // parameter is finite.
 func (m *Model) CheckFinite() error {
-	for l := 1; l <= m.cfg.Layers(); l++ {
-		s := m.syn[l-1]
-		for _, t := range []struct {
-			name string
-			v    []float32
-		}{{"W", s.W}, {"b", s.Bias}, {"E", s.E}} {
-			for i, v := range t.v {
-				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-					return fmt.Errorf("%w: %s.%d[%d] = %v (the synapses between layers %d and %d)", ErrDiverged, t.name, l, i, v, l, l-1)
-				}
+	return m.eachParam(func(name string, _ []int, v []float32, _ optim.Optimizer) error {
+		for i, x := range v {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				syn := m.g.Synapses[synapseOf(name)]
+				return fmt.Errorf("%w: %s[%d] = %v (the synapse from layer %d to layer %d)", ErrDiverged, name, i, x, syn.From, syn.To)
 			}
 		}
-	}
-	return nil
+		return nil
+	})
+}
+
+// synapseOf returns the synapse index of a parameter name "X.n" or "X.n.k".
+func synapseOf(name string) int {
+	var kind string
+	var n int
+	fmt.Sscanf(strings.ReplaceAll(name, ".", " "), "%s %d", &kind, &n)
+	return n - 1
 }
 
 // Retune returns a copy of the model that runs and learns with cfg, keeping
@@ -92,6 +96,7 @@ func (m *Model) Retune(cfg Config) (*Model, error) {
 		{"image size", rc.ImageSize == old.ImageSize, old.ImageSize, rc.ImageSize},
 		{"kernel", rc.Kernel == old.Kernel, old.Kernel, rc.Kernel},
 		{"stride", rc.Stride == old.Stride, old.Stride, rc.Stride},
+		{"graph", rc.Graph.Equal(old.Graph), "its circuit", "another"},
 		{"untied", rc.Untied == old.Untied, old.Untied, rc.Untied},
 		{"optimizer", rc.Optimizer == old.Optimizer, old.Optimizer, rc.Optimizer},
 	} {
@@ -120,11 +125,12 @@ func (m *Model) Retune(cfg Config) (*Model, error) {
 	if err := c.SetRNGState(state); err != nil {
 		return nil, err
 	}
-	for l := range c.opt {
-		o := c.opt[l]
-		setLR(o.w, rc.LearningRate)
-		setLR(o.b, rc.LearningRate)
-		setLR(o.e, rc.LearningRate**rc.Lambda)
+	for _, o := range c.opt {
+		for _, s := range append([]paramOpt{o}, o.stages...) {
+			setLR(s.w, rc.LearningRate)
+			setLR(s.b, rc.LearningRate)
+			setLR(s.e, rc.LearningRate**rc.Lambda)
+		}
 	}
 	return c, nil
 }

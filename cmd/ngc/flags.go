@@ -15,6 +15,7 @@ import (
 
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
+	"github.com/convngc/convngc/ngc/graph"
 )
 
 // modelFlags are the knobs of ngc.Config.
@@ -35,6 +36,9 @@ type modelFlags struct {
 	initStd       float64
 	batch         int
 	seed          uint64
+	graphFile     string
+	residual      int
+	pathway       string
 }
 
 func (mf *modelFlags) register(fs *pflag.FlagSet) {
@@ -55,6 +59,9 @@ func (mf *modelFlags) register(fs *pflag.FlagSet) {
 	fs.Float64Var(&mf.initStd, "init-std", 0.1, "standard deviation of the initial kernels")
 	fs.IntVar(&mf.batch, "batch", 500, "mini-batch size")
 	fs.Uint64Var(&mf.seed, "seed", 1, "seed of initialisation, shuffling and inference noise")
+	fs.StringVar(&mf.graphFile, "graph", "", "circuit description (JSON, see package ngc/graph): any layers and synapses, skip synapses and residual blocks; replaces --channels")
+	fs.IntVar(&mf.residual, "residual", 0, "turn every stride-2 synapse into the paper's Appendix C residual block with this many maps inside (0: plain synapses)")
+	fs.StringVar(&mf.pathway, "pathway", "lra", "residual blocks' error pathway: lra (the paper's Eq. 8-11, skipping pools and rectifiers) or exact (through them)")
 }
 
 // check refuses, with one line naming the flag, values no network can run
@@ -95,6 +102,53 @@ func (mf *modelFlags) check(cmd string) error {
 		}
 	}
 	return nil
+}
+
+// graph returns the circuit the flags describe: nil for the plain chain
+// of --channels, else the --graph file or the chain with residual blocks.
+func (mf *modelFlags) graph() (*graph.Graph, error) {
+	if mf.pathway != graph.PathwayLRA && mf.pathway != graph.PathwayExact {
+		return nil, fmt.Errorf("--pathway %q: want lra or exact", mf.pathway)
+	}
+	var g *graph.Graph
+	switch {
+	case mf.graphFile != "" && mf.residual > 0:
+		return nil, fmt.Errorf("--graph and --residual: give one of them")
+	case mf.residual < 0:
+		return nil, fmt.Errorf("--residual %d: want 0 (plain synapses) or a number of maps", mf.residual)
+	case mf.graphFile != "":
+		return graph.Load(mf.graphFile)
+	case mf.residual == 0:
+		return nil, nil
+	}
+	c := mf.config()
+	c.Graph = nil
+	rc, err := c.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	if g, err = graph.Residual(rc.Graph, mf.residual); err != nil {
+		return nil, err
+	}
+	for i := range g.Synapses {
+		if b := g.Synapses[i].Block; b != nil {
+			b.Pathway = mf.pathway
+		}
+	}
+	return g, nil
+}
+
+// modelConfig is config with the circuit of --graph or --residual.
+func (mf *modelFlags) modelConfig() (ngc.Config, error) {
+	c := mf.config()
+	g, err := mf.graph()
+	if err != nil {
+		return ngc.Config{}, err
+	}
+	if g != nil {
+		c.Graph, c.Channels = g, nil
+	}
+	return c, nil
 }
 
 func (mf *modelFlags) config() ngc.Config {

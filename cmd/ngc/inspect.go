@@ -41,10 +41,14 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 		if err := mf.check("inspect"); err != nil {
 			return err
 		}
-		if _, err := mf.config().Resolve(); err != nil {
+		cfg, err := mf.modelConfig()
+		if err != nil {
+			return fmt.Errorf("inspect: %w", err)
+		}
+		if _, err := cfg.Resolve(); err != nil {
 			return err
 		}
-		s = ngc.Inspect(mf.config())
+		s = ngc.Inspect(cfg)
 	}
 	if *asJSON {
 		b, err := json.MarshalIndent(s, "", "  ")

@@ -22,7 +22,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	var jf jobFlags
 	df.register(fs, 10000)
 	mf.register(fs)
-	from := fs.String("from", "", "start a new job from this trained model: training flags (--batch, --lr, --T, --beta, ...) given here apply and are printed; --channels, --untied, --optimizer and --init-std cannot change")
+	from := fs.String("from", "", "start a new job from this trained model: training flags (--batch, --lr, --T, --beta, ...) given here apply and are printed; --channels, --graph, --residual, --pathway, --untied, --optimizer and --init-std cannot change")
 	jf.register(fs, "model.safetensors")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -68,14 +68,18 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 
 // shapeFlags are the model flags that decide what the parameters are: they
 // cannot change for a trained model.
-var shapeFlags = []string{"channels", "untied", "optimizer", "init-std"}
+var shapeFlags = []string{"channels", "untied", "optimizer", "init-std", "graph", "residual", "pathway"}
 
 // startJob returns the model and job state of a new job, a job started from
 // a trained model (--from), or a resumed one (--resume), applying and
 // printing the training flags given for a trained model.
 func startJob(e *env, fs *pflag.FlagSet, mf *modelFlags, df *dataFlags, jf *jobFlags, from string) (*ngc.Model, *training.State, error) {
 	if !jf.resume && from == "" {
-		m, err := ngc.New(mf.config())
+		cfg, err := mf.modelConfig()
+		if err != nil {
+			return nil, nil, err
+		}
+		m, err := ngc.New(cfg)
 		if err != nil {
 			return nil, nil, err
 		}
