@@ -176,7 +176,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	for _, line := range strings.Split(coord.output(), "\n") {
 		if strings.HasPrefix(line, "{") {
 			var m map[string]any
-			if err := json.Unmarshal([]byte(line), &m); err != nil || m["msg"] == nil || m["run"] != "run" {
+			if err := json.Unmarshal([]byte(line), &m); err != nil || m["msg"] == nil || m["level"] == nil {
 				t.Errorf("log line %q: %v", line, err)
 			}
 			logged++

@@ -151,7 +151,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if err := rf.check(); err != nil {
 		return err
 	}
-	log, err := rf.of.logger(e.stderr, "run", rf.runID)
+	log, err := rf.of.logger(e.stderr)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
