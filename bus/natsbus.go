@@ -78,6 +78,10 @@ func Connect(url string, opts ...Option) (*NATS, error) {
 // not wrap. Closing it closes the bus.
 func (b *NATS) Conn() *nats.Conn { return b.nc }
 
+// Connected reports whether the connection to the server is up (not
+// reconnecting, not closed).
+func (b *NATS) Connected() bool { return b.nc.IsConnected() }
+
 // MaxFrameSize returns the largest encoded frame the server accepts (its
 // max_payload).
 func (b *NATS) MaxFrameSize() int64 { return b.nc.MaxPayload() }

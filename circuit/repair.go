@@ -97,6 +97,9 @@ func (s *Session) collectSync(ctx context.Context, batch, img, nOut int) (*Resul
 			switch {
 			case idle >= s.o.timeout:
 				return nil, s.lostLink(sb)
+			case !s.connected():
+				// Nothing can be re-sent or asked while the bus is down;
+				// the connection's return, or the timeout, decides.
 			case idle >= s.o.timeout*3/4 && !asked:
 				asked = true
 				if err := s.control(ctx, "waiting", batch); err != nil {
@@ -188,6 +191,13 @@ func (s *Session) takeSync(sb *syncBatch, m neuron.Msg) (bool, error) {
 		return false, fmt.Errorf("%w: coordinator got %v from %v", neuron.ErrProtocol, m.Kind, m.From)
 	}
 	return true, nil
+}
+
+// connected reports whether the bus can reach the other nodes now (a NATS
+// bus may be reconnecting).
+func (s *Session) connected() bool {
+	c, ok := s.b.(interface{ Connected() bool })
+	return !ok || c.Connected()
 }
 
 // control publishes a control message of the run on ctl.<what>.

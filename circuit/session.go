@@ -829,6 +829,11 @@ func (s *Session) lostNodes(nodes []string) error {
 		}
 		hosted = append(hosted, fmt.Sprintf("%s (%d actors)", n, c))
 	}
+	if !s.connected() {
+		// The coordinator's own connection is down: the nodes are not to
+		// blame for what it cannot hear.
+		return fmt.Errorf("%w: the coordinator's connection to the bus is down; no heartbeat from node %s for %v", ErrLost, strings.Join(hosted, ", "), s.o.timeout)
+	}
 	return fmt.Errorf("%w: node %s sent no heartbeat for %v", ErrLost, strings.Join(hosted, ", "), s.o.timeout)
 }
 

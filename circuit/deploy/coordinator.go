@@ -279,7 +279,9 @@ func (co *coordinator) end(err error) {
 		n.Error = err.Error()
 	}
 	_ = co.nc.Publish(subject(co.cfg.run, "end"), encodeJSON(n))
-	_ = co.nc.FlushTimeout(2 * time.Second)
+	if co.nc.IsConnected() { // a flush cannot succeed while reconnecting
+		_ = co.nc.FlushTimeout(2 * time.Second)
+	}
 }
 
 // close stops the session, the deployment protocol and a private bus.

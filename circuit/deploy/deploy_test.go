@@ -293,3 +293,39 @@ func TestMetricsDuringRun(t *testing.T) {
 		t.Log(scraped)
 	}
 }
+
+// TestServerGone: when the NATS server goes away for good, the run fails
+// within the timeout saying that the coordinator's connection is down,
+// instead of blaming the nodes it cannot hear.
+func TestServerGone(t *testing.T) {
+	m, set := exampleModel()
+	ctx := context.Background()
+	srv := startServer(t)
+	wb := connect(t, srv.ClientURL())
+	cb := connect(t, srv.ClientURL())
+	done := worker(ctx, wb, "gone", "w")
+	var once sync.Once
+	var stopped time.Time
+	_, err := deploy.Run(ctx, m, set, deploy.WithBus(cb), deploy.WithRunID("gone"), deploy.WithPlacement(twoNodes),
+		deploy.WithTimeout(time.Second), deploy.WithProgress(func(p deploy.Progress) {
+			if p.Batch == 1 && p.Step == 1 { // batch 2 at the latest needs the server
+				once.Do(func() {
+					// Inside the progress callback the batch cannot end
+					// before the server is down (Shutdown takes a while).
+					srv.Shutdown()
+					stopped = time.Now()
+				})
+			}
+		}))
+	if !errors.Is(err, circuit.ErrLost) || !strings.Contains(err.Error(), "connection to the bus is down") {
+		t.Fatalf("server gone: %v", err)
+	}
+	// The bound: the timeout and a loaded machine's slack.
+	if took := time.Since(stopped); took > 3*time.Second {
+		t.Errorf("failed %v after the server went, timeout 1s", took)
+	}
+	t.Logf("%v (%v after the server went)", err, time.Since(stopped).Round(time.Millisecond))
+	if err := <-done; err == nil {
+		t.Error("the worker survived its server")
+	}
+}

@@ -295,7 +295,9 @@ func (w *worker) answerStats(actors int) error {
 // reason, blamed on this node, instead of after the heartbeat bound.
 func (w *worker) tell(kind string, n EndNote) {
 	_ = w.nc.Publish(subject(w.run, kind, w.node), encodeJSON(n))
-	_ = w.nc.FlushTimeout(time.Second)
+	if w.nc.IsConnected() {
+		_ = w.nc.FlushTimeout(time.Second)
+	}
 }
 
 // Summarize lists populations compactly: "z.1.*" for every map of a layer,
