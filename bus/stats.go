@@ -44,8 +44,10 @@ type Stats struct {
 	// header, "(unknown)" when the header could not be read that far, or
 	// "(unreadable)" when the name is not printable UTF-8.
 	RejectedBySender map[string]uint64
-	// RejectedByReason is keyed by FrameError.Reason.
-	RejectedByReason map[string]uint64
+	// RejectedByReason is keyed by FrameError.Reason, RejectedBySubject by
+	// the subject the bad frame arrived on ("(unknown)" if not known).
+	RejectedByReason  map[string]uint64
+	RejectedBySubject map[string]uint64
 
 	// Dropped counts frames lost without a decode error: discarded from a
 	// full queue (NATS slow consumer) or still queued at Unsubscribe or
@@ -88,6 +90,7 @@ type collector struct {
 	mu                 sync.RWMutex
 	sentBy, recvBy     map[string]*counter
 	rejBy, rejByReason map[string]*atomic.Uint64
+	rejBySubject       map[string]*atomic.Uint64
 }
 
 // lookup returns m[key], creating it (or pooling it under otherKey once m
@@ -134,6 +137,7 @@ func (c *collector) addRejected(e *FrameError) {
 	c.rejected.Add(1)
 	lookup(&c.mu, &c.rejBy, senderKey(e.Sender)).Add(1)
 	lookup(&c.mu, &c.rejByReason, e.Reason()).Add(1)
+	lookup(&c.mu, &c.rejBySubject, senderKey(e.Subject)).Add(1)
 }
 
 // senderKey makes a possibly damaged sender name safe to use as a map key.
@@ -164,6 +168,8 @@ func (c *collector) snapshot() Stats {
 		RejectedBySender: make(map[string]uint64),
 		RejectedByReason: make(map[string]uint64),
 		Dropped:          c.dropped.Load(),
+
+		RejectedBySubject: make(map[string]uint64),
 	}
 	for k := range c.sentKind {
 		if n := c.sentKind[k].load(); n.Msgs > 0 {
@@ -186,6 +192,9 @@ func (c *collector) snapshot() Stats {
 	}
 	for k, v := range c.rejByReason {
 		s.RejectedByReason[k] = v.Load()
+	}
+	for k, v := range c.rejBySubject {
+		s.RejectedBySubject[k] = v.Load()
 	}
 	return s
 }

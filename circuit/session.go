@@ -267,49 +267,9 @@ func (s *Session) startActors() error {
 		return err
 	}
 	if len(s.actors) > 0 {
-		sub, err := s.b.Subscribe(s.o.run+".ctl.dump", func(string, *bus.Frame) {
-			for _, a := range s.actors {
-				select {
-				case a.inbox <- neuron.Msg{Kind: kindDump}:
-				case <-s.ctx.Done():
-				}
-			}
-		}, bus.QueueLen(16))
-		if err != nil {
-			return fmt.Errorf("circuit: subscribe: %w", err)
+		if err := s.subscribeControl(); err != nil {
+			return err
 		}
-		s.subs = append(s.subs, sub)
-	}
-	if len(s.actors) > 0 && s.o.async == nil {
-		for subj, k := range map[string]neuron.Kind{".ctl.resend": kindResend, ".ctl.waiting": kindWaiting} {
-			sub, err := s.b.Subscribe(s.o.run+subj, func(string, *bus.Frame) {
-				for _, a := range s.actors {
-					select {
-					case a.inbox <- neuron.Msg{Kind: k}:
-					case <-s.ctx.Done():
-					}
-				}
-			}, bus.QueueLen(16))
-			if err != nil {
-				return fmt.Errorf("circuit: subscribe: %w", err)
-			}
-			s.subs = append(s.subs, sub)
-		}
-	}
-	if len(s.actors) > 0 && s.o.async != nil {
-		sub, err := s.b.Subscribe(s.o.run+".ctl.stop", func(_ string, f *bus.Frame) {
-			b, _ := untag(f.Step)
-			for _, a := range s.actors {
-				select {
-				case a.inbox <- neuron.Msg{Kind: kindStop, Batch: b}:
-				case <-s.ctx.Done():
-				}
-			}
-		}, bus.QueueLen(16))
-		if err != nil {
-			return fmt.Errorf("circuit: subscribe: %w", err)
-		}
-		s.subs = append(s.subs, sub)
 	}
 	for _, a := range s.actors {
 		s.wg.Add(1)
@@ -322,6 +282,38 @@ func (s *Session) startActors() error {
 	if len(s.actors) > 0 {
 		s.wg.Add(1)
 		go s.heartbeats()
+	}
+	return nil
+}
+
+// subscribeControl subscribes the actors to the coordinator's control
+// subjects: the parameter dump, and (sync) the resend and waiting rounds or
+// (async) the wall-clock stop.
+func (s *Session) subscribeControl() error {
+	type control struct {
+		subject string
+		kind    neuron.Kind
+	}
+	controls := []control{{".ctl.dump", kindDump}}
+	if s.o.async == nil {
+		controls = append(controls, control{".ctl.resend", kindResend}, control{".ctl.waiting", kindWaiting})
+	} else {
+		controls = append(controls, control{".ctl.stop", kindStop})
+	}
+	for _, c := range controls {
+		sub, err := s.b.Subscribe(s.o.run+c.subject, func(_ string, f *bus.Frame) {
+			b, _ := untag(f.Step)
+			for _, a := range s.actors {
+				select {
+				case a.inbox <- neuron.Msg{Kind: c.kind, Batch: b}:
+				case <-s.ctx.Done():
+				}
+			}
+		}, bus.QueueLen(16))
+		if err != nil {
+			return fmt.Errorf("circuit: subscribe %s: %w", c.subject, err)
+		}
+		s.subs = append(s.subs, sub)
 	}
 	return nil
 }

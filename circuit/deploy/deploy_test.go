@@ -329,3 +329,43 @@ func TestServerGone(t *testing.T) {
 		t.Error("the worker survived its server")
 	}
 }
+
+// TestGarbageNamed: random bytes published on an actor's subject during a
+// run are rejected, and the report says by which node, on which subject,
+// claiming which sender and why; the run's result is unchanged.
+func TestGarbageNamed(t *testing.T) {
+	m, set := exampleModel()
+	ctx := context.Background()
+	want, err := deploy.Run(ctx, m, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t)
+	evil := connect(t, srv.ClientURL())
+	done := worker(ctx, connect(t, srv.ClientURL()), "junk", "w")
+	var once sync.Once
+	got, err := deploy.Run(ctx, m, set, deploy.WithBus(connect(t, srv.ClientURL())), deploy.WithRunID("junk"),
+		deploy.WithPlacement(twoNodes), deploy.WithProgress(func(p deploy.Progress) {
+			once.Do(func() {
+				for i := range 7 {
+					_ = evil.Conn().Publish("junk.e.0.0", []byte(strings.Repeat("x", 10+i)))
+				}
+				_ = evil.Conn().Flush()
+			})
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	rej := got.Runtime.RejectedBy
+	t.Logf("rejected: %v", rej)
+	// Only the maps of layer 1 (node w) listen to e.0.* when reconstructing.
+	if r := rej["w"]; len(rej) != 1 || r["on junk.e.0.0"] != 7 || r["reason magic"] != 7 || r["from (unknown)"] != 7 {
+		t.Errorf("rejections %v, want 7 by node w on junk.e.0.0", rej)
+	}
+	if got.Result.Report != want.Result.Report {
+		t.Errorf("metrics with garbage %+v, without %+v", got.Result.Report, want.Result.Report)
+	}
+}

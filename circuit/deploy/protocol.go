@@ -70,13 +70,15 @@ type NodeStats struct {
 	Rejected uint64                `json:"rejected"`
 	// RejectedBySender is keyed by the sender the bad frames claimed,
 	// RejectedByReason by bus.FrameError.Reason.
-	RejectedBySender map[string]uint64 `json:"rejected_by_sender,omitempty"`
-	RejectedByReason map[string]uint64 `json:"rejected_by_reason,omitempty"`
+	RejectedBySender  map[string]uint64 `json:"rejected_by_sender,omitempty"`
+	RejectedByReason  map[string]uint64 `json:"rejected_by_reason,omitempty"`
+	RejectedBySubject map[string]uint64 `json:"rejected_by_subject,omitempty"`
 }
 
 func statsOf(node string, actors int, st bus.Stats) NodeStats {
 	return NodeStats{Node: node, Actors: actors, Sent: st.Sent, Received: st.Received, BySender: st.SentBySender,
-		Dropped: st.Dropped, Rejected: st.Rejected, RejectedBySender: st.RejectedBySender, RejectedByReason: st.RejectedByReason}
+		Dropped: st.Dropped, Rejected: st.Rejected, RejectedBySender: st.RejectedBySender, RejectedByReason: st.RejectedByReason,
+		RejectedBySubject: st.RejectedBySubject}
 }
 
 // instance names this process for the protocol.

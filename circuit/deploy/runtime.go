@@ -31,8 +31,9 @@ type Runtime struct {
 	// that stalled for half the timeout and were repaired by their senders
 	// sending again what they last sent (sync mode).
 	Resends int `json:"resend_rounds"`
-	// RejectedBy says which node rejected how many frames claiming which
-	// sender, and why: node → "reason from sender" → count.
+	// RejectedBy says which node rejected how many frames, by the sender
+	// they claimed, the reason and the subject: node → "from S", "reason R"
+	// or "on SUBJECT" → count.
 	RejectedBy map[string]map[string]uint64 `json:"rejected_by,omitempty"`
 	// PerActor is what each population sent; PerNode sums it by node;
 	// Control is what the coordinator (clamps, initial states) and the
@@ -186,6 +187,9 @@ func rejections(ns NodeStats) map[string]uint64 {
 	}
 	for r, n := range ns.RejectedByReason {
 		out["reason "+r] = n
+	}
+	for subj, n := range ns.RejectedBySubject {
+		out["on "+subj] = n
 	}
 	return out
 }
