@@ -337,12 +337,12 @@ func (s *Session) collectAsync(ctx context.Context, batch int, img int, nOut int
 	plane := iy.Size * iy.Size
 	start := time.Now()
 	var errMaps, learners []neuron.Ref
-	all := g.Populations()
+	all := Populations(g)
 	for _, ref := range all {
 		if ref.Role == neuron.ErrorRole {
 			errMaps = append(errMaps, ref)
 			learners = append(learners, ref)
-		} else if len(g.below(ref.Layer)) > 0 {
+		} else if len(g.Below(ref.Layer)) > 0 {
 			learners = append(learners, ref)
 		}
 	}

@@ -117,8 +117,8 @@ func asyncReconstructs(t *testing.T, maxLag int) {
 			t.Errorf("max lag %d: NaN output", maxLag)
 		}
 		rep := res.Async
-		if rep == nil || len(rep.Actors) != len(c.Graph.Populations()) {
-			t.Fatalf("report covers %d actors, want %d", len(rep.Actors), len(c.Graph.Populations()))
+		if rep == nil || len(rep.Actors) != len(Populations(c.Graph)) {
+			t.Fatalf("report covers %d actors, want %d", len(rep.Actors), len(Populations(c.Graph)))
 		}
 		for _, a := range rep.Actors {
 			if a.Ref.Role == neuron.StateRole && !c.Graph.Layers[a.Ref.Layer].Image && a.Updates != 20 {
@@ -299,7 +299,7 @@ func TestAsyncTiedTransportKeepsFeedback(t *testing.T) {
 		}
 		ref := sp.Ref()
 		for fi, f := range sp.Feedback() {
-			si := c.Graph.below(ref.Layer)[fi]
+			si := c.Graph.Below(ref.Layer)[fi]
 			n := len(f.E)
 			if d := maxDiff(f.E, p.W[si][ref.Index*n:(ref.Index+1)*n]); d != 0 {
 				t.Errorf("%v: feedback differs from W by %g after tied learning", ref, d)

@@ -76,14 +76,19 @@ func FromModel(m *ngc.Model) (*Circuit, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkRunnable(g); err != nil {
+		return nil, err
+	}
 	p := &Params{Bias: make([][]float32, len(g.Layers))}
-	for _, s := range g.Synapses {
-		syn := m.Synapses(s.From)
+	for si, s := range g.Synapses {
+		syn := m.Synapse(si)
 		p.W = append(p.W, append([]float32(nil), syn.W...))
 		if syn.E != nil {
 			p.E = append(p.E, append([]float32(nil), syn.E...))
 		}
-		p.Bias[s.To] = append([]float32(nil), syn.Bias...)
+		if syn.Bias != nil {
+			p.Bias[s.To] = append([]float32(nil), syn.Bias...)
+		}
 	}
 	p.Adam = newAdamState(p)
 	steps := 0
@@ -109,8 +114,8 @@ func (c *Circuit) ToModel(p *Params) (*ngc.Model, error) {
 		return nil, err
 	}
 	for si, syn := range c.Graph.Synapses {
-		dst := out.Synapses(syn.From)
-		if len(dst.W) != len(p.W[si]) || len(dst.Bias) != len(p.Bias[syn.To]) || (dst.E != nil && (p.E == nil || len(p.E[si]) != len(dst.E))) {
+		dst := out.Synapse(si)
+		if len(dst.W) != len(p.W[si]) || (dst.Bias != nil && len(dst.Bias) != len(p.Bias[syn.To])) || (dst.E != nil && (p.E == nil || len(p.E[si]) != len(dst.E))) {
 			return nil, fmt.Errorf("%w: synapse %d→%d does not fit the model's config", ErrGraph, syn.From, syn.To)
 		}
 		copy(dst.W, p.W[si])
@@ -145,7 +150,7 @@ type adamPair struct {
 func modelAdam(g *Graph, m *ngc.Model, a *AdamState) []adamPair {
 	var out []adamPair
 	for si, s := range g.Synapses {
-		ow, ob, oe := m.Optimizers(s.From)
+		ow, ob, oe := m.SynapseOptimizers(si)
 		if o, ok := adam(ow); ok {
 			out = append(out, adamPair{o, a.MW[si], a.VW[si]})
 		}
@@ -162,7 +167,7 @@ func modelAdam(g *Graph, m *ngc.Model, a *AdamState) []adamPair {
 // New returns a circuit over any graph with fresh parameters: kernels from
 // N(0, InitStd²) drawn from cfg.Seed, zero biases.
 func New(g *Graph, cfg ngc.Config) (*Circuit, error) {
-	if err := g.Validate(); err != nil {
+	if err := checkRunnable(g); err != nil {
 		return nil, err
 	}
 	rc, err := cfg.Resolve()
@@ -195,7 +200,7 @@ func New(g *Graph, cfg ngc.Config) (*Circuit, error) {
 
 // Validate checks that the parameters fit the graph.
 func (c *Circuit) Validate() error {
-	if err := c.Graph.Validate(); err != nil {
+	if err := checkRunnable(c.Graph); err != nil {
 		return err
 	}
 	if len(c.Params.W) != len(c.Graph.Synapses) || (c.Params.E != nil && len(c.Params.E) != len(c.Graph.Synapses)) {
@@ -265,7 +270,7 @@ func (c *Circuit) population(ref neuron.Ref, set *neuron.Settings) (population, 
 	var pop population
 	if ref.Role == neuron.ErrorRole {
 		var ds []neuron.Dendrite
-		for di, si := range g.above(ref.Layer) {
+		for di, si := range g.Above(ref.Layer) {
 			spec := g.Spec(si, set.Batch)
 			spec.InC = 1
 			// W[·j]: [C_up][1][K][K]
@@ -280,13 +285,13 @@ func (c *Circuit) population(ref neuron.Ref, set *neuron.Settings) (population, 
 	} else {
 		var fbs []neuron.Feedback
 		var clampedBelow []bool
-		for fi, si := range g.below(ref.Layer) {
+		for fi, si := range g.Below(ref.Layer) {
 			spec := g.Spec(si, set.Batch)
 			spec.OutC = 1
 			// Offset of this synapse's kernels in the lower error maps' weight
 			// messages: the kernels of the synapses predicting that layer before it.
 			off := 0
-			for _, sj := range g.above(g.Synapses[si].To) {
+			for _, sj := range g.Above(g.Synapses[si].To) {
 				if sj == si {
 					break
 				}

@@ -54,7 +54,7 @@ func (p *Placement) NodeNames() []string {
 // population that matches no node or several.
 func (p *Placement) Assign(g *Graph) (map[neuron.Ref]string, error) {
 	out := map[neuron.Ref]string{}
-	for _, ref := range g.Populations() {
+	for _, ref := range Populations(g) {
 		name := ref.String()
 		var at []string
 		for _, node := range p.NodeNames() {
@@ -84,7 +84,7 @@ func (p *Placement) OnNode(g *Graph, node string) ([]neuron.Ref, error) {
 		return nil, err
 	}
 	var out []neuron.Ref
-	for _, ref := range g.Populations() {
+	for _, ref := range Populations(g) {
 		if as[ref] == node {
 			out = append(out, ref)
 		}

@@ -71,11 +71,11 @@ func (s *Session) collectSync(ctx context.Context, batch, img, nOut int) (*Resul
 	for t := range sb.res.Energy {
 		sb.res.Energy[t] = make([]float64, len(g.Layers))
 	}
-	for _, ref := range g.Populations() {
+	for _, ref := range Populations(g) {
 		if ref.Role == neuron.ErrorRole {
 			sb.errMaps = append(sb.errMaps, ref)
 			sb.learners = append(sb.learners, ref)
-		} else if len(g.below(ref.Layer)) > 0 {
+		} else if len(g.Below(ref.Layer)) > 0 {
 			sb.learners = append(sb.learners, ref)
 		}
 	}
@@ -267,7 +267,7 @@ func (s *Session) lostLink(sb *syncBatch) error {
 		}
 	}
 	silent := 0
-	for _, ref := range s.c.Graph.Populations() {
+	for _, ref := range Populations(s.c.Graph) {
 		if _, ok := sb.waits[ref]; !ok {
 			silent++
 		}

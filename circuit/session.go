@@ -244,7 +244,7 @@ func Start(ctx context.Context, c *Circuit, b bus.Bus, opts ...Option) (*Session
 func (s *Session) startActors() error {
 	g := s.c.Graph
 	var rt routes
-	for _, ref := range g.Populations() {
+	for _, ref := range Populations(g) {
 		if s.assign[ref] != s.o.node {
 			continue
 		}
@@ -327,7 +327,7 @@ func (s *Session) inputsOf(ref neuron.Ref) []string {
 	}
 	var out []string
 	if ref.Role == neuron.ErrorRole {
-		for _, si := range g.above(l) {
+		for _, si := range g.Above(l) {
 			out = append(out, sub("phi", g.Synapses[si].From, "*"))
 		}
 		return append(out, sub("z", l, fmt.Sprint(i)))
@@ -343,7 +343,7 @@ func (s *Session) inputsOf(ref neuron.Ref) []string {
 	if !g.Top(l) && (!g.Layers[l].Image || s.o.task == ngc.Denoise) {
 		out = append(out, sub("e", l, fmt.Sprint(i)))
 	}
-	for _, si := range g.below(l) {
+	for _, si := range g.Below(l) {
 		out = append(out, sub("e", g.Synapses[si].To, "*"))
 		if s.o.learn && s.c.tied() {
 			out = append(out, sub("w", g.Synapses[si].To, "*"))
@@ -846,8 +846,8 @@ func (s *Session) Params(ctx context.Context) (*Params, error) {
 		}
 	}
 	want := 0
-	for _, ref := range g.Populations() {
-		if ref.Role == neuron.ErrorRole || (!s.c.tied() && len(g.below(ref.Layer)) > 0) {
+	for _, ref := range Populations(g) {
+		if ref.Role == neuron.ErrorRole || (!s.c.tied() && len(g.Below(ref.Layer)) > 0) {
 			want++
 		}
 	}

@@ -61,7 +61,7 @@ func (c *Circuit) shares(ref neuron.Ref) []share {
 	g := c.Graph
 	var out []share
 	if ref.Role == neuron.ErrorRole {
-		for di, si := range g.above(ref.Layer) {
+		for di, si := range g.Above(ref.Layer) {
 			s := g.Spec(si, 1)
 			k := s.K * s.K
 			for i := 0; i < s.OutC; i++ {
@@ -70,7 +70,7 @@ func (c *Circuit) shares(ref neuron.Ref) []share {
 		}
 		return append(out, share{kind: shareBias, index: ref.Layer, at: ref.Index, n: 1, dendrite: -1})
 	}
-	for fi, si := range g.below(ref.Layer) {
+	for fi, si := range g.Below(ref.Layer) {
 		s := g.Spec(si, 1)
 		n := s.InC * s.K * s.K
 		out = append(out, share{kind: shareE, index: si, at: ref.Index * n, n: n, dendrite: fi})

@@ -42,7 +42,7 @@ func (c *Circuit) Populations(batch int, task ngc.Task, learn bool) ([]neuron.Re
 	if err != nil {
 		return nil, nil, err
 	}
-	refs := c.Graph.Populations()
+	refs := Populations(c.Graph)
 	pops := make(map[neuron.Ref]Population, len(refs))
 	for _, ref := range refs {
 		p, err := c.population(ref, set)
@@ -67,7 +67,7 @@ func (c *Circuit) Receivers(k neuron.Kind, from neuron.Ref, task ngc.Task, learn
 		return nil
 	}
 	var out []neuron.Ref
-	for _, to := range g.Populations() {
+	for _, to := range Populations(g) {
 		if c.listens(to, k, from, task, learn) {
 			out = append(out, to)
 		}
@@ -84,7 +84,7 @@ func (c *Circuit) listens(to neuron.Ref, k neuron.Kind, from neuron.Ref, task ng
 	if to.Role == neuron.ErrorRole {
 		switch k {
 		case neuron.KindPhi:
-			for _, si := range g.above(l) {
+			for _, si := range g.Above(l) {
 				if g.Synapses[si].From == from.Layer {
 					return true
 				}
@@ -108,7 +108,7 @@ func (c *Circuit) listens(to neuron.Ref, k neuron.Kind, from neuron.Ref, task ng
 		if k == neuron.KindWeights && !(learn && c.tied()) {
 			return false
 		}
-		for _, si := range g.below(l) {
+		for _, si := range g.Below(l) {
 			if g.Synapses[si].To == from.Layer {
 				return true
 			}

@@ -45,7 +45,7 @@ func TestReceiversAgreeWithSubscriptions(t *testing.T) {
 				}
 				s := &Session{c: c, o: options{run: "sim", task: task, learn: learn}}
 				subs := map[neuron.Ref][]string{}
-				all := c.Graph.Populations()
+				all := Populations(c.Graph)
 				for _, to := range all {
 					subs[to] = s.inputsOf(to)
 				}

@@ -112,10 +112,13 @@
 //
 // # Analytic counts
 //
-// Network describes a hierarchical Conv-NGC network; PaperNetwork is the
-// paper's (channels 10, 15, 20, 25, 3 and maps 2, 4, 8, 16, 32 from the top;
-// 3×3 kernels, stride 2). Network.Circuit builds its actor circuit (73
-// state maps and 63 error maps for the paper), and Phases,
+// The counts come from the circuit's one description, a *graph.Graph
+// (package ngc/graph, which the batched reference and the actor runtime
+// consume too): any layers and synapses, skip synapses and residual blocks,
+// whose intermediate maps are populations of their own. PaperNetwork is the
+// paper's (channels 10, 15, 20, 25, 3 and maps 2, 4, 8, 16, 32 from the
+// top; 3×3 kernels, stride 2). CircuitOf builds a graph's actor circuit (73
+// state maps and 63 error maps for the paper), and PhasesOf,
 // InferenceCounts and TrainingCounts give exact event counts for checking
 // the runtime's probes. Per image and step, one direction of layer ℓ costs
 // C_ℓ·C_{ℓ−1}·9·H_ℓ·W_ℓ multiply-accumulates, padding taps included — the

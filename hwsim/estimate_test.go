@@ -56,11 +56,11 @@ func TestEstimateTinyByHand(t *testing.T) {
 func TestEstimateIsLinear(t *testing.T) {
 	n := PaperNetwork()
 	c := paperCircuit(t)
-	inf, err := n.InferenceCounts(60, Reconstruct)
+	inf, err := InferenceCounts(n, 60, Reconstruct)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := n.TrainingCounts(60, 4, true)
+	tr, err := TrainingCounts(n, 60, 4, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestEstimateWarnsAboutMissingLearning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := PaperNetwork().TrainingCounts(60, 2, true)
+	tr, err := TrainingCounts(PaperNetwork(), 60, 2, true)
 	if err != nil {
 		t.Fatal(err)
 	}

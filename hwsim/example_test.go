@@ -16,7 +16,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	net := hwsim.PaperNetwork()
-	circuit, err := net.Circuit(hwsim.Reconstruct, 16)
+	circuit, err := hwsim.CircuitOf(net, hwsim.Reconstruct, 16)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	counts, err := net.InferenceCounts(60, hwsim.Reconstruct)
+	counts, err := hwsim.InferenceCounts(net, 60, hwsim.Reconstruct)
 	if err != nil {
 		log.Fatal(err)
 	}

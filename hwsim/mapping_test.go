@@ -8,7 +8,7 @@ import (
 
 func paperCircuit(t *testing.T) Circuit {
 	t.Helper()
-	c, err := PaperNetwork().Circuit(Reconstruct, 16)
+	c, err := CircuitOf(PaperNetwork(), Reconstruct, 16)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,25 +3,19 @@ package hwsim
 import (
 	"errors"
 	"fmt"
+
+	"github.com/convngc/convngc/ngc/graph"
 )
 
-// Network describes a hierarchical Conv-NGC network for analytic counts:
-// layers ℓ = 0..L, ℓ = 0 the image; layer ℓ predicts layer ℓ−1 through a
-// stride-2 transposed convolution, so each map side is twice the one above.
-type Network struct {
-	// Channels holds C_ℓ from the top (ℓ = L) down to the image (ℓ = 0),
-	// as the paper writes them: 10, 15, 20, 25, 3.
-	Channels []int
-	// Sizes holds the map sides in the same order: 2, 4, 8, 16, 32.
-	Sizes []int
-	// Kernel is the kernel side: 3.
-	Kernel int
-}
+// The analytic counts of a circuit, from its description (package
+// ngc/graph, the one every driver consumes): its actor circuit for Map, and
+// the events of each part of a run for Estimate.
 
 // PaperNetwork returns the paper's network: channels 10, 15, 20, 25, 3 and
 // maps of 2, 4, 8, 16, 32 pixels from the top, 3×3 kernels, stride 2.
-func PaperNetwork() Network {
-	return Network{Channels: []int{10, 15, 20, 25, 3}, Sizes: []int{2, 4, 8, 16, 32}, Kernel: 3}
+func PaperNetwork() *graph.Graph {
+	g, _ := graph.Chain([]int{10, 15, 20, 25, 3}, 32, 3, 2, false)
+	return g
 }
 
 // Mode is how the bottom state z[0] behaves during inference.
@@ -35,168 +29,290 @@ const (
 	Denoise
 )
 
-// Validate checks the description.
-func (n Network) Validate() error {
-	switch {
-	case len(n.Channels) < 2:
-		return errors.New("hwsim: network needs at least two layers")
-	case len(n.Sizes) != len(n.Channels):
-		return fmt.Errorf("hwsim: network has %d channel counts and %d sizes", len(n.Channels), len(n.Sizes))
-	case n.Kernel < 1:
-		return fmt.Errorf("hwsim: network kernel %d", n.Kernel)
+// check validates a graph for the counts.
+func check(g *graph.Graph) error {
+	if g == nil {
+		return errors.New("hwsim: no circuit")
 	}
-	for k := range n.Channels {
-		if n.Channels[k] < 1 || n.Sizes[k] < 1 {
-			return fmt.Errorf("hwsim: network layer %d: %d channels of side %d", len(n.Channels)-1-k, n.Channels[k], n.Sizes[k])
-		}
-		if k > 0 && n.Sizes[k] != 2*n.Sizes[k-1] {
-			return fmt.Errorf("hwsim: network sizes must double downwards (stride 2): %d then %d", n.Sizes[k-1], n.Sizes[k])
-		}
+	if err := g.Validate(); err != nil {
+		return fmt.Errorf("hwsim: %w", err)
 	}
 	return nil
 }
 
-// top returns L.
-func (n Network) top() int { return len(n.Channels) - 1 }
+// area returns H·W of layer l.
+func area(g *graph.Graph, l int) int { s := g.Layers[l].Size; return s * s }
 
-// ch returns C_ℓ.
-func (n Network) ch(l int) int { return n.Channels[n.top()-l] }
-
-// area returns H_ℓ·W_ℓ.
-func (n Network) area(l int) int { s := n.Sizes[n.top()-l]; return s * s }
-
-// taps is the kernel area.
-func (n Network) taps() int { return n.Kernel * n.Kernel }
-
-// macs is the multiply-accumulates of one direction of layer ℓ ≥ 1 per
-// image: C_ℓ·C_{ℓ−1}·k²·H_ℓ·W_ℓ (padding taps included).
-func (n Network) macs(l int) int64 {
-	return int64(n.ch(l)) * int64(n.ch(l-1)) * int64(n.taps()) * int64(n.area(l))
+// synapseMACs returns the multiply-accumulates of one direction of plain
+// synapse si per image: C_from·C_to·k²·H_from·W_from (padding taps
+// included); for a block, of its stages' transposed convolutions.
+func synapseMACs(g *graph.Graph, si int) int64 {
+	s := g.Synapses[si]
+	if s.Block == nil {
+		return g.Spec(si, 1).MACs()
+	}
+	geo, _ := s.Block.Geometry(g.Layers[s.From], g.Layers[s.To], 1)
+	var m int64
+	for _, sg := range geo {
+		m += sg.Spec.MACs()
+	}
+	return m
 }
 
-// KernelWeights returns the number of kernel weights, Σ_ℓ C_ℓ·C_{ℓ−1}·k²
-// (9,225 for the paper's network).
-func (n Network) KernelWeights() int {
+// KernelWeights returns the number of prediction kernel weights: Σ over
+// plain synapses of C_from·C_to·k², and the W of every block stage (9,225
+// for the paper's network).
+func KernelWeights(g *graph.Graph) int {
 	w := 0
-	for l := 1; l <= n.top(); l++ {
-		w += n.ch(l) * n.ch(l-1) * n.taps()
+	for _, s := range g.Synapses {
+		if s.Block == nil {
+			w += g.Layers[s.From].Maps * g.Layers[s.To].Maps * s.Kernel * s.Kernel
+			continue
+		}
+		w += blockWeights(g, s)
 	}
 	return w
 }
 
-// Biases returns the number of biases, Σ_{ℓ<L} C_ℓ (63 for the paper's).
-func (n Network) Biases() int {
+// blockWeights returns the kernel weights of one W (or E) of every stage
+// of a block synapse.
+func blockWeights(g *graph.Graph, s graph.Synapse) int {
+	geo, _ := s.Block.Geometry(g.Layers[s.From], g.Layers[s.To], 1)
+	w := 0
+	for k, sg := range geo {
+		kk := s.Block.Stages[k].Kernel
+		w += sg.InMaps * sg.OutMaps * kk * kk
+	}
+	return w
+}
+
+// Biases returns the number of biases: the maps of every layer some plain
+// synapse predicts (63 for the paper's).
+func Biases(g *graph.Graph) int {
 	b := 0
-	for l := 0; l < n.top(); l++ {
-		b += n.ch(l)
+	for l := range g.Layers {
+		for _, si := range g.Above(l) {
+			if g.Synapses[si].Block == nil {
+				b += g.Layers[l].Maps
+				break
+			}
+		}
 	}
 	return b
 }
 
-// Circuit returns the network's actor circuit, populations listed from the
-// top down (z.L, e.L−1, z.L−1, …, e.0, z.0) so that every state layer sits
-// between its own error maps and those below. Names are "z.ℓ.i" and
-// "e.ℓ.j". Error map (ℓ−1, j) owns W[ℓ]_{·j} (C_ℓ·k² synapses) and does
-// C_ℓ·k²·H_ℓ·W_ℓ MACs per step; state map (ℓ, i), ℓ ≥ 1, owns E[ℓ]_{·i}
-// (C_{ℓ−1}·k²) and does C_{ℓ−1}·k²·H_ℓ·W_ℓ. Links: every state map to its
-// own error map and to every error map below; every error map to every
-// state map above and, except e.0 under Reconstruct, to its own state map.
-// bits (8, 16 or 32; 0 means 32) is the width of every population's values.
-func (n Network) Circuit(mode Mode, bits int) (Circuit, error) {
-	if err := n.Validate(); err != nil {
+// Population names.
+func zName(l, i int) string         { return fmt.Sprintf("z.%d.%d", l, i) }
+func eName(l, j int) string         { return fmt.Sprintf("e.%d.%d", l, j) }
+func hName(s, k, i int) string      { return fmt.Sprintf("h.%d.%d.%d", s, k, i) }
+func blockStage(s, k int) string    { return fmt.Sprintf("synapse %d stage %d", s, k) }
+func (c *Circuit) add(p Population) { c.Populations = append(c.Populations, p) }
+
+// CircuitOf returns the actor circuit of g, populations listed from the
+// top down (for every layer in graph.TopDown order: its error maps, then
+// its state maps, then the maps of the blocks it predicts through), so
+// that linked maps sit close. Names are "z.ℓ.i", "e.ℓ.j" and, for stage k
+// (from 1) of the residual block of synapse s, "h.s.k.i".
+//
+// Through a plain synapse From→To, error map (To, j) owns W_{·j}
+// (C_from·k² synapses) and does C_from·k²·H_from·W_from MACs per step;
+// state map (From, i) owns E_{·i} (C_to·k²) and does C_to·k²·H_from·W_from.
+// Links: every state map to its own error map and to every error map of
+// the layers it predicts; every error map to every state map of the layers
+// predicting it and, except an image's under Reconstruct, to its own state
+// map. A block stage map owns its column of W_k and of E_k and does both
+// convolutions; it takes every map of the stage above (or φ(z) of the
+// upper layer's maps) and sends its activity down and its perturbation
+// (E_k ∗ d_k) up; the last stage's map j feeds error map (To, j), which
+// sends it the error, and a skip term adds z.From.(j mod C_from). bits (8,
+// 16 or 32; 0 means 32) is the width of every population's values.
+func CircuitOf(g *graph.Graph, mode Mode, bits int) (Circuit, error) {
+	if err := check(g); err != nil {
 		return Circuit{}, err
 	}
 	if bits < 0 || bits > 32 {
 		return Circuit{}, fmt.Errorf("hwsim: %d bits per value", bits)
 	}
-	L := n.top()
+	order, _ := g.TopDown()
 	var c Circuit
-	z := func(l, i int) string { return fmt.Sprintf("z.%d.%d", l, i) }
-	e := func(l, j int) string { return fmt.Sprintf("e.%d.%d", l, j) }
-	addState := func(l int) {
-		for i := 0; i < n.ch(l); i++ {
-			p := Population{Name: z(l, i), Neurons: n.area(l), Bits: bits}
-			if l >= 1 {
-				p.Synapses = n.ch(l-1) * n.taps()
-				p.SynapticOps = int64(n.ch(l-1)) * int64(n.taps()) * int64(n.area(l))
+	for _, l := range order {
+		ly := g.Layers[l]
+		if !g.Top(l) {
+			for j := 0; j < ly.Maps; j++ {
+				p := Population{Name: eName(l, j), Neurons: area(g, l), Bits: bits}
+				for _, si := range g.Above(l) {
+					s := g.Synapses[si]
+					if s.Block == nil {
+						p.Synapses += g.Layers[s.From].Maps * s.Kernel * s.Kernel
+						p.SynapticOps += int64(g.Layers[s.From].Maps) * int64(s.Kernel*s.Kernel) * int64(area(g, s.From))
+					}
+				}
+				c.add(p)
 			}
-			c.Populations = append(c.Populations, p)
 		}
-	}
-	addState(L)
-	for l := L - 1; l >= 0; l-- {
-		for j := 0; j < n.ch(l); j++ {
-			c.Populations = append(c.Populations, Population{
-				Name: e(l, j), Neurons: n.area(l), Bits: bits,
-				Synapses:    n.ch(l+1) * n.taps(),
-				SynapticOps: int64(n.ch(l+1)) * int64(n.taps()) * int64(n.area(l+1)),
-			})
-		}
-		addState(l)
-	}
-	for l := L; l >= 0; l-- {
-		for i := 0; i < n.ch(l); i++ {
-			if l < L {
-				c.Links = append(c.Links, Link{z(l, i), e(l, i), n.area(l)})
+		for i := 0; i < ly.Maps; i++ {
+			p := Population{Name: zName(l, i), Neurons: area(g, l), Bits: bits}
+			for _, si := range g.Below(l) {
+				s := g.Synapses[si]
+				if s.Block == nil {
+					p.Synapses += g.Layers[s.To].Maps * s.Kernel * s.Kernel
+					p.SynapticOps += int64(g.Layers[s.To].Maps) * int64(s.Kernel*s.Kernel) * int64(area(g, l))
+				}
 			}
-			if l >= 1 {
-				for j := 0; j < n.ch(l-1); j++ {
-					c.Links = append(c.Links, Link{z(l, i), e(l-1, j), n.area(l)})
+			c.add(p)
+		}
+		for _, si := range g.Below(l) {
+			s := g.Synapses[si]
+			if s.Block == nil {
+				continue
+			}
+			geo, _ := s.Block.Geometry(g.Layers[s.From], g.Layers[s.To], 1)
+			for k, sg := range geo {
+				kk := s.Block.Stages[k].Kernel * s.Block.Stages[k].Kernel
+				for i := 0; i < sg.OutMaps; i++ {
+					c.add(Population{Name: hName(si, k+1, i), Neurons: sg.OutSize * sg.OutSize, Bits: bits,
+						Synapses:    2 * sg.InMaps * kk,
+						SynapticOps: 2 * int64(sg.InMaps) * int64(kk) * int64(sg.InSize*sg.InSize)})
 				}
 			}
 		}
 	}
-	for l := L - 1; l >= 0; l-- {
-		for j := 0; j < n.ch(l); j++ {
-			if l >= 1 || mode == Denoise {
-				c.Links = append(c.Links, Link{e(l, j), z(l, j), n.area(l)})
+	seen := map[[2]string]bool{}
+	link := func(from, to string, values int) {
+		if !seen[[2]string{from, to}] {
+			seen[[2]string{from, to}] = true
+			c.Links = append(c.Links, Link{From: from, To: to, ValuesPerMsg: values})
+		}
+	}
+	// State maps send φ(z) and z; error maps send e.
+	for _, l := range order {
+		ly := g.Layers[l]
+		for i := 0; i < ly.Maps; i++ {
+			if !g.Top(l) {
+				link(zName(l, i), eName(l, i), area(g, l))
 			}
-			for i := 0; i < n.ch(l+1); i++ {
-				c.Links = append(c.Links, Link{e(l, j), z(l+1, i), n.area(l)})
+			for _, si := range g.Below(l) {
+				s := g.Synapses[si]
+				switch {
+				case s.Block == nil:
+					for j := 0; j < g.Layers[s.To].Maps; j++ {
+						link(zName(l, i), eName(s.To, j), area(g, l))
+					}
+				default:
+					for j := 0; j < s.Block.Stages[0].Maps; j++ {
+						link(zName(l, i), hName(si, 1, j), area(g, l))
+					}
+					if s.Block.Skip {
+						for j := i; j < g.Layers[s.To].Maps; j += ly.Maps {
+							link(zName(l, i), eName(s.To, j), area(g, l))
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, si := range blockSynapses(g) {
+		s := g.Synapses[si]
+		geo, _ := s.Block.Geometry(g.Layers[s.From], g.Layers[s.To], 1)
+		K := len(geo)
+		for k, sg := range geo {
+			for i := 0; i < sg.OutMaps; i++ {
+				if k+1 < K {
+					for j := 0; j < geo[k+1].OutMaps; j++ {
+						link(hName(si, k+1, i), hName(si, k+2, j), sg.HSize*sg.HSize)
+					}
+				} else {
+					link(hName(si, K, i), eName(s.To, i), sg.HSize*sg.HSize)
+				}
+				if k == 0 {
+					for j := 0; j < sg.InMaps; j++ {
+						link(hName(si, 1, i), zName(s.From, j), sg.InSize*sg.InSize)
+					}
+				} else {
+					for j := 0; j < sg.InMaps; j++ {
+						link(hName(si, k+1, i), hName(si, k, j), sg.InSize*sg.InSize)
+					}
+				}
+			}
+		}
+	}
+	for _, l := range order {
+		if g.Top(l) {
+			continue
+		}
+		ly := g.Layers[l]
+		for j := 0; j < ly.Maps; j++ {
+			if !ly.Image || mode == Denoise {
+				link(eName(l, j), zName(l, j), area(g, l))
+			}
+			for _, si := range g.Above(l) {
+				s := g.Synapses[si]
+				switch {
+				case s.Block == nil:
+					for i := 0; i < g.Layers[s.From].Maps; i++ {
+						link(eName(l, j), zName(s.From, i), area(g, l))
+					}
+				default:
+					link(eName(l, j), hName(si, len(s.Block.Stages), j), area(g, l))
+					if s.Block.Skip {
+						link(eName(l, j), zName(s.From, j%g.Layers[s.From].Maps), area(g, l))
+					}
+				}
 			}
 		}
 	}
 	return c, nil
 }
 
+// blockSynapses lists the synapses that are residual blocks.
+func blockSynapses(g *graph.Graph) []int {
+	var out []int
+	for si, s := range g.Synapses {
+		if s.Block != nil {
+			out = append(out, si)
+		}
+	}
+	return out
+}
+
 // Phases holds the counts of the parts of a run, for one image except
 // Learn, which is for one mini-batch.
 type Phases struct {
-	// Init: z[L] drawn, the ancestral pass z[ℓ] = mu[ℓ] for ℓ = L−1..1
-	// (error maps predict, each prediction is sent to its state map), and
-	// z[0] set; L−1 sequential hardware steps.
+	// Init: the top states drawn, the ancestral pass z[ℓ] = mu[ℓ] for every
+	// layer between the tops and the image, in as many sequential hardware
+	// steps as the longest such path has layers (error maps predict, each
+	// prediction is sent to its state map), and z[0] set.
 	Init Counts
 	// Step: one inference step with z[0] clamped (Reconstruct) or free
 	// (Denoise after step 1): every prediction and feedback convolution,
-	// every error unit and every free state unit updated, one message per
-	// circuit link. This is the part the runtime's probes must match
-	// exactly.
+	// every error unit, every free state unit and every block unit updated,
+	// one message per circuit link. This is the part the runtime's probes
+	// must match exactly.
 	Step Counts
-	// Readout: x̂ = mu[0] from the final states: z.1 maps send to e.0
-	// maps, which predict.
+	// Readout: x̂ = mu[0] from the final states: the layers predicting the
+	// image send to its error maps, which predict.
 	Readout Counts
 	// Learn: the Hebbian update of one mini-batch of Images images
-	// (gradient MACs C_ℓ·C_{ℓ−1}·k²·H_ℓ·W_ℓ per layer per image; every
-	// kernel weight and bias written once per batch; in tied mode one
-	// message of k² values per kernel slice W[ℓ]_{ij} to state map (ℓ, i)).
-	// Bias gradients (Σe) are additions, not counted.
+	// (gradient MACs per synapse per image; every kernel weight and bias
+	// written once per batch, blocks' error kernels too; in tied mode one
+	// message of k² values per kernel slice W_{ij} to the state map that
+	// uses it). Bias gradients (Σe) are additions, not counted.
 	Learn Counts
 }
 
-// Phases returns the analytic counts of each part of a run for a
+// PhasesOf returns the analytic counts of each part of a run of g for a
 // mini-batch of batch images (only Learn depends on it).
-func (n Network) Phases(mode Mode, batch int, tied bool) (Phases, error) {
-	if err := n.Validate(); err != nil {
+func PhasesOf(g *graph.Graph, mode Mode, batch int, tied bool) (Phases, error) {
+	if err := check(g); err != nil {
 		return Phases{}, err
 	}
 	if batch < 1 {
 		return Phases{}, fmt.Errorf("hwsim: batch %d", batch)
 	}
-	c, err := n.Circuit(mode, 32)
+	c, err := CircuitOf(g, mode, 32)
 	if err != nil {
 		return Phases{}, err
 	}
-	L := n.top()
 	var ph Phases
 
 	// One step.
@@ -206,69 +322,100 @@ func (n Network) Phases(mode Mode, batch int, tied bool) (Phases, error) {
 	}
 	for _, p := range c.Populations {
 		s.SynapticOps += p.SynapticOps
+		if len(p.Name) > 2 && p.Name[:2] == "h." {
+			s.NeuronUpdates += int64(p.Neurons)
+		}
 	}
-	for l := 0; l <= L; l++ {
-		units := int64(n.ch(l)) * int64(n.area(l))
-		if l < L {
+	for l, ly := range g.Layers {
+		units := int64(ly.Maps) * int64(area(g, l))
+		if !g.Top(l) {
 			s.NeuronUpdates += units // error maps
 		}
-		if l >= 1 || mode == Denoise {
+		if !ly.Image || mode == Denoise {
 			s.NeuronUpdates += units // free state maps
 		}
 	}
 	ph.Step = s
 
 	// Initialisation (one image).
-	in := Counts{Images: 1, Steps: int64(L - 1), Barriers: int64(L - 1)}
-	in.NeuronUpdates = int64(n.ch(L))*int64(n.area(L)) + int64(n.ch(0))*int64(n.area(0))
-	for l := L - 1; l >= 1; l-- {
-		units := int64(n.ch(l)) * int64(n.area(l))
-		in.SynapticOps += n.macs(l + 1)
-		in.Messages += int64(n.ch(l+1))*int64(n.ch(l)) + int64(n.ch(l))
-		in.Values += int64(n.ch(l+1))*int64(n.ch(l))*int64(n.area(l+1)) + units
+	order, _ := g.TopDown()
+	depth := make([]int, len(g.Layers)) // sequential steps to set layer l
+	in := Counts{Images: 1}
+	for _, l := range order {
+		ly := g.Layers[l]
+		units := int64(ly.Maps) * int64(area(g, l))
+		if g.Top(l) || ly.Image {
+			in.NeuronUpdates += units
+			continue
+		}
+		for _, si := range g.Above(l) {
+			from := g.Synapses[si].From
+			depth[l] = max(depth[l], depth[from]+1)
+			in.SynapticOps += synapseMACs(g, si)
+			in.Messages += int64(g.Layers[from].Maps) * int64(ly.Maps)
+			in.Values += int64(g.Layers[from].Maps) * int64(ly.Maps) * int64(area(g, from))
+		}
+		in.Messages += int64(ly.Maps)
+		in.Values += units
 		in.NeuronUpdates += 2 * units // error maps predict, state maps take the prediction
+		in.Steps = max(in.Steps, int64(depth[l]))
 	}
+	in.Barriers = in.Steps
 	ph.Init = in
 
 	// Readout (one image).
-	ph.Readout = Counts{
-		Images: 1, Steps: 1, Barriers: 1,
-		SynapticOps:   n.macs(1),
-		Messages:      int64(n.ch(1)) * int64(n.ch(0)),
-		Values:        int64(n.ch(1)) * int64(n.ch(0)) * int64(n.area(1)),
-		NeuronUpdates: int64(n.ch(0)) * int64(n.area(0)),
-	}
-
-	// Learning (one batch).
-	lr := Counts{Images: int64(batch), WeightUpdates: int64(n.KernelWeights() + n.Biases())}
-	for l := 1; l <= L; l++ {
-		lr.SynapticOps += int64(batch) * n.macs(l)
-		if tied {
-			lr.WeightTransportMsgs += int64(n.ch(l)) * int64(n.ch(l-1))
+	rd := Counts{Images: 1, Steps: 1, Barriers: 1}
+	for l, ly := range g.Layers {
+		if !ly.Image {
+			continue
+		}
+		rd.NeuronUpdates += int64(ly.Maps) * int64(area(g, l))
+		for _, si := range g.Above(l) {
+			from := g.Synapses[si].From
+			rd.SynapticOps += synapseMACs(g, si)
+			rd.Messages += int64(g.Layers[from].Maps) * int64(ly.Maps)
+			rd.Values += int64(g.Layers[from].Maps) * int64(ly.Maps) * int64(area(g, from))
 		}
 	}
-	if tied {
-		lr.WeightTransportValues = int64(n.KernelWeights())
+	ph.Readout = rd
+
+	// Learning (one batch).
+	lr := Counts{Images: int64(batch), WeightUpdates: int64(KernelWeights(g) + Biases(g))}
+	for si, syn := range g.Synapses {
+		lr.SynapticOps += int64(batch) * synapseMACs(g, si)
+		if syn.Block != nil {
+			lr.WeightUpdates += int64(blockWeights(g, syn)) // the error kernels
+			continue
+		}
+		if tied {
+			lr.WeightTransportMsgs += int64(g.Layers[syn.From].Maps) * int64(g.Layers[syn.To].Maps)
+			lr.WeightTransportValues += int64(g.Layers[syn.From].Maps) * int64(g.Layers[syn.To].Maps) * int64(syn.Kernel*syn.Kernel)
+		}
 	}
 	ph.Learn = lr
 	return ph, nil
 }
 
-// InferenceCounts returns the counts of one image's inference: Init, then
-// steps Steps (under Denoise the first with z[0] clamped), then Readout.
-func (n Network) InferenceCounts(steps int, mode Mode) (Counts, error) {
+// InferenceCounts returns the counts of one image's inference on g: Init,
+// then steps Steps (under Denoise the first with z[0] clamped), then
+// Readout.
+func InferenceCounts(g *graph.Graph, steps int, mode Mode) (Counts, error) {
 	if steps < 1 {
 		return Counts{}, fmt.Errorf("hwsim: %d steps", steps)
 	}
-	ph, err := n.Phases(mode, 1, true)
+	ph, err := PhasesOf(g, mode, 1, true)
 	if err != nil {
 		return Counts{}, err
 	}
 	c := ph.Init.Add(ph.Step.Scale(int64(steps))).Add(ph.Readout)
 	c.Images = 1
 	if mode == Denoise {
-		// Step 1 leaves z[0] clamped.
-		c.NeuronUpdates -= int64(n.ch(0)) * int64(n.area(0))
+		// Step 1 leaves the image clamped.
+		for l, ly := range g.Layers {
+			if ly.Image {
+				c.NeuronUpdates -= int64(ly.Maps) * int64(area(g, l))
+			}
+		}
 	}
 	name := "reconstruction"
 	if mode == Denoise {
@@ -279,14 +426,14 @@ func (n Network) InferenceCounts(steps int, mode Mode) (Counts, error) {
 }
 
 // TrainingCounts returns the counts of one training mini-batch of batch
-// images: for every image Init and steps Steps with z[0] clamped (no
-// readout), then Learn. Divide by Images (Cost.EnergyPerImage) for the
-// cost per training image.
-func (n Network) TrainingCounts(steps, batch int, tied bool) (Counts, error) {
+// images on g: for every image Init and steps Steps with z[0] clamped (no
+// readout), then Learn. Divide by Images (Cost.EnergyPerImage) for the cost
+// per training image.
+func TrainingCounts(g *graph.Graph, steps, batch int, tied bool) (Counts, error) {
 	if steps < 1 {
 		return Counts{}, fmt.Errorf("hwsim: %d steps", steps)
 	}
-	ph, err := n.Phases(Reconstruct, batch, tied)
+	ph, err := PhasesOf(g, Reconstruct, batch, tied)
 	if err != nil {
 		return Counts{}, err
 	}

@@ -4,18 +4,20 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/convngc/convngc/ngc/graph"
 )
 
 func TestPaperNetworkCircuit(t *testing.T) {
 	n := PaperNetwork()
-	if n.KernelWeights() != 9225 || n.Biases() != 63 {
-		t.Fatalf("%d kernel weights and %d biases, want 9,225 and 63", n.KernelWeights(), n.Biases())
+	if KernelWeights(n) != 9225 || Biases(n) != 63 {
+		t.Fatalf("%d kernel weights and %d biases, want 9,225 and 63", KernelWeights(n), Biases(n))
 	}
 	for _, tc := range []struct {
 		mode  Mode
 		links int
 	}{{Reconstruct, 2173}, {Denoise, 2176}} {
-		c, err := n.Circuit(tc.mode, 16)
+		c, err := CircuitOf(n, tc.mode, 16)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,18 +51,18 @@ func TestPaperNetworkCircuit(t *testing.T) {
 
 // bruteMACs counts the multiply-accumulates of one image step by walking
 // the loops of the two convolutions of every layer, padding taps included.
-func bruteMACs(n Network) int64 {
+func bruteMACs(g *graph.Graph) int64 {
 	var macs int64
-	for l := 1; l <= n.top(); l++ {
-		up, low := n.ch(l), n.ch(l-1)
-		side := n.Sizes[n.top()-l]
+	for _, syn := range g.Synapses {
+		up, low := g.Layers[syn.From].Maps, g.Layers[syn.To].Maps
+		side, k := g.Layers[syn.From].Size, syn.Kernel
 		// Prediction: transposed convolution, every input pixel of every
 		// upper map scatters k×k taps into every lower map.
 		for i := 0; i < up; i++ {
 			for y := 0; y < side; y++ {
 				for x := 0; x < side; x++ {
 					for j := 0; j < low; j++ {
-						macs += int64(n.Kernel * n.Kernel)
+						macs += int64(k * k)
 					}
 				}
 			}
@@ -71,8 +73,8 @@ func bruteMACs(n Network) int64 {
 			for y := 0; y < side; y++ {
 				for x := 0; x < side; x++ {
 					for j := 0; j < low; j++ {
-						for ky := 0; ky < n.Kernel; ky++ {
-							for kx := 0; kx < n.Kernel; kx++ {
+						for ky := 0; ky < k; ky++ {
+							for kx := 0; kx < k; kx++ {
 								macs++
 							}
 						}
@@ -86,7 +88,7 @@ func bruteMACs(n Network) int64 {
 
 func TestPaperStepCounts(t *testing.T) {
 	n := PaperNetwork()
-	ph, err := n.Phases(Reconstruct, 1, true)
+	ph, err := PhasesOf(n, Reconstruct, 1, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +108,7 @@ func TestPaperStepCounts(t *testing.T) {
 	if s.Messages != 2173 || s.Values != 301_912 {
 		t.Errorf("%d messages with %d values per step, want 2,173 and 301,912", s.Messages, s.Values)
 	}
-	d, err := n.Phases(Denoise, 1, true)
+	d, err := PhasesOf(n, Denoise, 1, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,11 +119,11 @@ func TestPaperStepCounts(t *testing.T) {
 
 func TestInferenceAndTrainingCounts(t *testing.T) {
 	n := PaperNetwork()
-	ph, err := n.Phases(Reconstruct, 500, true)
+	ph, err := PhasesOf(n, Reconstruct, 500, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := n.InferenceCounts(60, Reconstruct)
+	c, err := InferenceCounts(n, 60, Reconstruct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +135,7 @@ func TestInferenceAndTrainingCounts(t *testing.T) {
 	if ph.Init.SynapticOps != 5400+43200+288000 || ph.Readout.SynapticOps != 172800 {
 		t.Errorf("init %d and readout %d synaptic ops", ph.Init.SynapticOps, ph.Readout.SynapticOps)
 	}
-	dn, err := n.InferenceCounts(60, Denoise)
+	dn, err := InferenceCounts(n, 60, Denoise)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +143,7 @@ func TestInferenceAndTrainingCounts(t *testing.T) {
 		t.Errorf("denoising adds %d unit updates, want %d (z[0] free in steps 2..60)", got, want)
 	}
 
-	tr, err := n.TrainingCounts(60, 500, true)
+	tr, err := TrainingCounts(n, 60, 500, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +154,7 @@ func TestInferenceAndTrainingCounts(t *testing.T) {
 	if tr.SynapticOps != 500*perImage {
 		t.Errorf("training synaptic ops %d, want %d", tr.SynapticOps, 500*perImage)
 	}
-	un, err := n.TrainingCounts(60, 500, false)
+	un, err := TrainingCounts(n, 60, 500, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,28 +163,80 @@ func TestInferenceAndTrainingCounts(t *testing.T) {
 	}
 }
 
-func TestNetworkValidate(t *testing.T) {
-	for _, n := range []Network{
-		{Channels: []int{3}, Sizes: []int{32}, Kernel: 3},
-		{Channels: []int{10, 3}, Sizes: []int{2}, Kernel: 3},
-		{Channels: []int{10, 3}, Sizes: []int{2, 5}, Kernel: 3},
-		{Channels: []int{10, 0}, Sizes: []int{2, 4}, Kernel: 3},
-		{Channels: []int{10, 3}, Sizes: []int{2, 4}, Kernel: 0},
-	} {
-		if err := n.Validate(); err == nil {
-			t.Errorf("%+v validated", n)
-		}
-		if _, err := n.Circuit(Reconstruct, 32); err == nil {
-			t.Errorf("%+v built a circuit", n)
-		}
-		if _, err := n.InferenceCounts(60, Reconstruct); err == nil {
-			t.Errorf("%+v counted", n)
-		}
+func TestCountsRefuseBadInput(t *testing.T) {
+	bad := &graph.Graph{Layers: []graph.Layer{{Maps: 3, Size: 32, Image: true}}}
+	if _, err := CircuitOf(bad, Reconstruct, 32); err == nil {
+		t.Error("a one-layer graph built a circuit")
 	}
-	if _, err := PaperNetwork().InferenceCounts(0, Reconstruct); err == nil {
+	if _, err := InferenceCounts(bad, 60, Reconstruct); err == nil {
+		t.Error("a one-layer graph was counted")
+	}
+	if _, err := CircuitOf(nil, Reconstruct, 32); err == nil {
+		t.Error("no graph built a circuit")
+	}
+	if _, err := CircuitOf(PaperNetwork(), Reconstruct, 40); err == nil {
+		t.Error("40 bits per value accepted")
+	}
+	if _, err := InferenceCounts(PaperNetwork(), 0, Reconstruct); err == nil {
 		t.Error("0 steps counted")
 	}
-	if _, err := PaperNetwork().TrainingCounts(60, 0, true); err == nil {
+	if _, err := TrainingCounts(PaperNetwork(), 60, 0, true); err == nil {
 		t.Error("batch 0 counted")
+	}
+}
+
+// TestGraphCircuits: a skip synapse adds its links and operations; a
+// residual block's intermediate maps are populations of their own.
+func TestGraphCircuits(t *testing.T) {
+	paper := PaperNetwork()
+	skip := paper.Clone()
+	skip.Synapses = append(skip.Synapses, graph.Synapse{From: 2, To: 0, Kernel: 5, Stride: 4})
+	base, err := CircuitOf(paper, Reconstruct, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSkip, err := CircuitOf(skip, Reconstruct, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 20 maps of layer 2 send φ to the 3 image error maps, which answer.
+	if got := len(withSkip.Links) - len(base.Links); got != 2*20*3 {
+		t.Errorf("a skip synapse 2→0 added %d links, want %d", got, 2*20*3)
+	}
+	bs, _ := PhasesOf(paper, Reconstruct, 1, true)
+	ss, _ := PhasesOf(skip, Reconstruct, 1, true)
+	if got, want := ss.Step.SynapticOps-bs.Step.SynapticOps, 2*int64(20*3*25*8*8); got != want {
+		t.Errorf("the skip synapse adds %d synaptic ops per step, want %d", got, want)
+	}
+	if KernelWeights(skip) != 9225+20*3*25 || Biases(skip) != 63 {
+		t.Errorf("skip graph: %d weights, %d biases", KernelWeights(skip), Biases(skip))
+	}
+
+	res, err := graph.Residual(paper, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := CircuitOf(res, Reconstruct, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hMaps := 0
+	for _, p := range rc.Populations {
+		if strings.HasPrefix(p.Name, "h.") {
+			hMaps++
+		}
+	}
+	// Four blocks of three 8-map stages and a last stage of the lower layer's maps.
+	if want := 4*3*8 + (25 + 20 + 15 + 3); hMaps != want {
+		t.Errorf("%d intermediate maps, want %d", hMaps, want)
+	}
+	if _, err := rc.index(); err != nil {
+		t.Fatal(err)
+	}
+	if Biases(res) != 0 || KernelWeights(res) == 0 {
+		t.Errorf("residual graph: %d biases, %d weights", Biases(res), KernelWeights(res))
+	}
+	if _, err := InferenceCounts(res, 60, Denoise); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/convngc/convngc/hwsim"
 	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
+	"github.com/convngc/convngc/ngc/graph"
 )
 
 // The tests drive the populations the circuit package builds (an external
@@ -24,8 +25,9 @@ func tinyConfig() ngc.Config {
 }
 
 // tinyNetwork is tinyConfig's network for the mapping.
-func tinyNetwork() hwsim.Network {
-	return hwsim.Network{Channels: []int{3, 5, 4, 3}, Sizes: []int{2, 4, 8, 16}, Kernel: 3}
+func tinyNetwork() *graph.Graph {
+	g, _ := graph.Chain([]int{3, 5, 4, 3}, 16, 3, 2, false)
+	return g
 }
 
 func images(n, size int, seed uint64) []float32 {
@@ -66,7 +68,7 @@ type rig struct {
 	n   int
 }
 
-func newRig(t *testing.T, m *ngc.Model, net hwsim.Network, arch string, B int, task ngc.Task, learn bool, cfg hwsim.EngineConfig) *rig {
+func newRig(t *testing.T, m *ngc.Model, net *graph.Graph, arch string, B int, task ngc.Task, learn bool, cfg hwsim.EngineConfig) *rig {
 	t.Helper()
 	c, err := circuit.FromModel(m)
 	if err != nil {
@@ -76,7 +78,7 @@ func newRig(t *testing.T, m *ngc.Model, net hwsim.Network, arch string, B int, t
 	if task == ngc.Denoise {
 		mode = hwsim.Denoise
 	}
-	hc, err := net.Circuit(mode, 32)
+	hc, err := hwsim.CircuitOf(net, mode, 32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +280,7 @@ func TestHwsimCountsMatchPaperNetwork(t *testing.T) {
 		if task == ngc.Denoise {
 			mode = hwsim.Denoise
 		}
-		ph, err := net.Phases(mode, B, true)
+		ph, err := hwsim.PhasesOf(net, mode, B, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +288,7 @@ func TestHwsimCountsMatchPaperNetwork(t *testing.T) {
 		if got, want := strip(res.Init), strip(ph.Init.Scale(B)); got != want {
 			t.Errorf("%v: initialisation counts\n got %+v\nwant %+v", task, got, want)
 		}
-		c0, a0 := int64(net.Channels[len(net.Channels)-1]), int64(net.Sizes[len(net.Sizes)-1]*net.Sizes[len(net.Sizes)-1])
+		c0, a0 := int64(net.Layers[0].Maps), int64(net.Layers[0].Size*net.Layers[0].Size)
 		for s := 1; s <= T; s++ {
 			want := strip(ph.Step.Scale(B))
 			if task == ngc.Reconstruct && s >= 2 {
@@ -303,7 +305,7 @@ func TestHwsimCountsMatchPaperNetwork(t *testing.T) {
 		if res.Steps[0].SynapticOps != B*1018800 {
 			t.Errorf("%v: %d synaptic ops in step 1, want %d (paper network)", task, res.Steps[0].SynapticOps, B*1018800)
 		}
-		if res.Inference.Barriers != B*int64(T+len(net.Channels)-2+1) {
+		if res.Inference.Barriers != B*int64(T+len(net.Layers)-2+1) {
 			t.Errorf("%v: %d barriers, want one per image per hardware step", task, res.Inference.Barriers)
 		}
 		if !learn {
@@ -311,8 +313,8 @@ func TestHwsimCountsMatchPaperNetwork(t *testing.T) {
 		}
 		want := strip(ph.Learn)
 		var wtv int64
-		for k := 1; k < len(net.Channels); k++ {
-			up, lo := int64(net.Channels[k-1]), int64(net.Channels[k])
+		for _, syn := range net.Synapses {
+			up, lo := int64(net.Layers[syn.From].Maps), int64(net.Layers[syn.To].Maps)
 			wtv += up * lo * up * 9
 		}
 		want.WeightTransportValues = wtv
@@ -445,7 +447,8 @@ func TestHwsimBadInput(t *testing.T) {
 		t.Errorf("a batch without initial values: %v", err)
 	}
 	a, _ := hwsim.Load("cpu")
-	hc, _ := hwsim.Network{Channels: []int{3, 3}, Sizes: []int{8, 16}, Kernel: 3}.Circuit(hwsim.Reconstruct, 32)
+	small, _ := graph.Chain([]int{3, 3}, 16, 3, 2, false)
+	hc, _ := hwsim.CircuitOf(small, hwsim.Reconstruct, 32)
 	mp, err := hwsim.Map(hc, a, hwsim.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -484,7 +487,8 @@ func TestHwsimBadInput(t *testing.T) {
 func ExampleEngine() {
 	m, _ := ngc.New(ngc.Config{Channels: []int{3, 5, 4, 3}, ImageSize: 16, Steps: 8, Batch: 2, Seed: 5})
 	c, _ := circuit.FromModel(m)
-	hc, _ := hwsim.Network{Channels: []int{3, 5, 4, 3}, Sizes: []int{2, 4, 8, 16}, Kernel: 3}.Circuit(hwsim.Reconstruct, 32)
+	g, _ := graph.Chain([]int{3, 5, 4, 3}, 16, 3, 2, false)
+	hc, _ := hwsim.CircuitOf(g, hwsim.Reconstruct, 32)
 	arch, _ := hwsim.Load("loihi2")
 	mp, _ := hwsim.Map(hc, arch, hwsim.Options{})
 	x := smooth(2, 16, 1)

@@ -157,7 +157,14 @@ func (m *Model) Synapse(si int) Synapses { return m.syn[si] }
 // moments and step count a caller may read or set (the actor runtime hands
 // them to its populations and back).
 func (m *Model) Optimizers(l int) (w, bias, e optim.Optimizer) {
-	o := m.opt[l-1]
+	return m.SynapseOptimizers(l - 1)
+}
+
+// SynapseOptimizers returns the live optimisers of plain synapse si of the
+// graph: of W, of the biases it holds (nil when it holds none) and, when
+// untied, of E (nil otherwise).
+func (m *Model) SynapseOptimizers(si int) (w, bias, e optim.Optimizer) {
+	o := m.opt[si]
 	return o.w, o.b, o.e
 }
 

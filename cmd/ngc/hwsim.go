@@ -127,7 +127,7 @@ func runHwsim(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	hc, err := hwCircuit(c, ngc.Reconstruct)
+	hc, err := hwsim.CircuitOf(c.Graph, hwsim.Reconstruct, 32)
 	if err != nil {
 		return err
 	}
@@ -285,65 +285,6 @@ func parseJitter(s string) (frac, seconds float64, err error) {
 		return 0, 0, fmt.Errorf("hwsim: --jitter %q must be a fraction ≥ 0 or a duration such as 50ns", s)
 	}
 	return 0, d.Seconds(), nil
-}
-
-// hwCircuit describes a circuit's populations and links for hwsim.Map: per
-// image sizes, the kernels each population owns and the multiply-accumulates
-// it does per step, and one link per (sender, receiver) pair the runtime's
-// routing joins by φ(z), state and error messages. Populations are listed
-// from the top layer down (state maps below their layer's error maps), so
-// linked maps land on neighbouring cores.
-func hwCircuit(c *circuit.Circuit, task ngc.Task) (hwsim.Circuit, error) {
-	g := c.Graph
-	var hc hwsim.Circuit
-	area := func(l int) int { return g.Layers[l].Size * g.Layers[l].Size }
-	pop := func(ref neuron.Ref) hwsim.Population {
-		p := hwsim.Population{Name: ref.String(), Neurons: area(ref.Layer), Bits: 32}
-		for _, s := range g.Synapses {
-			k := s.Kernel * s.Kernel
-			if ref.Role == neuron.ErrorRole && s.To == ref.Layer {
-				p.Synapses += g.Layers[s.From].Maps * k
-				p.SynapticOps += int64(g.Layers[s.From].Maps) * int64(k) * int64(area(s.From))
-			}
-			if ref.Role == neuron.StateRole && s.From == ref.Layer {
-				p.Synapses += g.Layers[s.To].Maps * k
-				p.SynapticOps += int64(g.Layers[s.To].Maps) * int64(k) * int64(area(s.From))
-			}
-		}
-		return p
-	}
-	var refs []neuron.Ref
-	for l := len(g.Layers) - 1; l >= 0; l-- {
-		if !g.Top(l) {
-			for j := 0; j < g.Layers[l].Maps; j++ {
-				refs = append(refs, neuron.Ref{Role: neuron.ErrorRole, Layer: l, Index: j})
-			}
-		}
-		for i := 0; i < g.Layers[l].Maps; i++ {
-			refs = append(refs, neuron.Ref{Role: neuron.StateRole, Layer: l, Index: i})
-		}
-	}
-	seen := map[[2]neuron.Ref]bool{}
-	for _, r := range refs {
-		hc.Populations = append(hc.Populations, pop(r))
-		kinds := []neuron.Kind{neuron.KindPhi, neuron.KindState}
-		if r.Role == neuron.ErrorRole {
-			kinds = []neuron.Kind{neuron.KindError}
-		}
-		for _, k := range kinds {
-			for _, to := range c.Receivers(k, r, task, false) {
-				if seen[[2]neuron.Ref{r, to}] {
-					continue
-				}
-				seen[[2]neuron.Ref{r, to}] = true
-				hc.Links = append(hc.Links, hwsim.Link{From: r.String(), To: to.String(), ValuesPerMsg: area(r.Layer)})
-			}
-		}
-	}
-	if len(hc.Populations) == 0 {
-		return hc, fmt.Errorf("hwsim: the circuit has no populations")
-	}
-	return hc, nil
 }
 
 // newEngine builds fresh populations of c and a virtual-time engine over them.
