@@ -213,6 +213,9 @@ func (s *Session) control(ctx context.Context, what string, batch int) error {
 // asks every actor to do the same with what it last sent.
 func (s *Session) resendRound(ctx context.Context, batch int) error {
 	s.resends.Add(1)
+	if s.o.onResend != nil {
+		s.o.onResend(batch)
+	}
 	for _, m := range s.fed {
 		if err := s.publishTagged(m.kind, m.ref, "coordinator", tagResent(m.batch, 0), m.data); err != nil {
 			return err

@@ -47,6 +47,7 @@ type options struct {
 	async       *AsyncConfig
 	skipTops    int
 	onStep      func(step, steps int)
+	onResend    func(batch int)
 	delay       func(from, to neuron.Ref) time.Duration
 }
 
@@ -103,6 +104,10 @@ func SkipTops(n int) Option { return func(o *options) { o.skipTops = n } }
 // has reported a step of the mini-batch in flight (a version, in async
 // mode): step runs from 1 to steps.
 func StepProgress(f func(step, steps int)) Option { return func(o *options) { o.onStep = f } }
+
+// OnResend calls f from RunBatch's goroutine whenever a synchronous batch
+// that stalled for half the timeout starts a resend round (see RunBatch).
+func OnResend(f func(batch int)) Option { return func(o *options) { o.onResend = f } }
 
 // Session is a started circuit: the actors this process hosts, subscribed
 // on a bus, and (unless Worker) the coordinator that feeds mini-batches and

@@ -24,7 +24,12 @@ func (co *coordinator) run(ctx context.Context) error {
 	}
 	batchNo := 0
 	opts = append(opts, circuit.Placed(co.man.Placement, co.cfg.node), circuit.TopSeed(co.cfg.seed), circuit.SkipTops(co.done),
-		circuit.StepProgress(func(step, steps int) { co.stepDone(batchNo, step, steps) }))
+		circuit.StepProgress(func(step, steps int) { co.stepDone(batchNo, step, steps) }),
+		circuit.OnResend(func(int) {
+			co.cfg.metrics.resent(co.cfg.node)
+			co.log.Warn(fmt.Sprintf("mini-batch %d made no progress for %v: every actor sends again what it last sent", batchNo, co.cfg.timeout/2),
+				"batch", batchNo)
+		}))
 	// A worker's own report of its failure ends the run at once.
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -27,6 +27,7 @@ import (
 //	ngc_steps_total                                                   circuit steps completed (rate: steps/s)
 //	ngc_batch, ngc_batches, ngc_step, ngc_steps                       progress: batch b of B, step t of T
 //	ngc_images_total                                                  images done
+//	ngc_resend_rounds_total                                           stalled mini-batches repaired by a resend round
 //	ngc_energy{layer}                                                 last batch's final energy per image, by layer
 //	ngc_input_lag{role}                                               histogram of the async input lag (versions)
 //	ngc_heartbeat_age_seconds{peer}                                   coordinator: time since each node's heartbeat
@@ -41,6 +42,7 @@ type Metrics struct {
 	images   *prometheus.CounterVec
 	energy   *prometheus.GaugeVec
 	lag      *prometheus.HistogramVec
+	resends  *prometheus.CounterVec
 
 	mu       sync.Mutex
 	node     string
@@ -62,9 +64,10 @@ func NewMetrics() *Metrics {
 	m.step = gauge("ngc_step", "Step of the mini-batch in flight.")
 	m.stepsPer = gauge("ngc_steps", "Steps per mini-batch (T, or the async budget).")
 	m.energy = gauge("ngc_energy", "Final energy per image of the last mini-batch, by layer.", "layer")
+	m.resends = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ngc_resend_rounds_total", Help: "Stalled mini-batches repaired by a resend round."}, []string{"node"})
 	m.lag = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ngc_input_lag", Help: "Version lag of the inputs async actors used.",
 		Buckets: []float64{0, 1, 2, 3, 5, 8, 13, 21, 34, 55}}, []string{"node", "role"})
-	m.reg.MustRegister(m.steps, m.images, m.batch, m.batches, m.step, m.stepsPer, m.energy, m.lag, (*busCollector)(m),
+	m.reg.MustRegister(m.steps, m.images, m.resends, m.batch, m.batches, m.step, m.stepsPer, m.energy, m.lag, (*busCollector)(m),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -107,6 +110,13 @@ func (m *Metrics) stepDone(node string, b, t, of, batches int) {
 	m.batches.WithLabelValues(node).Set(float64(batches))
 	m.step.WithLabelValues(node).Set(float64(t))
 	m.stepsPer.WithLabelValues(node).Set(float64(of))
+}
+
+// resent counts a resend round.
+func (m *Metrics) resent(node string) {
+	if m != nil {
+		m.resends.WithLabelValues(node).Inc()
+	}
 }
 
 // imagesDone counts images whose mini-batch is complete.
