@@ -13,6 +13,13 @@ import (
 // refuses a manifest of another version (run the same build everywhere).
 const ManifestVersion = 2 // 2: Params carry the Adam state
 
+// Bounds of a manifest a worker accepts: a map message must fit a frame
+// (bus.Limits caps payloads below 2 GiB), and no circuit has more maps.
+const (
+	maxMapFloats = 1 << 29
+	maxMaps      = 1 << 16
+)
+
 // Manifest is what the coordinator hands every worker of a run: everything
 // a worker needs to build its share of the circuit.
 type Manifest struct {
@@ -63,6 +70,16 @@ func (m *Manifest) check() error {
 	}
 	if err := m.Circuit().Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrManifest, err)
+	}
+	// Every map message is one frame: bound what a manifest can make a
+	// worker allocate by what a frame can carry.
+	for l, ly := range m.Graph.Layers {
+		if m.Batch > maxMapFloats || ly.Size > 1<<15 {
+			return fmt.Errorf("%w: batch %d, layer %d of %d×%d pixels", ErrManifest, m.Batch, l, ly.Size, ly.Size)
+		}
+		if floats := int64(m.Batch) * int64(ly.Size) * int64(ly.Size); floats > maxMapFloats || ly.Maps > maxMaps {
+			return fmt.Errorf("%w: layer %d has %d maps of %d floats per mini-batch (at most %d maps of %d floats)", ErrManifest, l, ly.Maps, floats, maxMaps, maxMapFloats)
+		}
 	}
 	if _, err := m.Config.Resolve(); err != nil {
 		return fmt.Errorf("%w: %v", ErrManifest, err)
