@@ -190,6 +190,16 @@ func TestCoordinatorSaysWhatIsWrong(t *testing.T) {
 	}
 	wait(`refused a worker`)
 	wait(`node=stranger`)
+	// A worker of another build (another manifest version) is refused too.
+	nc := connect(t, srv.ClientURL()).Conn()
+	reply, err := nc.Request("talk.ctl.deploy.manifest", []byte(`{"node":"w","instance":"old build","version":1}`), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deploy.DecodeManifest(reply.Data); !errors.Is(err, deploy.ErrRefused) || !strings.Contains(err.Error(), "version 1") {
+		t.Errorf("a worker of manifest version 1: %v", err)
+	}
+	wait(`worker="old build"`)
 	done := worker(ctx, connect(t, srv.ClientURL()), "talk", "w")
 	if err := <-ran; err != nil {
 		t.Fatalf("run: %v\n%s", err, log.String())
