@@ -196,6 +196,9 @@ func Load(path string) (Model, error) {
 func FromCheckpoint(f *safetensors.File) (Model, error) { return fromFile(f) }
 
 func fromFile(f *safetensors.File) (Model, error) {
+	if err := f.CheckFinite(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+	}
 	if f.Metadata[metaFormat] != formatName {
 		return nil, fmt.Errorf("%w: format %q, want %q", ErrCheckpoint, f.Metadata[metaFormat], formatName)
 	}

@@ -1,7 +1,9 @@
 package circuit
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -28,9 +30,32 @@ func LoadPlacement(path string) (*Placement, error) {
 	if err != nil {
 		return nil, fmt.Errorf("circuit: %w", err)
 	}
-	var p Placement
-	if err := json.Unmarshal(b, &p); err != nil {
+	p, err := ParsePlacement(b)
+	if err != nil {
 		return nil, fmt.Errorf("circuit: placement %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// ErrPlacement reports a placement that is not valid JSON of the expected
+// form.
+var ErrPlacement = errors.New("circuit: invalid placement")
+
+// ParsePlacement decodes a placement from JSON, {"nodes": {"NODE":
+// ["PATTERN", ...], ...}}, refusing unknown fields and trailing data. Whether
+// it covers a graph is Assign's to say.
+func ParsePlacement(b []byte) (*Placement, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var p Placement
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrPlacement, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data", ErrPlacement)
+	}
+	if len(p.Nodes) == 0 {
+		return nil, fmt.Errorf("%w: no nodes", ErrPlacement)
 	}
 	return &p, nil
 }

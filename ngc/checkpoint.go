@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -135,6 +136,9 @@ func fromSafetensors(f *safetensors.File) (*Model, error) {
 	if f.Metadata[metaFormat] != formatName {
 		return nil, fmt.Errorf("%w: format %q, want %q", ErrCheckpoint, f.Metadata[metaFormat], formatName)
 	}
+	if err := f.CheckFinite(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+	}
 	var cfg Config
 	if err := json.Unmarshal([]byte(f.Metadata[metaConfig]), &cfg); err != nil {
 		return nil, fmt.Errorf("%w: config: %v", ErrCheckpoint, err)
@@ -146,6 +150,14 @@ func fromSafetensors(f *safetensors.File) (*Model, error) {
 	updates, err := strconv.Atoi(f.Metadata[metaUpdates])
 	if err != nil || updates < 0 {
 		return nil, fmt.Errorf("%w: updates %q", ErrCheckpoint, f.Metadata[metaUpdates])
+	}
+	// Refuse a config the file cannot fill before allocating it.
+	values := 0
+	for _, t := range f.Tensors {
+		values += len(t.Data)
+	}
+	if need := paramCount(rc); need > values {
+		return nil, fmt.Errorf("%w: the config needs %d parameters, the file holds %d values", ErrCheckpoint, need, values)
 	}
 	m := newEmpty(rc)
 	byName := make(map[string]safetensors.Tensor, len(f.Tensors))
@@ -189,4 +201,34 @@ func fromSafetensors(f *safetensors.File) (*Model, error) {
 		return nil, fmt.Errorf("%w: %d tensors not part of a model of %d layers and %d synapses", ErrCheckpoint, len(f.Tensors)-used, len(rc.Graph.Layers), len(rc.Graph.Synapses))
 	}
 	return m, nil
+}
+
+// paramCount returns the number of parameters a resolved config's model
+// has, without allocating them (capped at math.MaxInt32 for absurd configs).
+func paramCount(rc Config) int {
+	g := rc.Graph
+	n := 0
+	add := func(v int64) {
+		n = int(min(int64(n)+v, math.MaxInt32))
+	}
+	for _, s := range g.Synapses {
+		up, low := int64(g.Layers[s.From].Maps), int64(g.Layers[s.To].Maps)
+		if s.Block != nil {
+			geo, err := s.Block.Geometry(g.Layers[s.From], g.Layers[s.To], 1)
+			if err != nil {
+				return math.MaxInt32
+			}
+			for k, sg := range geo {
+				kk := int64(s.Block.Stages[k].Kernel)
+				add(2 * int64(sg.InMaps) * int64(sg.OutMaps) * kk * kk)
+			}
+			continue
+		}
+		k := int64(s.Kernel)
+		add(up * low * k * k)
+		if rc.Untied {
+			add(up * low * k * k)
+		}
+	}
+	return n
 }

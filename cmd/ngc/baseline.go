@@ -67,19 +67,27 @@ func runBaselineTrain(ctx context.Context, e *env, args []string) error {
 	noise := fs.Float64("noise-std", 0, "conv-dae: std of the training noise on [0,1] pixels (0: 0.1)")
 	seed := fs.Uint64("seed", 1, "seed of initialisation, shuffling and noise")
 	from := fs.String("from", "", "start a new job from this trained baseline (its config is kept: model flags are refused)")
-	jf.register(fs, "")
+	jf.register(fs, "<model>.safetensors")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if jf.out == "" { // the model's name: conv-ae, conv-dae, ngc or pcn
-		name := *kind
-		switch {
-		case *pcn || name == "pcn":
-			name = "pcn"
-		case name == "ngc-fc":
-			name = "ngc"
-		}
-		jf.out = name + ".safetensors"
+	name := *kind // the model's name: conv-ae, conv-dae, ngc or pcn
+	switch {
+	case *pcn || name == "pcn":
+		name = "pcn"
+	case name == "ngc-fc":
+		name = "ngc"
+	}
+	jf.defaultOut = name + ".safetensors"
+	if err := checkRules("baseline train",
+		rule{"lr", *lr, *lr >= 0, "a positive learning rate, or 0 for the paper's"},
+		rule{"batch", *batch, *batch >= 0, "a mini-batch of at least 1 image, or 0 for the paper's"},
+		rule{"T", *steps, *steps >= 0, "at least 1 step, or 0 for 60"},
+		rule{"bn-momentum", *momentum, *momentum >= 0 && *momentum < 1, "a momentum in [0, 1), 0 for 0.99"},
+		rule{"noise-std", *noise, *noise >= 0, "a positive standard deviation, or 0 for 0.1"},
+		rule{"max-images", df.maxImages, df.maxImages >= 0, "0 (all) or more"},
+	); err != nil {
+		return err
 	}
 	defaultTask := ngc.Reconstruct
 	if *kind == "conv-dae" {
@@ -196,6 +204,13 @@ func runBaselineEval(ctx context.Context, e *env, args []string) error {
 	}
 	if *model == "" {
 		return fmt.Errorf("baseline eval: --model is required")
+	}
+	if err := checkRules("baseline eval",
+		rule{"noise-std", *noise, *noise > 0, "a positive standard deviation"},
+		rule{"batch", *batch, *batch >= 0, "0 (the model's) or more"},
+		rule{"max-images", df.maxImages, df.maxImages >= 0, "0 (all) or more"},
+	); err != nil {
+		return err
 	}
 	var t ngc.Task
 	switch *task {

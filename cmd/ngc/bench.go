@@ -112,8 +112,13 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *batch < 1 || *steps < 1 || *repeats < 1 {
-		return fmt.Errorf("bench: --batch, --T and --repeats must be positive")
+	if err := checkRules("bench",
+		rule{"batch", *batch, *batch >= 1, "at least 1 image"},
+		rule{"T", *steps, *steps >= 1, "at least 1 step"},
+		rule{"repeats", *repeats, *repeats >= 1, "at least 1"},
+		rule{"peak-time", *peakTime, *peakTime >= 0, "0 (no peak) or a duration"},
+	); err != nil {
+		return err
 	}
 	if *kernels != "" {
 		prev, err := tensor.UseTileKernels(*kernels)

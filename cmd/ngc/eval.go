@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"math"
 	"path/filepath"
 	"strings"
 
@@ -44,13 +43,13 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	if *model == "" {
 		return fmt.Errorf("eval: --model is required")
 	}
-	switch {
-	case *batch < 0:
-		return fmt.Errorf("eval: --batch %d: want 0 (the model's) or more", *batch)
-	case *clamp < 1:
-		return fmt.Errorf("eval: --clamp-steps %d: want at least 1", *clamp)
-	case math.IsNaN(*noise) || math.IsInf(*noise, 0) || *noise < 0:
-		return fmt.Errorf("eval: --noise-std %v: want 0 or more", *noise)
+	if err := checkRules("eval",
+		rule{"batch", *batch, *batch >= 0, "0 (the model's) or more"},
+		rule{"clamp-steps", *clamp, *clamp >= 1, "at least 1"},
+		rule{"noise-std", *noise, *noise > 0, "a positive standard deviation"},
+		rule{"max-images", df.maxImages, df.maxImages >= 0, "0 (all) or more"},
+	); err != nil {
+		return err
 	}
 	var t ngc.Task
 	switch *task {

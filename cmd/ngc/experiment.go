@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -52,7 +53,7 @@ func runExperiment(ctx context.Context, e *env, args []string) error {
 	fcLR := fs.Float64("fc-lr", 0.001, "NGC (fully connected) Adam step size")
 	fcBatch := fs.Int("fc-batch", 500, "NGC (fully connected) mini-batch")
 	trained := fs.StringToString("trained", nil, "already trained checkpoints, MODEL:DATASET=PATH,... (e.g. conv-ngc:cifar10=model.safetensors from a converged `ngc train` job): evaluated as that model's only trial instead of training it")
-	out := fs.String("out", "experiment", "directory of the trials, models and outputs")
+	out := fs.String("out", filepath.Join("runs", "experiment"), "directory of the trials, models and outputs (rerunning with the same directory reuses its trials)")
 	quiet := fs.Bool("quiet", false, "no progress bar (one line per trial on stderr still)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -68,11 +69,27 @@ func runExperiment(ctx context.Context, e *env, args []string) error {
 		AE:      baselines.AEConfig{LearningRate: *aeLR, Batch: *aeBatch, BNMomentum: *aeMomentum, Loss: *aeLoss},
 		FC:      baselines.NGCConfig{Steps: *steps, Batch: *fcBatch, LearningRate: *fcLR},
 	}
-	if *noise <= 0 {
-		return fmt.Errorf("experiment: --noise-std %g must be positive", *noise)
+	if err := checkRules("experiment",
+		rule{"trials", *trials, *trials >= 1, "at least 1 trial"},
+		rule{"epochs", *epochs, *epochs >= 1, "at least 1 epoch"},
+		rule{"max-images", *maxImages, *maxImages >= 0, "0 (all) or more"},
+		rule{"eval-images", *evalImages, *evalImages >= 0, "0 (all) or more"},
+		rule{"noise-std", *noise, *noise > 0, "a positive standard deviation"},
+		rule{"eval-batch", *evalBatch, *evalBatch >= 0, "0 (each model's) or more"},
+		rule{"samples", *samples, *samples >= 1, "at least 1 image"},
+		rule{"T", *steps, *steps >= 1, "at least 1 step"},
+		rule{"ngc-batch", *ngcBatch, *ngcBatch >= 1, "at least 1 image"},
+		rule{"ngc-lr", *ngcLR, *ngcLR > 0, "a positive learning rate"},
+		rule{"ae-lr", *aeLR, *aeLR > 0, "a positive learning rate"},
+		rule{"ae-batch", *aeBatch, *aeBatch >= 1, "at least 1 image"},
+		rule{"ae-bn-momentum", *aeMomentum, *aeMomentum > 0 && *aeMomentum < 1, "a momentum in (0, 1)"},
+		rule{"fc-lr", *fcLR, *fcLR > 0, "a positive learning rate"},
+		rule{"fc-batch", *fcBatch, *fcBatch >= 1, "at least 1 image"},
+	); err != nil {
+		return err
 	}
-	if *samples == 0 {
-		return fmt.Errorf("experiment: --samples must be at least 1")
+	if err := checkWritable(filepath.Join(*out, "protocol.json")); err != nil {
+		return fmt.Errorf("experiment: --out: %w", err)
 	}
 	for _, s := range *pairs {
 		pr, err := experiment.ParsePair(s)

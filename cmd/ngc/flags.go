@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,37 +70,21 @@ func (mf *modelFlags) register(fs *pflag.FlagSet) {
 // --max-kernel-norm, negative standard deviations and rates, and a batch,
 // T or channel count below 1.
 func (mf *modelFlags) check(cmd string) error {
-	for _, f := range []struct {
-		name string
-		v    float64
-		ok   bool
-		want string
-	}{
-		{"beta", mf.beta, mf.beta > 0, "a positive number (the state update rate)"},
-		{"gamma", mf.gamma, mf.gamma >= 0, "0 or more"},
-		{"top-mean", mf.topMean, true, "a finite number"},
-		{"top-std", mf.topStd, mf.topStd >= 0, "0 or more"},
-		{"lambda", mf.lambda, mf.lambda >= 0, "0 or more"},
-		{"lr", mf.lr, mf.lr > 0, "a positive learning rate"},
-		{"max-kernel-norm", mf.maxNorm, mf.maxNorm != 0, "a positive norm, or negative to turn the projection off"},
-		{"init-std", mf.initStd, mf.initStd >= 0, "0 or more"},
-	} {
-		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || !f.ok {
-			return fmt.Errorf("%s: --%s %v: want %s", cmd, f.name, f.v, f.want)
-		}
-	}
-	switch {
-	case mf.steps < 1:
-		return fmt.Errorf("%s: --T %d: want at least 1 inference step", cmd, mf.steps)
-	case mf.batch < 1:
-		return fmt.Errorf("%s: --batch %d: want at least 1 image", cmd, mf.batch)
-	case len(mf.channels) < 2:
-		return fmt.Errorf("%s: --channels %v: want at least two layers (top ... image)", cmd, mf.channels)
-	}
-	for _, c := range mf.channels {
-		if c < 1 {
-			return fmt.Errorf("%s: --channels %v: every layer needs at least 1 map", cmd, mf.channels)
-		}
+	if err := checkRules(cmd,
+		rule{"beta", mf.beta, mf.beta > 0, "a positive number (the state update rate)"},
+		rule{"gamma", mf.gamma, mf.gamma >= 0, wantNonNegative},
+		rule{"top-mean", mf.topMean, true, wantFinite},
+		rule{"top-std", mf.topStd, mf.topStd >= 0, wantNonNegative},
+		rule{"lambda", mf.lambda, mf.lambda >= 0, wantNonNegative},
+		rule{"lr", mf.lr, mf.lr > 0, "a positive learning rate"},
+		rule{"max-kernel-norm", mf.maxNorm, mf.maxNorm != 0, "a positive norm, or negative to turn the projection off"},
+		rule{"init-std", mf.initStd, mf.initStd >= 0, wantNonNegative},
+		rule{"T", mf.steps, mf.steps >= 1, "at least 1 inference step"},
+		rule{"batch", mf.batch, mf.batch >= 1, "at least 1 image"},
+		rule{"channels", mf.channels, len(mf.channels) >= 2 && !slices.ContainsFunc(mf.channels, func(c int) bool { return c < 1 }),
+			"at least two layers (top ... image), each of at least 1 map"},
+	); err != nil {
+		return err
 	}
 	return nil
 }
@@ -280,26 +265,23 @@ func (d *dynamicsFlags) apply(cmd string, fs *pflag.FlagSet, m *ngc.Model) (*ngc
 	c := m.Config()
 	var changes []string
 	for _, f := range []struct {
-		name string
-		v    float64
-		ok   bool
-		want string
-		set  func()
+		rule
+		set func()
 	}{
-		{"T", float64(d.steps), d.steps >= 1, "at least 1 step", func() { c.Steps = d.steps }},
-		{"beta", d.beta, d.beta > 0, "a positive rate", func() { c.Beta = d.beta }},
-		{"gamma", d.gamma, d.gamma >= 0, "0 or more", func() { c.Gamma = ngc.Float(d.gamma) }},
-		{"top-mean", d.topMean, true, "a finite number", func() { c.TopMean = ngc.Float(d.topMean) }},
-		{"top-std", d.topSD, d.topSD >= 0, "0 or more", func() { c.TopStd = ngc.Float(d.topSD) }},
+		{rule{"T", d.steps, d.steps >= 1, "at least 1 step"}, func() { c.Steps = d.steps }},
+		{rule{"beta", d.beta, d.beta > 0, "a positive rate"}, func() { c.Beta = d.beta }},
+		{rule{"gamma", d.gamma, d.gamma >= 0, wantNonNegative}, func() { c.Gamma = ngc.Float(d.gamma) }},
+		{rule{"top-mean", d.topMean, true, wantFinite}, func() { c.TopMean = ngc.Float(d.topMean) }},
+		{rule{"top-std", d.topSD, d.topSD >= 0, wantNonNegative}, func() { c.TopStd = ngc.Float(d.topSD) }},
 	} {
-		if !fs.Changed(f.name) {
+		if !fs.Changed(f.flag) {
 			continue
 		}
-		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || !f.ok {
-			return nil, "", fmt.Errorf("%s: --%s %v: want %s", cmd, f.name, f.v, f.want)
+		if err := checkRules(cmd, f.rule); err != nil {
+			return nil, "", err
 		}
 		f.set()
-		changes = append(changes, fmt.Sprintf("--%s %v", f.name, f.v))
+		changes = append(changes, fmt.Sprintf("--%s %v", f.flag, f.value))
 	}
 	if len(changes) == 0 {
 		return m, "", nil
@@ -310,3 +292,31 @@ func (d *dynamicsFlags) apply(cmd string, fs *pflag.FlagSet, m *ngc.Model) (*ngc
 	}
 	return r, strings.Join(changes, " "), nil
 }
+
+// rule is one flag's value and whether the command can use it.
+type rule struct {
+	flag  string
+	value any
+	ok    bool
+	want  string
+}
+
+// checkRules returns one line naming the first flag a rule refuses, or
+// nil. A float64 value that is NaN or infinite is always refused.
+func checkRules(cmd string, rules ...rule) error {
+	for _, r := range rules {
+		if f, isFloat := r.value.(float64); isFloat && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			return fmt.Errorf("%s: --%s %v: want %s", cmd, r.flag, f, r.want)
+		}
+		if !r.ok {
+			return fmt.Errorf("%s: --%s %v: want %s", cmd, r.flag, r.value, r.want)
+		}
+	}
+	return nil
+}
+
+// Common wants.
+const (
+	wantNonNegative = "0 or more"
+	wantFinite      = "a finite number"
+)

@@ -57,7 +57,7 @@ func runHwsim(ctx context.Context, e *env, args []string) error {
 	steps := fs.Int("T", 0, "inference steps (0: the model's)")
 	quantize := fs.Bool("quantize", false, "quantise every map message to the architecture's value width (rate codes: their value_bits; graded spikes: --value-bits), one full scale per image and message, to measure what the representation does to accuracy")
 	valueBits := fs.Int("value-bits", 32, "with --quantize, the width (2 to 32 bits) of a population's values wherever the architecture carries that many: graded spikes, SpiNNaker payloads, CPU words; rate-coded architectures keep their own narrower value_bits")
-	out := fs.String("out", "hwsim-out", "directory for hwsim.json and the plots")
+	out := fs.String("out", filepath.Join("runs", "hwsim"), "directory for hwsim.json and the plots")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -80,11 +80,18 @@ func runHwsim(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *valueBits < 2 || *valueBits > 32 {
-		return fmt.Errorf("hwsim: --value-bits %d (want 2 to 32)", *valueBits)
+	if err := checkRules("hwsim",
+		rule{"value-bits", *valueBits, *valueBits >= 2 && *valueBits <= 32, "2 to 32 bits"},
+		rule{"batch", *batch, *batch >= 1, "at least 1 image"},
+		rule{"budget", *budget, *budget >= 0, "0 (T) or more"},
+		rule{"max-lag", *maxLag, *maxLag >= 0, "0 (no bound) or more"},
+		rule{"T", *steps, *steps >= 0, "0 (the model's) or more"},
+		rule{"max-images", df.maxImages, df.maxImages >= 0, "0 (all) or more"},
+	); err != nil {
+		return err
 	}
-	if *batch < 1 || *budget < 0 || *maxLag < 0 || *steps < 0 {
-		return fmt.Errorf("hwsim: --batch must be positive, --budget, --max-lag and -T not negative")
+	if err := checkWritable(filepath.Join(*out, "hwsim.json")); err != nil {
+		return fmt.Errorf("hwsim: --out: %w", err)
 	}
 	if len(*archs) == 0 {
 		return fmt.Errorf("hwsim: --arch names no architecture")

@@ -38,6 +38,10 @@ type jobFlags struct {
 	checkpointEvery string
 	quiet           bool
 
+	// defaultOut is the file name of the default --out, in a new folder
+	// under runs/.
+	defaultOut string
+
 	// Parsed by check.
 	ckptUpdates  int
 	ckptInterval time.Duration
@@ -62,11 +66,9 @@ func (jf *jobFlags) register(fs *pflag.FlagSet, defaultOut string) {
 	fs.DurationVar(&jf.maxTime, "max-time", 0, "budget: wall time of this run, e.g. 2h30m (0: no limit); the checkpoint is written when it is spent")
 	fs.BoolVar(&jf.inOrder, "no-shuffle", false, "train on the images in their stored order every epoch (the order of `ngc run --learn`)")
 	fs.BoolVar(&jf.resume, "resume", false, "continue the job whose checkpoint is <out>-latest.safetensors, on the data and with the plan (budgets, validation, patience, order) it recorded; plan flags given here replace the recorded ones")
-	outHelp := "where to write the final model; the checkpoints, curve, metrics and pictures go beside it"
-	if defaultOut == "" {
-		outHelp += " (default: <model>.safetensors)"
-	}
-	fs.StringVar(&jf.out, "out", defaultOut, outHelp)
+	outHelp := "where to write the final model; the checkpoints, curve, metrics and pictures go beside it (default: runs/<date>-<time>/" + defaultOut + ", a folder git ignores)"
+	jf.defaultOut = defaultOut
+	fs.StringVar(&jf.out, "out", "", outHelp)
 	fs.IntVar(&jf.valImages, "val-images", 1000, "size of the fixed validation subset of the held-out split (0: no validation, no early stopping)")
 	fs.IntVar(&jf.valEvery, "val-every", 0, "updates between validations (0: once per epoch)")
 	fs.StringVar(&jf.valTask, "val-task", "", "what validation measures: recon or denoise (default: denoise for conv-dae, recon otherwise)")
@@ -81,27 +83,24 @@ func (jf *jobFlags) register(fs *pflag.FlagSet, defaultOut string) {
 // --checkpoint-every and --val-task (defaultTask when not given).
 func (jf *jobFlags) check(cmd string, defaultTask ngc.Task) error {
 	bad := func(format string, args ...any) error { return fmt.Errorf(cmd+": "+format, args...) }
-	switch {
-	case jf.epochs < 0:
-		return bad("--epochs %d: want 0 or more", jf.epochs)
-	case jf.maxUpdates < 0:
-		return bad("--max-updates %d: want 0 or more", jf.maxUpdates)
-	case jf.maxTime < 0:
-		return bad("--max-time %v: want 0 or more", jf.maxTime)
-	case jf.valImages < 0:
-		return bad("--val-images %d: want 0 or more", jf.valImages)
-	case jf.valEvery < 0:
-		return bad("--val-every %d: want 0 or more", jf.valEvery)
-	case jf.patience < 0:
-		return bad("--patience %d: want 0 or more", jf.patience)
-	case !(jf.minImprovement >= 0 && jf.minImprovement < 1):
-		return bad("--min-improvement %v: want a fraction in [0, 1)", jf.minImprovement)
-	case jf.evalImages < 0:
-		return bad("--eval-images %d: want 0 or more", jf.evalImages)
-	case jf.patience > 0 && jf.valImages == 0:
-		return bad("--patience needs validation (--val-images > 0)")
-	case jf.out == "":
-		return bad("--out is empty")
+	if jf.out == "" {
+		if jf.resume {
+			return bad("--resume needs the --out of the job to continue")
+		}
+		jf.out = filepath.Join("runs", time.Now().Format("20060102-150405"), jf.defaultOut)
+	}
+	if err := checkRules(cmd,
+		rule{"epochs", jf.epochs, jf.epochs >= 0, wantNonNegative},
+		rule{"max-updates", jf.maxUpdates, jf.maxUpdates >= 0, wantNonNegative},
+		rule{"max-time", jf.maxTime, jf.maxTime >= 0, wantNonNegative},
+		rule{"val-images", jf.valImages, jf.valImages >= 0, wantNonNegative},
+		rule{"val-every", jf.valEvery, jf.valEvery >= 0, wantNonNegative},
+		rule{"patience", jf.patience, jf.patience >= 0, wantNonNegative},
+		rule{"min-improvement", jf.minImprovement, jf.minImprovement >= 0 && jf.minImprovement < 1, "a fraction in [0, 1)"},
+		rule{"eval-images", jf.evalImages, jf.evalImages >= 0, wantNonNegative},
+		rule{"patience", jf.patience, jf.patience == 0 || jf.valImages > 0, "validation (--val-images > 0) to count from"},
+	); err != nil {
+		return err
 	}
 	switch jf.valTask {
 	case "":
@@ -276,6 +275,8 @@ func (jf *jobFlags) run(ctx context.Context, e *env, cmd string, job *training.J
 	perEpoch := max(job.Train.Len()/batch, 1)
 	fmt.Fprintf(e.stderr, "training on %d images of %s, %d updates of %d an epoch; job at update %d (epoch %d); %s\n",
 		job.Train.Len(), job.Train.Name, perEpoch, batch, s.Updates, s.Epoch+1, describeBudget(job.Plan, jf.maxTime))
+	fmt.Fprintf(e.stderr, "writing to %s: the final model %s, and as it goes %s and %s\n",
+		filepath.Dir(jf.out), filepath.Base(jf.out), filepath.Base(job.Latest), filepath.Base(job.Curve.CSV))
 	total := job.MaxUpdates
 	if job.Epochs > 0 && (total == 0 || job.Epochs*perEpoch < total) {
 		total = job.Epochs * perEpoch

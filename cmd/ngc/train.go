@@ -30,6 +30,9 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if err := mf.check("train"); err != nil {
 		return err
 	}
+	if err := checkRules("train", rule{"max-images", df.maxImages, df.maxImages >= 0, "0 (all) or more"}); err != nil {
+		return err
+	}
 	if err := jf.check("train", ngc.Reconstruct); err != nil {
 		return err
 	}

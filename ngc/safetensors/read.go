@@ -134,6 +134,9 @@ func readHeader(r io.Reader, size int64, o options) (*Header, int64, error) {
 		return nil, 0, readError(err, "the 8-byte header length")
 	}
 	n64 := binary.LittleEndian.Uint64(pre[:])
+	if text(pre[:]) && (n64 > uint64(o.maxHeader) || (size >= 0 && n64 > uint64(size-8))) {
+		return nil, 0, fmt.Errorf("%w: it begins with text (%q), where a safetensors file has the length of its header", ErrNotSafetensors, string(pre[:]))
+	}
 	switch {
 	case o.maxHeader > 0 && n64 > uint64(o.maxHeader):
 		return nil, 0, fmt.Errorf("%w: header of %d bytes exceeds the limit of %d bytes", ErrTooLarge, n64, o.maxHeader)
@@ -231,4 +234,15 @@ func readError(err error, what string) error {
 		return fmt.Errorf("%w: input ends inside %s", ErrTruncated, what)
 	}
 	return fmt.Errorf("safetensors: reading %s: %w", what, err)
+}
+
+// text reports whether b is printable ASCII or white space: the start of a
+// text file rather than a little-endian header length.
+func text(b []byte) bool {
+	for _, c := range b {
+		if (c < 0x20 || c > 0x7e) && c != '\n' && c != '\r' && c != '\t' {
+			return false
+		}
+	}
+	return true
 }

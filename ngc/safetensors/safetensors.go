@@ -3,6 +3,7 @@ package safetensors
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Sentinel errors. Every error returned by this package that concerns the
@@ -24,6 +25,10 @@ var (
 	// [ChecksumKey], does not match its content, or whose stored digest is
 	// malformed. It wraps ErrCorrupt.
 	ErrChecksum = fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+
+	// ErrNotSafetensors reports a file that is not safetensors at all (a
+	// text file, for example). It wraps ErrCorrupt.
+	ErrNotSafetensors = fmt.Errorf("%w: not a safetensors file", ErrCorrupt)
 
 	// ErrDType reports a tensor whose dtype this package cannot decode.
 	// Such a file may be valid safetensors (for example one holding 8-bit
@@ -74,6 +79,19 @@ type File struct {
 	Metadata map[string]string
 	// Tensors is the list of tensors in the order of the data buffer.
 	Tensors []Tensor
+}
+
+// CheckFinite returns an error naming the first tensor that holds a NaN
+// or an infinity, and where, or nil when every value is finite.
+func (f *File) CheckFinite() error {
+	for _, t := range f.Tensors {
+		for i, v := range t.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("tensor %q holds %v at index %d", t.Name, v, i)
+			}
+		}
+	}
+	return nil
 }
 
 // Get returns the tensor with the given name and reports whether it was
