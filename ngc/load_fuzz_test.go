@@ -33,7 +33,9 @@ func FuzzLoad(f *testing.F) {
 	}
 	add(small, nil)
 	add(small, func(sf *safetensors.File) { sf.Metadata["config"] = `{"channels": [100000, 100000, 3]}` })
-	add(small, func(sf *safetensors.File) { sf.Metadata["config"] = `{"channels": [2, 3], "image_size": 4, "untied": true}` })
+	add(small, func(sf *safetensors.File) {
+		sf.Metadata["config"] = `{"channels": [2, 3], "image_size": 4, "untied": true}`
+	})
 	add(small, func(sf *safetensors.File) { sf.Tensors[0].Shape, sf.Tensors[0].Data = []int{1}, []float32{1} })
 	g, _ := graph.Chain([]int{2, 3}, 8, 3, 2, false)
 	res, _ := graph.Residual(g, 2)
