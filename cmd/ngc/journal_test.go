@@ -81,9 +81,12 @@ func TestResumeAfterLostWorker(t *testing.T) {
 		Done   int    `json:"batches_done"`
 	}
 	readJSON(t, filepath.Join(f.dir, "cut.json"), &partial)
-	if partial.Status != "failed" || partial.Done != 1 {
-		t.Errorf("partial report: status %q after %d batches, want failed after 1 (the kill came during batch 2)", partial.Status, partial.Done)
+	// The kill comes as worker b logs batch 1, so during batch 2 (a
+	// machine stalled for a whole batch could let batch 2 finish first).
+	if partial.Status != "failed" || partial.Done < 1 || partial.Done > 2 {
+		t.Errorf("partial report: status %q after %d batches, want failed after 1", partial.Status, partial.Done)
 	}
+	t.Logf("killed worker b during mini-batch %d of 4", partial.Done+1)
 	ws[0].wait(t, 10*time.Second)
 
 	ws = workers("cut")
