@@ -43,3 +43,43 @@ func BenchmarkPaperStep(b *testing.B) {
 	b.ReportMetric(2*float64(macs)/sec/1e9, "GFLOP/s")
 	b.ReportMetric(500/(sec*60), "img/s@T60")
 }
+
+// BenchmarkTileStep measures one inference step's convolutions of the
+// paper network on one tile of TileImages images (every prediction ConvT
+// and every feedback Conv, row by row), for each micro-kernel set.
+func BenchmarkTileStep(b *testing.B) {
+	for _, isa := range TileKernelSets() {
+		b.Run(isa, func(b *testing.B) {
+			old, _ := UseTileKernels(isa)
+			defer UseTileKernels(old)
+			r := rand.New(rand.NewPCG(1, 1))
+			type plan struct {
+				p        *TileConv
+				src, row []float32
+			}
+			var plans []plan
+			var macs int64
+			for _, s := range paperSpecs(TileImages) {
+				for _, tr := range []bool{false, true} {
+					p, err := NewTileConv(s, tr)
+					if err != nil {
+						b.Fatal(err)
+					}
+					p.SetKernel(randSlice(r, s.KernelLen()))
+					plans = append(plans, plan{p, randSlice(r, p.In().Len()), make([]float32, p.RowLen())})
+				}
+				macs += 2 * s.MACs()
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for _, pl := range plans {
+					for y := 0; y < pl.p.Height(); y++ {
+						pl.p.Row(pl.row, pl.src, y)
+					}
+				}
+			}
+			sec := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(2*float64(macs)/sec/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -471,21 +471,24 @@ func tileBlock(mr, left int) int {
 }
 
 // tileKernelGo is the portable micro-kernel (offsets in floats; rel in
-// bytes, as the assembly takes them).
+// bytes, as the assembly takes them): each input vector is loaded once for
+// the mr maps, and fixed-size array views spare the bounds checks.
 func tileKernelGo(k, mr, p int, a []float32, rel []int, src []float32, base, istr int, dst []float32, d, ostrR, ostrP int) {
-	var acc [TileImages]float32
-	for r := 0; r < mr; r++ {
-		for q := 0; q < p; q++ {
-			acc = [TileImages]float32{}
-			b := base + q*istr
-			for kk := 0; kk < k; kk++ {
-				w := a[kk*mr+r]
-				x := src[b+rel[kk]/4:][:TileImages]
-				for i := range acc {
-					acc[i] += w * x[i]
+	var acc [6][TileImages]float32
+	for q := 0; q < p; q++ {
+		acc = [6][TileImages]float32{}
+		b := base + q*istr
+		for kk := 0; kk < k; kk++ {
+			x := (*[TileImages]float32)(src[b+rel[kk]/4:])
+			for r, w := range a[kk*mr : kk*mr+mr] {
+				ar := &acc[r]
+				for i, v := range x {
+					ar[i] += w * v
 				}
 			}
-			copy(dst[d+r*ostrR+q*ostrP:][:TileImages], acc[:])
+		}
+		for r := 0; r < mr; r++ {
+			copy(dst[d+r*ostrR+q*ostrP:][:TileImages], acc[r][:])
 		}
 	}
 }
