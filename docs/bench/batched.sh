@@ -26,15 +26,29 @@ stamp() {
 	busy=$(top -b -n 2 -d 1 | awk '/^top -/ { n++ } n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 > 2 { printf "%s %s; ", $9, $12 }')
 	echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg); busy: ${busy:-none}"
 }
+# quiet waits up to QUIET_WAIT seconds (default 60) for a second in which no
+# process uses more than 5% of a CPU, so that each measurement starts on a
+# quiet machine when it can; the stamp that follows says what was busy.
+quiet() {
+	local end=$((SECONDS + ${QUIET_WAIT:-60}))
+	while [ $SECONDS -lt $end ]; do
+		if [ -z "$(top -b -n 2 -d 1 | awk '/^top -/ { n++ } n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 > 5')" ]; then
+			return
+		fi
+	done
+}
 {
 	echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) CPUs; $(go version 2>/dev/null || echo 'go: not on PATH'); ngc: $NGC"
 	for r in $(seq "$ROUNDS"); do
 		echo "## round $r"
+		quiet
 		stamp
 		# shellcheck disable=SC2086
 		"$NGC" bench --repeats 2 $FLAGS
+		quiet
 		stamp
 		/usr/bin/python3 "$PEER" --threads 2 --reps 1
+		quiet
 		stamp
 		/usr/bin/python3 "$PEER" --threads 2 --reps 1 --train
 	done
