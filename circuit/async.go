@@ -195,6 +195,7 @@ func (s *Session) runAsyncActor(a *actor, ap asyncPop) {
 	emit := func(m neuron.Msg) error {
 		sent++
 		bytes += 4 * int64(len(m.Data))
+		s.countProbe(m)
 		return s.publish(m.Kind, m.From, m.From.String(), m.Batch, m.Step, m.Data)
 	}
 	var q delayQueue

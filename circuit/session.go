@@ -132,6 +132,7 @@ type Session struct {
 	fed     []fedMsg     // the coordinator's messages of the batch in flight
 	unsent  atomic.Int64 // messages not sent for a lost connection
 	resends atomic.Int64 // resend rounds started
+	probes  atomic.Int64 // probes the local error maps published
 	hbMu    sync.Mutex
 	lastHB  map[string]time.Time
 	rng     *rand.Rand
@@ -361,6 +362,7 @@ func (s *Session) runActor(a *actor) {
 	defer s.wg.Done()
 	emit := func(m neuron.Msg) error {
 		a.keep(m)
+		s.countProbe(m)
 		return s.publish(m.Kind, m.From, m.From.String(), m.Batch, m.Step, m.Data)
 	}
 	ref := a.pop.Ref()
@@ -543,6 +545,29 @@ func (s *Session) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// countProbe counts a local error map's probe: one per step it computed.
+func (s *Session) countProbe(m neuron.Msg) {
+	if m.Kind == neuron.KindProbe {
+		s.probes.Add(1)
+	}
+}
+
+// Steps returns how many steps this process's error maps have computed,
+// averaged over them (each computes one error per step in sync mode, one
+// per firing in async mode), and how many error maps it hosts. A rate of
+// it is the node's steps per second.
+func (s *Session) Steps() (steps float64, errorMaps int) {
+	for _, a := range s.actors {
+		if a.pop.Ref().Role == neuron.ErrorRole {
+			errorMaps++
+		}
+	}
+	if errorMaps == 0 {
+		return 0, 0
+	}
+	return float64(s.probes.Load()) / float64(errorMaps), errorMaps
 }
 
 // Heartbeats returns when the coordinator last heard each node's

@@ -298,7 +298,8 @@ func TestMetricsDuringRun(t *testing.T) {
 	}
 	for _, want := range []string{`ngc_frames_sent_total{kind="state",node="coordinator"}`, `ngc_step{node="coordinator"} 3`,
 		`ngc_batch{node="coordinator"} 2`, `ngc_steps{node="coordinator"} 5`, `ngc_energy{layer="0",node="coordinator"}`,
-		`ngc_steps_total{node="coordinator"}`, `ngc_heartbeat_age_seconds{node="coordinator",peer="coordinator"}`} {
+		`ngc_steps_total{node="coordinator"}`, `ngc_node_steps_total{node="coordinator"}`,
+		`ngc_heartbeat_age_seconds{node="coordinator",peer="coordinator"}`} {
 		if !strings.Contains(scraped, want) {
 			t.Errorf("no %s in the scrape", want)
 		}

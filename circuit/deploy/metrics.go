@@ -24,7 +24,8 @@ import (
 //	ngc_frames_received_total{kind}, ngc_bytes_received_total{kind}  frames handed to handlers
 //	ngc_frames_dropped_total                                          frames lost to full queues
 //	ngc_frames_rejected_total{reason}, ngc_frames_rejected_by_sender_total{sender}
-//	ngc_steps_total                                                   circuit steps completed (rate: steps/s)
+//	ngc_steps_total                                                   coordinator: circuit steps completed (rate: steps/s)
+//	ngc_node_steps_total                                              steps this node's error maps computed, mean over them
 //	ngc_batch, ngc_batches, ngc_step, ngc_steps                       progress: batch b of B, step t of T
 //	ngc_images_total                                                  images done
 //	ngc_resend_rounds_total                                           stalled mini-batches repaired by a resend round
@@ -112,6 +113,17 @@ func (m *Metrics) stepDone(node string, b, t, of, batches int) {
 	m.stepsPer.WithLabelValues(node).Set(float64(of))
 }
 
+// batchNoted records, at a worker, the coordinator's note of a finished
+// mini-batch.
+func (m *Metrics) batchNoted(node string, n BatchNote) {
+	if m == nil {
+		return
+	}
+	m.batch.WithLabelValues(node).Set(float64(n.Batch))
+	m.batches.WithLabelValues(node).Set(float64(n.Of))
+	m.images.WithLabelValues(node).Add(float64(n.Images))
+}
+
 // resent counts a resend round.
 func (m *Metrics) resent(node string) {
 	if m != nil {
@@ -159,11 +171,12 @@ var (
 	descDropped     = prometheus.NewDesc("ngc_frames_dropped_total", "Frames lost to full subscription queues.", []string{"node"}, nil)
 	descRejected    = prometheus.NewDesc("ngc_frames_rejected_total", "Frames rejected by the decoder, by reason.", []string{"node", "reason"}, nil)
 	descRejectedBy  = prometheus.NewDesc("ngc_frames_rejected_by_sender_total", "Frames rejected by the decoder, by the sender they claimed.", []string{"node", "sender"}, nil)
+	descNodeSteps   = prometheus.NewDesc("ngc_node_steps_total", "Steps this node's error maps computed (one error each per sync step or async firing), mean over them.", []string{"node"}, nil)
 	descHeartbeatAg = prometheus.NewDesc("ngc_heartbeat_age_seconds", "Time since the coordinator last heard a node's heartbeat.", []string{"node", "peer"}, nil)
 )
 
 func (c *busCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFramesSent, descBytesSent, descFramesRecv, descBytesRecv, descDropped, descRejected, descRejectedBy, descHeartbeatAg} {
+	for _, d := range []*prometheus.Desc{descFramesSent, descBytesSent, descFramesRecv, descBytesRecv, descDropped, descRejected, descRejectedBy, descNodeSteps, descHeartbeatAg} {
 		ch <- d
 	}
 }
@@ -195,6 +208,9 @@ func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descRejectedBy, float64(n), snd)
 	}
 	if s != nil {
+		if steps, maps := s.Steps(); maps > 0 {
+			counter(descNodeSteps, steps)
+		}
 		now := time.Now()
 		for peer, t := range s.Heartbeats() {
 			ch <- prometheus.MustNewConstMetric(descHeartbeatAg, prometheus.GaugeValue, now.Sub(t).Seconds(), node, peer)

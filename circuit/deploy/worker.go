@@ -197,7 +197,7 @@ func (w *worker) host(ctx context.Context, man *Manifest) error {
 		return fmt.Errorf("deploy: %w", err)
 	}
 	defer s.Close()
-	w.cfg.metrics.watch(w.node, w.b, nil)
+	w.cfg.metrics.watch(w.node, w.b, s)
 	if err := w.answerStats(len(mine)); err != nil {
 		return err
 	}
@@ -268,12 +268,7 @@ func (w *worker) logBatch(n BatchNote, man *Manifest) {
 		"batch", n.Batch, "of", n.Of)
 	w.lastSent = st
 	if man != nil {
-		T := man.Config.Steps
-		if man.Mode == ModeAsync && man.Async.Budget > 0 {
-			T = man.Async.Budget
-		}
-		w.cfg.metrics.stepDone(w.node, n.Batch, T, T, n.Of)
-		w.cfg.metrics.imagesDone(w.node, n.Images)
+		w.cfg.metrics.batchNoted(w.node, n)
 	}
 }
 

@@ -166,7 +166,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		resp.Body.Close()
 		body = string(b)
 	}
-	for _, want := range []string{"ngc_frames_sent_total", "ngc_bytes_received_total", "ngc_steps_total", "ngc_step{", "ngc_energy{",
+	for _, want := range []string{"ngc_frames_sent_total", "ngc_bytes_received_total", "ngc_steps_total", "ngc_node_steps_total", "ngc_step{", "ngc_energy{",
 		"ngc_heartbeat_age_seconds", "go_goroutines"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
