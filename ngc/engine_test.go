@@ -405,3 +405,29 @@ func TestResultsIndependentOfGoroutines(t *testing.T) {
 		t.Errorf("energy %v on one goroutine, %v on three", e1, e3)
 	}
 }
+
+// TestForeignWorkspace: the step-by-step entry points refuse a workspace
+// made by another model (which would compute with that model's weights).
+func TestForeignWorkspace(t *testing.T) {
+	a, b := tiny(t, nil), tiny(t, nil)
+	ws := workspace(t, a, 2)
+	for name, f := range map[string]func(){
+		"Step":      func() { b.Step(ws, false) },
+		"Predict":   func() { b.Predict(ws) },
+		"Correct":   func() { b.Correct(ws, false) },
+		"Gradients": func() { b.Gradients(ws) },
+		"Learn":     func() { b.Learn(ws) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s accepted another model's workspace", name)
+				}
+			}()
+			f()
+		}()
+	}
+	if err := b.TrainBatch(ws, smoothImages(2, 8, 1), nil, nil); err == nil {
+		t.Error("TrainBatch accepted another model's workspace")
+	}
+}

@@ -198,8 +198,9 @@ func (m *Model) InitTop(z []float32, rng *rand.Rand) {
 // state moves. The image layer moves too when freeBottom is set. It returns
 // the energies of the predictions it computed, per image, in a slice that
 // ws owns and the next Step, Predict or Infer overwrites: copy it to keep
-// it. Step allocates nothing.
+// it. Step allocates nothing. ws must have been made by m.
 func (m *Model) Step(ws *Workspace, freeBottom bool) []float64 {
+	m.mustOwn(ws)
 	if ws.gx != nil {
 		ws.gx.predict()
 		ws.gx.correct(freeBottom)
@@ -213,6 +214,7 @@ func (m *Model) Step(ws *Workspace, freeBottom bool) []float64 {
 // current states and returns ½‖e[ℓ]‖² per image for each, in a slice that
 // ws owns (see Step).
 func (m *Model) Predict(ws *Workspace) []float64 {
+	m.mustOwn(ws)
 	if ws.gx != nil {
 		ws.gx.predict()
 		return ws.gx.sums
@@ -225,11 +227,21 @@ func (m *Model) Predict(ws *Workspace) []float64 {
 // of the last Predict): d[ℓ] = −e[ℓ] + E[ℓ] ∗ e[ℓ−1],
 // z[ℓ] ← z[ℓ] + β·d[ℓ] − γ·z[ℓ].
 func (m *Model) Correct(ws *Workspace, freeBottom bool) {
+	m.mustOwn(ws)
 	if ws.gx != nil {
 		ws.gx.correct(freeBottom)
 		return
 	}
 	ws.eng.run(jobSpec{op: opCorrect, freeBottom: freeBottom})
+}
+
+// mustOwn panics when ws was not made by m. Infer and TrainBatch return
+// this as an error; the step-by-step entry points have no error result,
+// and a workspace computes with the model that made it.
+func (m *Model) mustOwn(ws *Workspace) {
+	if ws == nil || ws.m != m {
+		panic("ngc: workspace was not made by this model")
+	}
 }
 
 // feedback returns the kernels of the bottom-up pass into layer ℓ: W[ℓ]

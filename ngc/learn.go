@@ -14,6 +14,7 @@ import (
 // an identity g; with a sigmoid bottom the rule, like the paper's, ignores
 // g'). The result is returned as views into ws, indexed ℓ−1.
 func (m *Model) Gradients(ws *Workspace) (gW, gB [][]float32) {
+	m.mustOwn(ws)
 	if ws.gx != nil {
 		ws.gx.feedback()
 		ws.gx.gradients()
