@@ -347,6 +347,12 @@ func (a *Autoencoder) Checkpoint() (*safetensors.File, error) { return a.ps.file
 // CheckFinite implements Model.
 func (a *Autoencoder) CheckFinite() error { return a.ps.checkFinite() }
 
+// LearningRate implements Model.
+func (a *Autoencoder) LearningRate() float64 { return a.cfg.LearningRate }
+
+// SetLearningRate implements Model.
+func (a *Autoencoder) SetLearningRate(lr float64) { a.cfg.LearningRate = lr; a.ps.setLR(lr) }
+
 // Save implements Model: a safetensors file with the config as JSON in
 // __metadata__["config"], the model kind in ["model"], every parameter under
 // its layer name (for example "enc1.conv.weight", shape [32, 3, 3, 3]), the

@@ -53,6 +53,13 @@ func (ps *paramSet) step() {
 	ps.updates++
 }
 
+// setLR sets every optimiser's step size.
+func (ps *paramSet) setLR(lr float64) {
+	for _, o := range ps.opt {
+		o.LR = lr
+	}
+}
+
 // count returns the number of trainable values.
 func (ps *paramSet) count() int {
 	n := 0

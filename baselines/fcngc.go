@@ -440,6 +440,12 @@ func (m *NGC) Checkpoint() (*safetensors.File, error) { return m.ps.file(kindNGC
 // CheckFinite implements Model.
 func (m *NGC) CheckFinite() error { return m.ps.checkFinite() }
 
+// LearningRate implements Model.
+func (m *NGC) LearningRate() float64 { return m.cfg.LearningRate }
+
+// SetLearningRate implements Model.
+func (m *NGC) SetLearningRate(lr float64) { m.cfg.LearningRate = lr; m.ps.setLR(lr) }
+
 // Fit implements Model: epochs of shuffled full mini-batches (see
 // TrainBatch); FitResult.Loss holds the energy per image of every batch.
 func (m *NGC) Fit(ctx context.Context, set *data.Set, opts FitOptions) (FitResult, error) {

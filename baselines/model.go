@@ -37,6 +37,10 @@ type Model interface {
 	// CheckFinite returns an error wrapping ngc.ErrDiverged naming the first
 	// parameter that holds a NaN or an infinity, or nil.
 	CheckFinite() error
+	// LearningRate and SetLearningRate read and set Adam's step size (the
+	// config, and so the checkpoint, records it).
+	LearningRate() float64
+	SetLearningRate(lr float64)
 	// Evaluate runs a task over set and measures the paper's metrics of
 	// the outputs against the clean images.
 	Evaluate(ctx context.Context, set *data.Set, opts ngc.EvalOptions) (ngc.EvalResult, error)

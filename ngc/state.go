@@ -125,14 +125,22 @@ func (m *Model) Retune(cfg Config) (*Model, error) {
 	if err := c.SetRNGState(state); err != nil {
 		return nil, err
 	}
-	for _, o := range c.opt {
+	c.SetLearningRate(rc.LearningRate)
+	return c, nil
+}
+
+// SetLearningRate sets the step size of every optimiser of the model (the
+// error kernels' to lr·λ) and the config's LearningRate, which the
+// checkpoint stores.
+func (m *Model) SetLearningRate(lr float64) {
+	m.cfg.LearningRate = lr
+	for _, o := range m.opt {
 		for _, s := range append([]paramOpt{o}, o.stages...) {
-			setLR(s.w, rc.LearningRate)
-			setLR(s.b, rc.LearningRate)
-			setLR(s.e, rc.LearningRate**rc.Lambda)
+			setLR(s.w, lr)
+			setLR(s.b, lr)
+			setLR(s.e, lr**m.cfg.Lambda)
 		}
 	}
-	return c, nil
 }
 
 func setLR(o optim.Optimizer, lr float64) {

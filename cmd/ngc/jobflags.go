@@ -37,6 +37,8 @@ type jobFlags struct {
 	minImprovement  float64
 	checkpointEvery string
 	quiet           bool
+	lrDecay         float64
+	lrPatience      int
 
 	// defaultOut is the file name of the default --out, in a new folder
 	// under runs/.
@@ -74,6 +76,8 @@ func (jf *jobFlags) register(fs *pflag.FlagSet, defaultOut string) {
 	fs.StringVar(&jf.valTask, "val-task", "", "what validation measures: recon or denoise (default: denoise for conv-dae, recon otherwise)")
 	fs.IntVar(&jf.patience, "patience", 0, "stop early after this many validations in a row without a --min-improvement of the validation MSE (0: never)")
 	fs.Float64Var(&jf.minImprovement, "min-improvement", training.DefaultMinImprovement, "relative improvement of the validation MSE that resets the patience count")
+	fs.Float64Var(&jf.lrDecay, "lr-decay", 0, "multiply the learning rate by this factor in (0, 1) whenever --lr-patience validations in a row have not lowered the best validation MSE (0: never)")
+	fs.IntVar(&jf.lrPatience, "lr-patience", 2, "validations without a new best before the learning rate decays (with --lr-decay)")
 	fs.StringVar(&jf.checkpointEvery, "checkpoint-every", "10m", "write the latest checkpoint every N updates (a number) or every interval of wall time (a duration such as 10m)")
 	fs.IntVar(&jf.evalImages, "eval-images", 1000, "test images to evaluate after training (0: skip)")
 	fs.BoolVar(&jf.quiet, "quiet", false, "no progress")
@@ -98,6 +102,9 @@ func (jf *jobFlags) check(cmd string, defaultTask ngc.Task) error {
 		rule{"patience", jf.patience, jf.patience >= 0, wantNonNegative},
 		rule{"min-improvement", jf.minImprovement, jf.minImprovement >= 0 && jf.minImprovement < 1, "a fraction in [0, 1)"},
 		rule{"eval-images", jf.evalImages, jf.evalImages >= 0, wantNonNegative},
+		rule{"lr-decay", jf.lrDecay, jf.lrDecay >= 0 && jf.lrDecay < 1, "a factor in (0, 1), or 0 for none"},
+		rule{"lr-patience", jf.lrPatience, jf.lrPatience >= 1, "at least 1 validation"},
+		rule{"lr-decay", jf.lrDecay, jf.lrDecay == 0 || jf.valImages > 0, "validation (--val-images > 0) to count from"},
 		rule{"patience", jf.patience, jf.patience == 0 || jf.valImages > 0, "validation (--val-images > 0) to count from"},
 	); err != nil {
 		return err
@@ -215,7 +222,8 @@ func describeData(s training.DataSpec) string {
 // the recorded plan, with the plan flags given on the command line instead.
 func (jf *jobFlags) plan(fs *pflag.FlagSet, s *training.State) training.Plan {
 	given := training.Plan{Epochs: jf.epochs, MaxUpdates: jf.maxUpdates, InOrder: jf.inOrder,
-		ValidateEvery: jf.valEvery, Patience: jf.patience, MinImprovement: jf.minImprovement, ValidationTask: jf.task}
+		ValidateEvery: jf.valEvery, Patience: jf.patience, MinImprovement: jf.minImprovement, ValidationTask: jf.task,
+		LRDecay: jf.lrDecay, LRPatience: jf.lrPatience}
 	if !jf.resume {
 		return given
 	}
@@ -231,6 +239,8 @@ func (jf *jobFlags) plan(fs *pflag.FlagSet, s *training.State) training.Plan {
 		{"val-task", func() { p.ValidationTask = given.ValidationTask }},
 		{"patience", func() { p.Patience = given.Patience }},
 		{"min-improvement", func() { p.MinImprovement = given.MinImprovement }},
+		{"lr-decay", func() { p.LRDecay = given.LRDecay }},
+		{"lr-patience", func() { p.LRPatience = given.LRPatience }},
 	} {
 		if fs.Changed(f.name) {
 			f.set()
@@ -345,6 +355,9 @@ func describeBudget(p training.Plan, maxTime time.Duration) string {
 	if p.Patience > 0 {
 		parts = append(parts, fmt.Sprintf("early stop after %d validations under %.1f%% improvement", p.Patience, 100*p.MinImprovement))
 	}
+	if p.LRDecay > 0 {
+		parts = append(parts, fmt.Sprintf("learning rate ×%g after %d validations without a new best", p.LRDecay, p.LRPatience))
+	}
 	if len(parts) == 0 {
 		return "no budget"
 	}
@@ -368,7 +381,7 @@ func trainSummary(s *training.State, r training.Result, objective string) map[st
 		"stopped": r.Stopped, "updates": s.Updates, "image_updates": s.Images, "epochs": lastPoint(s).Epoch,
 		"seconds": s.Seconds, "run_updates": r.Updates, "run_seconds": r.Seconds,
 		"best_update": s.BestUpdate, "best_validation_mse": finiteOrNil(s.BestMSE),
-		"last_validation": s.LastValidation(), "plan": s.Plan, "data": s.Data,
+		"last_validation": s.LastValidation(), "plan": s.Plan, "data": s.Data, "lr_decays": s.Decays,
 	}
 }
 

@@ -86,6 +86,11 @@ type Plan struct {
 	// default) or denoising (for a denoising autoencoder, whose validation
 	// loss is its denoising error), with noise from ValidationSeed.
 	ValidationTask ngc.Task `json:"validation_task"`
+	// LRDecay, when positive, multiplies the learning rate by this factor
+	// (in (0, 1)) whenever LRPatience validations in a row have not lowered
+	// the best validation MSE: the usual reduce-on-plateau schedule.
+	LRDecay    float64 `json:"lr_decay,omitempty"`
+	LRPatience int     `json:"lr_patience,omitempty"`
 }
 
 // Progress reports one finished update.
@@ -134,6 +139,8 @@ func (j *Job) check() error {
 		return errors.New("training: negative budget, interval or patience")
 	case j.MinImprovement < 0 || j.MinImprovement >= 1 || math.IsNaN(j.MinImprovement):
 		return fmt.Errorf("training: minimum improvement %v: want a fraction in [0, 1)", j.MinImprovement)
+	case j.LRDecay < 0 || j.LRDecay >= 1 || math.IsNaN(j.LRDecay) || j.LRPatience < 0:
+		return fmt.Errorf("training: learning-rate decay %v every %d validations: want a factor in (0, 1) and a patience of 0 or more", j.LRDecay, j.LRPatience)
 	case j.State.Offset >= j.Train.Len():
 		return fmt.Errorf("training: job state is at image %d of an epoch of %d images: not this training set", j.State.Offset, j.Train.Len())
 	}
@@ -323,7 +330,8 @@ func (j *Job) validate(ctx context.Context, p *Point) error {
 	}
 	p.Validation = &rep
 	s := j.State
-	if rep.MSE < s.BestMSE {
+	improved := rep.MSE < s.BestMSE
+	if improved {
 		s.BestMSE, s.BestUpdate = rep.MSE, p.Update
 		if j.Best != "" {
 			if err := writeCheckpoint(j.Best, j.Model, s); err != nil {
@@ -335,6 +343,16 @@ func (j *Job) validate(ctx context.Context, p *Point) error {
 		s.Reference, s.Stale = rep.MSE, 0
 	} else {
 		s.Stale++
+	}
+	if j.LRDecay > 0 {
+		if improved {
+			s.LRStale = 0
+		} else if s.LRStale++; s.LRStale >= max(j.LRPatience, 1) {
+			lr := j.Model.LearningRate() * j.LRDecay
+			j.Model.SetLearningRate(lr)
+			s.LRStale = 0
+			s.Decays = append(s.Decays, Decay{Update: p.Update, LearningRate: lr})
+		}
 	}
 	return nil
 }

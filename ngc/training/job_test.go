@@ -375,3 +375,31 @@ func TestBaselineJobResumes(t *testing.T) {
 		t.Errorf("best %v at %d, want %v", job.State.BestMSE, job.State.BestUpdate, whole.State.BestMSE)
 	}
 }
+
+// TestLearningRateDecay: a job that stops improving decays its learning
+// rate every LRPatience validations, records it, and a resumed job goes on
+// with the decayed rate (the checkpoint's config carries it).
+func TestLearningRateDecay(t *testing.T) {
+	dir := t.TempDir()
+	job := newJob(t, smallModel(t, ngc.Config{LearningRate: 1e-30}), dir)
+	job.ValidateEvery, job.LRDecay, job.LRPatience, job.MaxUpdates = 1, 0.5, 2, 5
+	if _, err := job.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Validation 1 sets the best; 2-3 and 4-5 are two stale pairs.
+	if got := job.State.Decays; len(got) != 2 || got[0].Update != 3 || got[1].Update != 5 || math.Abs(got[1].LearningRate-0.25e-30) > 1e-40 {
+		t.Fatalf("decays %+v", got)
+	}
+	m, s, err := Resume(job.Latest, OpenConvNGC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lr := m.LearningRate(); math.Abs(lr-0.25e-30) > 1e-40 || len(s.Decays) != 2 {
+		t.Errorf("resumed at learning rate %v with %d decays", lr, len(s.Decays))
+	}
+	bad := newJob(t, smallModel(t, ngc.Config{}), t.TempDir())
+	bad.LRDecay = 1.5
+	if _, err := bad.Run(context.Background()); err == nil {
+		t.Error("a decay factor of 1.5 was accepted")
+	}
+}

@@ -32,6 +32,10 @@ type Learner interface {
 	// CheckFinite returns an error wrapping ngc.ErrDiverged naming the
 	// first parameter that is NaN or infinite, or nil.
 	CheckFinite() error
+	// LearningRate and SetLearningRate read and set the optimiser's step
+	// size; the checkpoint carries it.
+	LearningRate() float64
+	SetLearningRate(lr float64)
 }
 
 // Opener rebuilds a Learner from a checkpoint written by its Checkpoint.
@@ -104,6 +108,12 @@ func (c *ConvNGC) Checkpoint() (*safetensors.File, error) {
 
 // CheckFinite implements Learner.
 func (c *ConvNGC) CheckFinite() error { return c.Model.CheckFinite() }
+
+// LearningRate implements Learner.
+func (c *ConvNGC) LearningRate() float64 { return c.Model.Config().LearningRate }
+
+// SetLearningRate implements Learner.
+func (c *ConvNGC) SetLearningRate(lr float64) { c.Model.SetLearningRate(lr) }
 
 // OpenConvNGC is the Opener of ConvNGC checkpoints.
 func OpenConvNGC(f *safetensors.File) (Learner, error) {

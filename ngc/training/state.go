@@ -81,10 +81,21 @@ type State struct {
 	// the job's MinImprovement, and Stale the number of validations since.
 	Reference float64 `json:"reference_mse"`
 	Stale     int     `json:"stale"`
+	// LRStale counts the validations since the best MSE last fell (for
+	// the learning-rate decay), and Decays lists the decays so far.
+	LRStale int     `json:"lr_stale,omitempty"`
+	Decays  []Decay `json:"lr_decays,omitempty"`
 	// Stopped says why the job ended ("" while it runs).
 	Stopped string `json:"stopped,omitempty"`
 	// Curve holds every update so far.
 	Curve []Point `json:"curve"`
+}
+
+// Decay records a learning-rate decay: after which update, and the new
+// rate.
+type Decay struct {
+	Update       int     `json:"update"`
+	LearningRate float64 `json:"learning_rate"`
 }
 
 // stateJSON is State without its JSON methods.
