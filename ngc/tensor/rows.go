@@ -68,9 +68,11 @@ func CorrectLeaky(z, e, fb, phi []float32, keep, beta, slope float32) {
 		}
 	}
 	for i := n; i < len(z); i++ {
-		v := keep*z[i] + beta*(fb[i]-e[i])
+		// The conversions keep the compiler from fusing a multiply-add
+		// (GOAMD64=v3 may), so every version rounds alike.
+		v := float32(keep*z[i]) + float32(beta*(fb[i]-e[i]))
 		z[i] = v
-		phi[i] = max(v, slope*v)
+		phi[i] = max(v, float32(slope*v))
 	}
 }
 
@@ -90,7 +92,7 @@ func Leaky(dst, src []float32, slope float32) {
 	}
 	for i := n; i < len(src); i++ {
 		v := src[i]
-		dst[i] = max(v, slope*v)
+		dst[i] = max(v, float32(slope*v))
 	}
 }
 

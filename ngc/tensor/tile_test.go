@@ -152,8 +152,8 @@ func TestRowOps(t *testing.T) {
 			if ref.mu[i] != mu0[i]+0.25 || ref.e[i] != z[i]-ref.mu[i] {
 				t.Fatalf("portable BiasError wrong at %d", i)
 			}
-			v := float32(0.999)*z[i] + float32(0.1)*(fb[i]-e0[i])
-			if ref.z[i] != v || ref.phi[i] != max(v, LeakySlope*v) {
+			v := float32(float32(0.999)*z[i]) + float32(float32(0.1)*(fb[i]-e0[i]))
+			if ref.z[i] != v || ref.phi[i] != max(v, float32(LeakySlope*v)) {
 				t.Fatalf("portable CorrectLeaky wrong at %d", i)
 			}
 		}
