@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -45,6 +46,9 @@ type NATS struct {
 // Connect connects to the NATS server(s) at url (comma-separated URLs are
 // allowed, as in nats.Connect) and returns a bus over the connection.
 func Connect(url string, opts ...Option) (*NATS, error) {
+	if err := checkURLs(url); err != nil {
+		return nil, err
+	}
 	o, err := buildOptions(opts)
 	if err != nil {
 		return nil, err
@@ -336,4 +340,27 @@ func (s *natsSub) onMsg(m *nats.Msg) {
 	}
 	s.b.st.addReceived(f, f.WireSize(), len(m.Data))
 	s.h(m.Subject, f)
+}
+
+// ErrScheme reports a server URL whose scheme is not one a NATS client
+// speaks.
+var ErrScheme = errors.New("bus: unsupported URL scheme")
+
+// checkURLs refuses, before any connection is tried, a server URL whose
+// scheme NATS does not speak (nats, tls, ws, wss; a bare host:port means
+// nats).
+func checkURLs(urls string) error {
+	for _, u := range strings.Split(urls, ",") {
+		u = strings.TrimSpace(u)
+		scheme, _, found := strings.Cut(u, "://")
+		if !found {
+			continue
+		}
+		switch strings.ToLower(scheme) {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return fmt.Errorf("%w %q in %s (want nats://, tls://, ws:// or wss://)", ErrScheme, scheme, u)
+		}
+	}
+	return nil
 }

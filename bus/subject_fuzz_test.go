@@ -24,3 +24,11 @@ func FuzzParseMapSubject(f *testing.F) {
 		}
 	})
 }
+
+func TestConnectRefusesScheme(t *testing.T) {
+	for _, url := range []string{"foo://x", "http://127.0.0.1:4222", "nats://127.0.0.1:1,ftp://y"} {
+		if _, err := Connect(url); !errors.Is(err, ErrScheme) {
+			t.Errorf("Connect(%q) = %v, want ErrScheme", url, err)
+		}
+	}
+}

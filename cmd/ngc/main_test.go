@@ -68,9 +68,30 @@ func TestErrorsAreOneLine(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("not a model at all"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	good := filepath.Join("..", "..", "ngc", "testdata", "session2-color-mnist.safetensors")
+	if abs, err := filepath.Abs(good); err == nil {
+		good = abs
+	}
 	for _, args := range [][]string{
 		{"frobnicate"},
 		{"train", "--epochs"},
+		{"eval", "--model", good, "--batch", "-5"},
+		{"eval", "--model", good, "--T", "-1"},
+		{"eval", "--model", good, "--noise-std", "NaN"},
+		{"eval", "--model", good, "--beta", "0"},
+		{"eval", "--model", good, "--clamp-steps", "0"},
+		{"hwsim", "--model", good, "--T", "-1"},
+		{"hwsim", "--model", good, "--value-bits", "40"},
+		{"run", "--model", good, "--bus", "foo://x"},
+		{"baseline", "train", "--lr", "NaN"},
+		{"baseline", "eval", "--model", good, "--noise-std", "-1"},
+		{"experiment", "--trials", "0"},
+		{"experiment", "--ae-lr", "Inf"},
+		{"bench", "--repeats", "0"},
+		{"train", "--graph", bad},
+		{"train", "--residual", "-1"},
+		{"train", "--lr-decay", "2"},
+		{"train", "--resume"},
 		{"train", "--dataset", "nosuchset"},
 		{"eval"},
 		{"eval", "--model", bad},
