@@ -241,14 +241,28 @@ func (c Config) resolveGraph() (Config, error) {
 // describe and the tiled inference engine runs.
 func (c Config) Chain() bool { return c.Graph == nil || c.Graph.IsChain() }
 
-// Layers is L, the index of the top layer (the number of synaptic layers).
-func (c Config) Layers() int { return len(c.Channels) - 1 }
+// Layers is L, the index of the top layer of a chain (the number of
+// synaptic layers); for any graph, the number of layers less one.
+func (c Config) Layers() int {
+	if c.Graph != nil {
+		return len(c.Graph.Layers) - 1
+	}
+	return len(c.Channels) - 1
+}
 
 // ChannelsAt returns C_ℓ, the number of maps of layer ℓ (0 = image).
-func (c Config) ChannelsAt(l int) int { return c.Channels[len(c.Channels)-1-l] }
+func (c Config) ChannelsAt(l int) int {
+	if c.Graph != nil {
+		return c.Graph.Layers[l].Maps
+	}
+	return c.Channels[len(c.Channels)-1-l]
+}
 
 // SizeAt returns the side in pixels of the maps of layer ℓ.
 func (c Config) SizeAt(l int) int {
+	if c.Graph != nil {
+		return c.Graph.Layers[l].Size
+	}
 	s := c.ImageSize
 	for i := 0; i < l; i++ {
 		s = (s + c.Stride - 1) / c.Stride

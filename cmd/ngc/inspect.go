@@ -87,13 +87,14 @@ func compareModels(e *env, a, b string, asJSON bool) error {
 		return err
 	}
 	sa, sb := ma.Inspect(), mb.Inspect()
-	if len(sa.Layers) != len(sb.Layers) || sa.Config.Untied != sb.Config.Untied {
-		return fmt.Errorf("inspect: %s and %s are different networks (%d and %d layers, untied %v and %v)",
+	if !ma.Graph().Equal(mb.Graph()) || sa.Config.Untied != sb.Config.Untied {
+		return fmt.Errorf("inspect: %s and %s are different networks (%d and %d layers, untied %v and %v, or other synapses)",
 			a, b, len(sa.Layers), len(sb.Layers), sa.Config.Untied, sb.Config.Untied)
 	}
 	var diffs []layerDiff
-	for l := 1; l <= ma.Config().Layers(); l++ {
-		pa, pb := ma.Synapses(l), mb.Synapses(l)
+	for si, syn := range ma.Graph().Synapses {
+		l := syn.From // in a chain, synapse ℓ−1 joins layer ℓ to ℓ−1
+		pa, pb := flatten(ma.Synapse(si)), flatten(mb.Synapse(si))
 		if len(pa.W) != len(pb.W) || len(pa.Bias) != len(pb.Bias) || len(pa.E) != len(pb.E) {
 			return fmt.Errorf("inspect: layer %d has different shapes in %s and %s", l, a, b)
 		}
@@ -139,4 +140,18 @@ func maxAbsDiff(a, b []float32) float64 {
 		m = math.Max(m, math.Abs(float64(a[i])-float64(b[i])))
 	}
 	return m
+}
+
+// flatten returns a synapse's parameters with a residual block's stage
+// kernels laid end to end in W and E, for comparisons.
+func flatten(s ngc.Synapses) ngc.Synapses {
+	if s.Stages == nil {
+		return s
+	}
+	var out ngc.Synapses
+	for _, st := range s.Stages {
+		out.W = append(out.W, st.W...)
+		out.E = append(out.E, st.E...)
+	}
+	return out
 }
