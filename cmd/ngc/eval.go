@@ -51,6 +51,9 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	); err != nil {
 		return err
 	}
+	if err := dyn.check("eval", fs); err != nil {
+		return err
+	}
 	var t ngc.Task
 	switch *task {
 	case "recon", "reconstruct", "reconstruction":
@@ -68,12 +71,8 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, changed, err := dyn.apply("eval", fs, m)
-	if err != nil {
+	if m, err = dyn.applyNoted(e, "eval", fs, m); err != nil {
 		return err
-	}
-	if changed != "" {
-		fmt.Fprintf(e.stderr, "dynamics flags applied to the model: %s\n", changed)
 	}
 	set, err := df.load(ctx, sp)
 	if err != nil {

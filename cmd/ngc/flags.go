@@ -248,39 +248,74 @@ type dynamicsFlags struct {
 	steps          int
 	beta, gamma    float64
 	topMean, topSD float64
+	// zeroSteps makes --T 0 mean the model's T (ngc run, ngc hwsim);
+	// otherwise a given --T must be at least 1.
+	zeroSteps bool
 }
 
 func (d *dynamicsFlags) register(fs *pflag.FlagSet) {
-	fs.IntVar(&d.steps, "T", 0, "inference steps (default: the model's)")
+	stepsHelp := "inference steps (default: the model's)"
+	if d.zeroSteps {
+		stepsHelp = "inference steps (0: the model's)"
+	}
+	fs.IntVar(&d.steps, "T", 0, stepsHelp)
 	fs.Float64Var(&d.beta, "beta", 0, "state update rate β (default: the model's)")
 	fs.Float64Var(&d.gamma, "gamma", 0, "state leak γ (default: the model's)")
 	fs.Float64Var(&d.topMean, "top-mean", 0, "mean μ_z of the initial top states (default: the model's)")
 	fs.Float64Var(&d.topSD, "top-std", 0, "standard deviation σ_z of the initial top states, 0 for deterministic runs (default: the model's)")
 }
 
+// dynamicsFlag is one dynamics flag: its rule and how it changes a config.
+type dynamicsFlag struct {
+	rule
+	set func(c *ngc.Config)
+}
+
+func (d *dynamicsFlags) flags() []dynamicsFlag {
+	steps := rule{"T", d.steps, d.steps >= 1, "at least 1 step"}
+	if d.zeroSteps {
+		steps = rule{"T", d.steps, d.steps >= 0, "0 (the model's) or more"}
+	}
+	return []dynamicsFlag{
+		{steps, func(c *ngc.Config) {
+			if d.steps > 0 {
+				c.Steps = d.steps
+			}
+		}},
+		{rule{"beta", d.beta, d.beta > 0, "a positive rate"}, func(c *ngc.Config) { c.Beta = d.beta }},
+		{rule{"gamma", d.gamma, d.gamma >= 0, wantNonNegative}, func(c *ngc.Config) { c.Gamma = ngc.Float(d.gamma) }},
+		{rule{"top-mean", d.topMean, true, wantFinite}, func(c *ngc.Config) { c.TopMean = ngc.Float(d.topMean) }},
+		{rule{"top-std", d.topSD, d.topSD >= 0, wantNonNegative}, func(c *ngc.Config) { c.TopStd = ngc.Float(d.topSD) }},
+	}
+}
+
+// check refuses, with one line naming the flag, given values no network
+// can run with.
+func (d *dynamicsFlags) check(cmd string, fs *pflag.FlagSet) error {
+	for _, f := range d.flags() {
+		if fs.Changed(f.flag) {
+			if err := checkRules(cmd, f.rule); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // apply returns m with the given dynamics flags, and a note of what
 // changed ("" when nothing did). Values no network can run with are
 // refused with one line naming the flag.
 func (d *dynamicsFlags) apply(cmd string, fs *pflag.FlagSet, m *ngc.Model) (*ngc.Model, string, error) {
+	if err := d.check(cmd, fs); err != nil {
+		return nil, "", err
+	}
 	c := m.Config()
 	var changes []string
-	for _, f := range []struct {
-		rule
-		set func()
-	}{
-		{rule{"T", d.steps, d.steps >= 1, "at least 1 step"}, func() { c.Steps = d.steps }},
-		{rule{"beta", d.beta, d.beta > 0, "a positive rate"}, func() { c.Beta = d.beta }},
-		{rule{"gamma", d.gamma, d.gamma >= 0, wantNonNegative}, func() { c.Gamma = ngc.Float(d.gamma) }},
-		{rule{"top-mean", d.topMean, true, wantFinite}, func() { c.TopMean = ngc.Float(d.topMean) }},
-		{rule{"top-std", d.topSD, d.topSD >= 0, wantNonNegative}, func() { c.TopStd = ngc.Float(d.topSD) }},
-	} {
-		if !fs.Changed(f.flag) {
+	for _, f := range d.flags() {
+		if !fs.Changed(f.flag) || (f.flag == "T" && d.steps == 0) {
 			continue
 		}
-		if err := checkRules(cmd, f.rule); err != nil {
-			return nil, "", err
-		}
-		f.set()
+		f.set(&c)
 		changes = append(changes, fmt.Sprintf("--%s %v", f.flag, f.value))
 	}
 	if len(changes) == 0 {
@@ -291,6 +326,18 @@ func (d *dynamicsFlags) apply(cmd string, fs *pflag.FlagSet, m *ngc.Model) (*ngc
 		return nil, "", fmt.Errorf("%s: %w", cmd, err)
 	}
 	return r, strings.Join(changes, " "), nil
+}
+
+// applyNoted is apply, saying on stderr what changed.
+func (d *dynamicsFlags) applyNoted(e *env, cmd string, fs *pflag.FlagSet, m *ngc.Model) (*ngc.Model, error) {
+	m, changed, err := d.apply(cmd, fs, m)
+	if err != nil {
+		return nil, err
+	}
+	if changed != "" {
+		fmt.Fprintf(e.stderr, "dynamics flags applied to the model: %s\n", changed)
+	}
+	return m, nil
 }
 
 // rule is one flag's value and whether the command can use it.

@@ -25,7 +25,8 @@ const hwsimDoc = "Estimate what a trained model's actor circuit costs on neuromo
 	"the CPU row for the batched reference is measured wall time times the stated package power.\n" +
 	"Prints tables; writes hwsim.json and PNG plots (discrepancy and reconstruction error vs\n" +
 	"virtual time and vs messages, staleness, energy per image per architecture) to --out.\n" +
-	"The study is package hwsim/study (study.Run)."
+	"Dynamics flags given here (--T, --beta, --gamma, --top-mean, --top-std) replace the model's\n" +
+	"own settings. The study is package hwsim/study (study.Run)."
 
 func runHwsim(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "hwsim", "--model FILE [flags]", hwsimDoc)
@@ -42,7 +43,8 @@ func runHwsim(ctx context.Context, e *env, args []string) error {
 	jitter := fs.String("jitter", "0.25", "seeded jitter of every latency and compute time: a fraction (0.25: up to +25%) or a duration (50ns: up to +50 ns)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the jitter and the initial top states")
 	fs.IntVar(&o.Batch, "batch", 16, "mini-batch size (images run together; full batches only)")
-	steps := fs.Int("T", 0, "inference steps (0: the model's)")
+	dyn := dynamicsFlags{zeroSteps: true}
+	dyn.register(fs)
 	fs.BoolVar(&o.Quantize, "quantize", false, "quantise every map message to the architecture's value width (rate codes: their value_bits; graded spikes: --value-bits), one full scale per image and message, to measure what the representation does to accuracy")
 	fs.IntVar(&o.ValueBits, "value-bits", 32, "with --quantize, the width (2 to 32 bits) of a population's values wherever the architecture carries that many: graded spikes, SpiNNaker payloads, CPU words; rate-coded architectures keep their own narrower value_bits")
 	out := fs.String("out", filepath.Join("runs", "hwsim"), "directory for hwsim.json and the plots")
@@ -65,9 +67,13 @@ func runHwsim(ctx context.Context, e *env, args []string) error {
 		rule{"batch", o.Batch, o.Batch >= 1, "at least 1 image"},
 		rule{"budget", o.Budget, o.Budget >= 0, "0 (T) or more"},
 		rule{"max-lag", o.MaxLag, o.MaxLag >= 0, "0 (no bound) or more"},
-		rule{"T", *steps, *steps >= 0, "0 (the model's) or more"},
-		rule{"max-images", df.maxImages, df.maxImages >= 0, "0 (all) or more"},
 	); err != nil {
+		return err
+	}
+	if err := dyn.check("hwsim", fs); err != nil {
+		return err
+	}
+	if err := checkRules("hwsim", rule{"max-images", df.maxImages, df.maxImages >= 0, "0 (all) or more"}); err != nil {
 		return err
 	}
 	if err := checkWritable(filepath.Join(*out, "hwsim.json")); err != nil {
@@ -84,10 +90,8 @@ func runHwsim(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *steps > 0 {
-		if m, err = m.WithSteps(*steps); err != nil {
-			return err
-		}
+	if m, err = dyn.applyNoted(e, "hwsim", fs, m); err != nil {
+		return err
 	}
 	if err := study.CheckModel(m); err != nil {
 		return err

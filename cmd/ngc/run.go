@@ -31,7 +31,9 @@ const runDoc = "Coordinate a run of the actor runtime: every feature map's state
 	"`ngc worker --bus URL --run ID --node NAME` processes, which get the circuit, parameters,\n" +
 	"config and placement from this coordinator; a lost node or message fails the run within\n" +
 	"--timeout, naming it. Every completed mini-batch goes into a journal (--journal); after a\n" +
-	"failure, relaunch the workers and run the same command with --resume to continue."
+	"failure, relaunch the workers and run the same command with --resume to continue.\n\n" +
+	"Dynamics flags given here (--T, --beta, --gamma, --top-mean, --top-std) replace the model's\n" +
+	"own settings, in every node."
 
 // runFlags are the flags of `ngc run`.
 type runFlags struct {
@@ -40,11 +42,12 @@ type runFlags struct {
 	out, journal                           string
 	noise                                  float64
 	noClip, learn, resume, quiet           bool
-	epochs, batch, steps                   int
+	epochs, batch                          int
 	seed                                   uint64
 	timeout, joinTimeout                   time.Duration
 	as                                     deploy.AsyncSettings
 	df                                     dataFlags
+	dyn                                    dynamicsFlags
 	bf                                     busFlags
 	of                                     opsFlags
 }
@@ -73,7 +76,8 @@ func (rf *runFlags) register(e *env) *pflag.FlagSet {
 	fs.StringVar(&rf.node, "node", "coordinator", "this process's node name: it hosts the populations the placement gives it")
 	fs.StringVar(&rf.runID, "run", "run", "run id: the first token of every subject, shared with the workers")
 	fs.IntVar(&rf.batch, "batch", 0, "mini-batch size (0: the model's, at most the number of images)")
-	fs.IntVar(&rf.steps, "T", 0, "inference steps (0: the model's)")
+	rf.dyn.zeroSteps = true
+	rf.dyn.register(fs)
 	fs.Uint64Var(&rf.seed, "seed", 1, "seed of the noise and the initial top states")
 	fs.DurationVar(&rf.timeout, "timeout", circuit.DefaultTimeout, "fail when the run makes no progress or a node is silent for this long")
 	fs.DurationVar(&rf.joinTimeout, "join-timeout", deploy.DefaultJoinTimeout, "how long to wait for the placement's workers to join")
@@ -95,7 +99,7 @@ func (rf *runFlags) check() error {
 		return fmt.Errorf("run: --timeout and --join-timeout must be positive")
 	case rf.epochs < 1:
 		return fmt.Errorf("run: --epochs %d must be at least 1", rf.epochs)
-	case rf.batch < 0 || rf.steps < 0:
+	case rf.batch < 0 || rf.dyn.steps < 0:
 		return fmt.Errorf("run: --batch and --T must not be negative")
 	case rf.save != "" && !rf.learn:
 		return fmt.Errorf("run: --save needs --learn")
@@ -150,11 +154,14 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if err := rf.check(); err != nil {
 		return err
 	}
+	if err := rf.dyn.check("run", fs); err != nil {
+		return err
+	}
 	log, err := rf.of.logger(e.stderr)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	m, set, p, err := rf.load(ctx)
+	m, set, p, err := rf.load(ctx, e, fs)
 	if err != nil {
 		return err
 	}
@@ -191,8 +198,9 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	return rf.finish(e, args, set.Name, busName, reportPath, saveTo, rep)
 }
 
-// load reads the model (with --T), the images and the placement.
-func (rf *runFlags) load(ctx context.Context) (*ngc.Model, *data.Set, *circuit.Placement, error) {
+// load reads the model (with the dynamics flags), the images and the
+// placement.
+func (rf *runFlags) load(ctx context.Context, e *env, fs *pflag.FlagSet) (*ngc.Model, *data.Set, *circuit.Placement, error) {
 	sp, err := data.ParseSplit(rf.split)
 	if err != nil {
 		return nil, nil, nil, err
@@ -201,10 +209,8 @@ func (rf *runFlags) load(ctx context.Context) (*ngc.Model, *data.Set, *circuit.P
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if rf.steps > 0 {
-		if m, err = m.WithSteps(rf.steps); err != nil {
-			return nil, nil, nil, err
-		}
+	if m, err = rf.dyn.applyNoted(e, "run", fs, m); err != nil {
+		return nil, nil, nil, err
 	}
 	p := circuit.Local(rf.node)
 	if rf.placement != "" {
