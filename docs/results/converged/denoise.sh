@@ -17,7 +17,11 @@ out=$here/$ds/denoise
 mkdir -p "$out"
 data=()
 [ "$ds" = cifar10 ] && data=(--data "$NGC_DATA_DIR/cifar10/bin")   # the 1,000 exact test images
-run() { name=$1; shift; "$ngc" eval --model "$model" --dataset "$ds" "${data[@]}" --max-images 1000 --quiet --out "$out/$name.json" "$@" | head -1 | sed "s/^/$name: /"; }
+run() {
+  local name=$1 text; shift
+  text=$("$ngc" eval --model "$model" --dataset "$ds" "${data[@]}" --max-images 1000 --quiet --out "$out/$name.json" "$@")
+  echo "$name: ${text%%$'\n'*}"
+}
 run paper --task denoise --per-step
 run recon --task recon
 for c in 5 20 60; do run clamp$c --task denoise --clamp-steps $c; done
