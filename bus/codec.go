@@ -15,25 +15,36 @@ import (
 //	offset  size  field
 //	0       4     magic "NGCF"
 //	4       1     version (1)
-//	5       1     flags (bit 0: payload is snappy-compressed; others must be 0)
+//	5       1     flags (bit 0: payload is snappy-compressed; bit 1: a delta
+//	              frame; others must be 0)
 //	6       1     kind
 //	7       1     ndims (0..MaxDims)
 //	8       8     step
 //	16      2     len(run), then run bytes
 //	.       2     len(sender), then sender bytes
 //	.       4·nd  dims, uint32 each
-//	.       4     uncompressed payload length in bytes (= 4·product(dims))
+//	              delta frames only (Delta):
+//	.       4       seq
+//	.       1       delta flags (bit 0: reset; bit 1: sparse; others must be 0)
+//	.       4       entries: floats in the payload (= product(dims) unless sparse)
+//	.       4     uncompressed payload length in bytes (= 4·product(dims),
+//	              or the delta body's length)
 //	.       4     stored payload length in bytes (≤ uncompressed length)
 //	.       4     CRC-32C (Castagnoli) of the uncompressed payload bytes
 //	.       4     CRC-32C of every header byte before this field
 //	.       …     stored payload: little-endian float32s, snappy block if flagged
 //
-// A frame is exactly header plus stored payload; trailing bytes are an error.
+// The payload of a sparse delta frame starts with its index list, one
+// unsigned varint per entry: (unit − previous unit − 1) << 1, plus 1 when
+// the entry is a new value (AbsBit), the previous unit of the first being
+// −1; the entries' float32s follow. A frame is exactly header plus stored
+// payload; trailing bytes are an error.
 const (
 	frameMagic     = "NGCF"
 	wireVersion    = 1
 	flagSnappy     = 1 << 0
-	knownFlags     = flagSnappy
+	flagDelta      = 1 << 1
+	knownFlags     = flagSnappy | flagDelta
 	fixedHeaderLen = 4 + 1 + 1 + 1 + 1 + 8 + 2 + 2 + 4 + 4 + 4 + 4
 )
 
@@ -91,13 +102,25 @@ func AppendFrame(dst []byte, f *Frame, c Compression) ([]byte, error) {
 	if len(f.Run) > math.MaxUint16 || len(f.Sender) > math.MaxUint16 {
 		return dst, fmt.Errorf("bus: encode: run or sender longer than %d bytes: %w", math.MaxUint16, ErrFrameTooLarge)
 	}
-	if err := checkShape(f.Shape, len(f.Payload)); err != nil {
-		return dst, fmt.Errorf("bus: encode frame from %q: %w", f.Sender, err)
-	}
 	if int64(len(f.Payload)) > math.MaxUint32/4 {
 		return dst, fmt.Errorf("bus: encode frame from %q: payload of %d floats: %w", f.Sender, len(f.Payload), ErrFrameTooLarge)
 	}
 	rawLen := 4 * len(f.Payload)
+	if f.Delta != nil {
+		units, err := shapeUnits(f.Shape, math.MaxInt32/4)
+		if err == nil {
+			err = f.Delta.check(units, len(f.Payload))
+		}
+		if err != nil {
+			return dst, fmt.Errorf("bus: encode frame from %q: %w", f.Sender, err)
+		}
+		rawLen = f.Delta.bodyLen(len(f.Payload))
+		if int64(rawLen) > math.MaxUint32 {
+			return dst, fmt.Errorf("bus: encode frame from %q: delta payload of %d bytes: %w", f.Sender, rawLen, ErrFrameTooLarge)
+		}
+	} else if err := checkShape(f.Shape, len(f.Payload)); err != nil {
+		return dst, fmt.Errorf("bus: encode frame from %q: %w", f.Sender, err)
+	}
 	hlen := f.HeaderSize()
 	start := len(dst)
 
@@ -115,7 +138,11 @@ func AppendFrame(dst []byte, f *Frame, c Compression) ([]byte, error) {
 	// maxEnc bytes of snappy scratch that the final slice drops.
 	dst = slices.Grow(dst, hlen+rawLen+maxEnc)[:start+hlen+rawLen+maxEnc]
 	raw := dst[start+hlen : start+hlen+rawLen]
-	putFloats(raw, f.Payload)
+	if f.Delta != nil {
+		f.Delta.putBody(raw, f.Payload)
+	} else {
+		putFloats(raw, f.Payload)
+	}
 	pcrc := crc32.Checksum(raw, castagnoli)
 
 	flags := byte(0)
@@ -152,6 +179,19 @@ func AppendFrame(dst []byte, f *Frame, c Compression) ([]byte, error) {
 		binary.LittleEndian.PutUint32(h[p:], uint32(d))
 		p += 4
 	}
+	if d := f.Delta; d != nil {
+		h[5] |= flagDelta
+		binary.LittleEndian.PutUint32(h[p:], d.Seq)
+		h[p+4] = 0
+		if d.Reset {
+			h[p+4] |= deltaReset
+		}
+		if d.Sparse {
+			h[p+4] |= deltaSparse
+		}
+		binary.LittleEndian.PutUint32(h[p+5:], uint32(len(f.Payload)))
+		p += deltaHeaderLen
+	}
 	binary.LittleEndian.PutUint32(h[p:], uint32(rawLen))
 	binary.LittleEndian.PutUint32(h[p+4:], uint32(stored))
 	binary.LittleEndian.PutUint32(h[p+8:], pcrc)
@@ -186,6 +226,10 @@ type Header struct {
 	StoredLen  int    // payload bytes on the wire
 	PayloadCRC uint32 // CRC-32C of the uncompressed payload
 	Size       int    // header bytes; Size+StoredLen is the frame's length
+	// Delta describes a delta frame (nil for a plain one); its Index is not
+	// decoded. Entries is the number of floats the payload holds.
+	Delta   *Delta
+	Entries int
 }
 
 // rawHeader is a parsed header whose strings still point into the input.
@@ -197,7 +241,11 @@ type rawHeader struct {
 	run        []byte
 	sender     []byte
 	dims       [MaxDims]uint32
-	floats     int // product of dims (0 when ndims == 0)
+	floats     int // floats in the payload: product of dims (0 when ndims == 0), or a delta frame's entries
+	units      int // product of dims
+	delta      bool
+	seq        uint32
+	dflags     byte
 	rawLen     int
 	storedLen  int
 	payloadCRC uint32
@@ -264,12 +312,24 @@ func parseHeader(data []byte, lim Limits) (h rawHeader, err error) {
 	if h.ndims > MaxDims {
 		return h, fmt.Errorf("%d dimensions, at most %d: %w", h.ndims, MaxDims, ErrShape)
 	}
-	if len(data) < p+4*h.ndims+16 {
-		return h, fmt.Errorf("%d bytes, header needs %d: %w", len(data), p+4*h.ndims+16, ErrTruncated)
+	h.delta = h.flags&flagDelta != 0
+	extra := 0
+	if h.delta {
+		extra = deltaHeaderLen
+	}
+	if len(data) < p+4*h.ndims+extra+16 {
+		return h, fmt.Errorf("%d bytes, header needs %d: %w", len(data), p+4*h.ndims+extra+16, ErrTruncated)
 	}
 	for i := range h.ndims {
 		h.dims[i] = binary.LittleEndian.Uint32(data[p:])
 		p += 4
+	}
+	var entries uint32
+	if h.delta {
+		h.seq = binary.LittleEndian.Uint32(data[p:])
+		h.dflags = data[p+4]
+		entries = binary.LittleEndian.Uint32(data[p+5:])
+		p += deltaHeaderLen
 	}
 	rawLen := binary.LittleEndian.Uint32(data[p:])
 	storedLen := binary.LittleEndian.Uint32(data[p+4:])
@@ -294,7 +354,13 @@ func parseHeader(data []byte, lim Limits) (h rawHeader, err error) {
 	if uint64(rawLen) > uint64(lim.MaxPayload) {
 		return h, fmt.Errorf("payload of %d bytes, limit %d: %w", rawLen, lim.MaxPayload, ErrFrameTooLarge)
 	}
-	if uint64(rawLen) != 4*floats {
+	h.units = int(floats)
+	if h.delta {
+		if err := checkDeltaSizes(&h, uint64(entries), floats, uint64(rawLen), lim); err != nil {
+			return h, err
+		}
+		floats = uint64(entries)
+	} else if uint64(rawLen) != 4*floats {
 		return h, fmt.Errorf("shape %v holds %d floats, payload has %d bytes: %w", h.shape(), floats, rawLen, ErrShape)
 	}
 	if h.flags&flagSnappy == 0 && storedLen != rawLen {
@@ -333,11 +399,43 @@ func DecodeHeader(data []byte, lim Limits) (Header, error) {
 		StoredLen:  h.storedLen,
 		PayloadCRC: h.payloadCRC,
 		Size:       h.size,
+		Entries:    h.floats,
 	}
 	if h.ndims > 0 {
 		hd.Shape = h.shape()
 	}
+	if h.delta {
+		hd.Delta = &Delta{Seq: h.seq, Reset: h.dflags&deltaReset != 0, Sparse: h.dflags&deltaSparse != 0}
+	}
 	return hd, nil
+}
+
+// checkDeltaSizes checks the sizes a delta frame declares: entries floats
+// in a map of units, in a payload of rawLen bytes. Its decoded form (an
+// index and a float per entry) is bounded by lim.MaxPayload, like a plain
+// frame's payload.
+func checkDeltaSizes(h *rawHeader, entries, units, rawLen uint64, lim Limits) error {
+	if h.ndims == 0 {
+		return fmt.Errorf("delta frame without a shape: %w", ErrShape)
+	}
+	if h.dflags&^deltaKnown != 0 {
+		return fmt.Errorf("unknown delta flags %#02x: %w", h.dflags, ErrVersion)
+	}
+	if h.dflags&deltaSparse == 0 {
+		if entries != units || rawLen != 4*units {
+			return fmt.Errorf("full delta frame of %d entries and %d bytes for shape %v: %w", entries, rawLen, h.shape(), ErrShape)
+		}
+		return nil
+	}
+	switch {
+	case entries > units:
+		return fmt.Errorf("sparse delta frame of %d entries for shape %v: %w", entries, h.shape(), ErrShape)
+	case 8*entries > uint64(lim.MaxPayload):
+		return fmt.Errorf("sparse delta frame of %d entries, limit %d bytes at 8 per entry: %w", entries, lim.MaxPayload, ErrFrameTooLarge)
+	case rawLen < 5*entries || rawLen > 9*entries:
+		return fmt.Errorf("sparse delta frame of %d entries in %d bytes (want 5 to 9 per entry): %w", entries, rawLen, ErrCorrupt)
+	}
+	return nil
 }
 
 // Decode decodes one frame from data, checking every size against lim
@@ -396,6 +494,9 @@ func (d *Decoder) DecodeInto(f *Frame, data []byte) error {
 // data, whose header h has been parsed and checked, and verifies the
 // payload CRC.
 func (d *Decoder) decodePayload(f *Frame, data []byte, h *rawHeader) error {
+	if h.delta && h.dflags&deltaSparse != 0 {
+		return d.decodeSparse(f, data, h)
+	}
 	stored := data[h.size:]
 	f.Payload = slices.Grow(f.Payload[:0], h.floats)[:h.floats]
 	if h.flags&flagSnappy == 0 {
@@ -433,6 +534,45 @@ func (d *Decoder) decodePayload(f *Frame, data []byte, h *rawHeader) error {
 	return nil
 }
 
+// decodeSparse fills f.Payload and f.Delta.Index from the body of a sparse
+// delta frame, whose header h has been parsed and checked (its declared
+// sizes bound what is allocated), and verifies the payload CRC.
+func (d *Decoder) decodeSparse(f *Frame, data []byte, h *rawHeader) error {
+	body := data[h.size:]
+	if h.flags&flagSnappy != 0 {
+		n, err := snappy.DecodedLen(body)
+		if err != nil || n != h.rawLen {
+			return fmt.Errorf("snappy block declares %d bytes, header %d: %w", n, h.rawLen, ErrCorrupt)
+		}
+		if cap(d.buf) < n {
+			d.buf = make([]byte, n)
+		}
+		raw, err := snappy.Decode(d.buf[:n], body)
+		if err != nil || len(raw) != h.rawLen {
+			return fmt.Errorf("snappy: %v: %w", err, ErrCorrupt)
+		}
+		body = raw
+	}
+	if got := crc32.Checksum(body, castagnoli); got != h.payloadCRC {
+		return fmt.Errorf("payload CRC %#08x, computed %#08x: %w", h.payloadCRC, got, ErrChecksum)
+	}
+	if f.Delta == nil {
+		f.Delta = new(Delta)
+	}
+	idx := slices.Grow(f.Delta.Index[:0], h.floats)[:h.floats]
+	rest, err := parseIndex(idx, body, h.units)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 4*h.floats {
+		return fmt.Errorf("index list leaves %d bytes for %d values: %w", len(rest), h.floats, ErrCorrupt)
+	}
+	f.Delta.Index = idx
+	f.Payload = slices.Grow(f.Payload[:0], h.floats)[:h.floats]
+	getFloats(f.Payload, rest)
+	return nil
+}
+
 // setHeader copies the header fields of h into f, reusing f.Shape's
 // capacity and keeping f.Run and f.Sender when they are unchanged.
 func setHeader(f *Frame, h *rawHeader) {
@@ -447,6 +587,17 @@ func setHeader(f *Frame, h *rawHeader) {
 	f.Shape = slices.Grow(f.Shape[:0], h.ndims)[:h.ndims]
 	for i := range f.Shape {
 		f.Shape[i] = int(h.dims[i])
+	}
+	if !h.delta {
+		f.Delta = nil
+		return
+	}
+	if f.Delta == nil {
+		f.Delta = new(Delta)
+	}
+	f.Delta.Seq, f.Delta.Reset, f.Delta.Sparse = h.seq, h.dflags&deltaReset != 0, h.dflags&deltaSparse != 0
+	if !f.Delta.Sparse {
+		f.Delta.Index = nil
 	}
 }
 
@@ -464,7 +615,7 @@ func (d *Decoder) decodeOwned(data []byte) (*Frame, error) {
 		return nil, &FrameError{Sender: string(h.sender), Err: err}
 	}
 	f := new(Frame)
-	if !nativeLittleEndian || h.flags&flagSnappy != 0 || h.floats == 0 {
+	if !nativeLittleEndian || h.flags&flagSnappy != 0 || h.floats == 0 || h.delta {
 		if err := d.decodePayload(f, data, &h); err != nil {
 			return nil, &FrameError{Sender: string(h.sender), Err: err}
 		}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 	"unsafe"
 )
@@ -52,6 +53,14 @@ func sameFrame(t *testing.T, got, want *Frame) {
 	for i := range got.Shape {
 		if got.Shape[i] != want.Shape[i] {
 			t.Fatalf("shape %v, want %v", got.Shape, want.Shape)
+		}
+	}
+	if (got.Delta == nil) != (want.Delta == nil) {
+		t.Fatalf("delta %+v, want %+v", got.Delta, want.Delta)
+	}
+	if d, w := got.Delta, want.Delta; d != nil {
+		if d.Seq != w.Seq || d.Reset != w.Reset || d.Sparse != w.Sparse || !slices.Equal(d.Index, w.Index) {
+			t.Fatalf("delta %+v, want %+v", d, w)
 		}
 	}
 	if len(got.Payload) != len(want.Payload) {
@@ -242,6 +251,9 @@ type header struct {
 	dims                        []uint32
 	rawLen, storedLen, pcrc     uint32
 	badHeaderCRC                bool
+	// A delta frame's header fields, written when flags has flagDelta.
+	seq, entries uint32
+	dflags       byte
 }
 
 func (h header) bytes() []byte {
@@ -254,6 +266,11 @@ func (h header) bytes() []byte {
 	b = append(b, h.sender...)
 	for _, d := range h.dims {
 		b = binary.LittleEndian.AppendUint32(b, d)
+	}
+	if h.flags&flagDelta != 0 {
+		b = binary.LittleEndian.AppendUint32(b, h.seq)
+		b = append(b, h.dflags)
+		b = binary.LittleEndian.AppendUint32(b, h.entries)
 	}
 	b = binary.LittleEndian.AppendUint32(b, h.rawLen)
 	b = binary.LittleEndian.AppendUint32(b, h.storedLen)

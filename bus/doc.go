@@ -47,9 +47,13 @@
 // version byte, little-endian fixed fields, length-prefixed strings, the
 // shape, the uncompressed and stored payload lengths, CRC-32C checksums of
 // the payload and of the header, then the payload as little-endian
-// float32s, snappy-compressed when that pays (Compression). Decoding is
-// defensive: every declared size is checked against Limits before anything
-// is allocated, and errors are *FrameError values that name the sender
+// float32s, snappy-compressed when that pays (Compression). A frame with
+// Delta set belongs to a sigma-delta stream (package neuron's encodings):
+// its header adds the stream's sequence number and a reset mark, and its
+// payload holds either every unit's value or, sparse, an index list of
+// varint gaps followed by the listed units' changes. Decoding is
+// defensive: every declared size (a sparse frame's entries included) is
+// checked against Limits before anything is allocated, and errors are *FrameError values that name the sender
 // whenever the header could be read that far. AppendFrame appends to a
 // caller's buffer, and Decoder.DecodeInto reuses a frame, so a steady
 // stream allocates nothing. On little-endian hosts a payload's float32s

@@ -48,6 +48,10 @@ const MaxDims = 4
 // with an empty Shape carries no payload (control frames); otherwise the
 // product of Shape must equal len(Payload).
 //
+// A frame with Delta set is one of a sigma-delta stream: Shape is still the
+// whole map's, but Payload holds only the values Delta describes (see
+// Delta).
+//
 // Ownership: a published frame is immutable. Publish takes ownership from
 // the publisher, who must not modify or reuse the frame or its slices
 // afterwards; every subscriber that receives it may read it but must not
@@ -59,7 +63,9 @@ type Frame struct {
 	Kind    Kind      // what the payload is
 	Step    uint64    // step (sync mode) or the sender's version (async mode)
 	Shape   []int     // at most MaxDims dimensions, each ≥ 0
-	Payload []float32 // row-major, product(Shape) floats
+	Payload []float32 // row-major, product(Shape) floats (or Delta's entries)
+	// Delta, when set, makes the frame one of a sigma-delta stream.
+	Delta *Delta
 }
 
 // Clone returns a deep copy of f that the caller may modify.
@@ -74,19 +80,29 @@ func (f *Frame) Clone() *Frame {
 	if f.Payload != nil {
 		c.Payload = append([]float32(nil), f.Payload...)
 	}
+	c.Delta = f.Delta.clone()
 	return &c
 }
 
 // HeaderSize returns the number of bytes of f's encoded header (everything
 // but the payload).
 func (f *Frame) HeaderSize() int {
-	return fixedHeaderLen + len(f.Run) + len(f.Sender) + 4*len(f.Shape)
+	n := fixedHeaderLen + len(f.Run) + len(f.Sender) + 4*len(f.Shape)
+	if f.Delta != nil {
+		n += deltaHeaderLen
+	}
+	return n
 }
 
 // WireSize returns the size of f encoded without compression: HeaderSize
-// plus 4 bytes per float. Every bus counts this figure as Counts.Bytes, so
-// byte accounting is comparable whether or not frames are serialised.
+// plus 4 bytes per float (and, for a sparse delta frame, its index list:
+// one varint of 1 to 5 bytes per entry, usually 1). Every bus counts this
+// figure as Counts.Bytes, so byte accounting is comparable whether or not
+// frames are serialised.
 func (f *Frame) WireSize() int {
+	if f.Delta != nil {
+		return f.HeaderSize() + f.Delta.bodyLen(len(f.Payload))
+	}
 	return f.HeaderSize() + 4*len(f.Payload)
 }
 
@@ -107,7 +123,50 @@ func (f *Frame) Validate(lim Limits) error {
 	if n := len(f.Payload); n > lim.MaxPayload/4 {
 		return fmt.Errorf("payload of %d floats (%d bytes), limit %d bytes: %w", n, 4*int64(n), lim.MaxPayload, ErrFrameTooLarge)
 	}
+	if f.Delta != nil {
+		return f.validateDelta(lim)
+	}
 	return checkShape(f.Shape, len(f.Payload))
+}
+
+// validateDelta checks a delta frame under lim (defaults applied): the map
+// its shape describes, its entries against it, and the sizes a decoder
+// accepts (see parseHeader).
+func (f *Frame) validateDelta(lim Limits) error {
+	units, err := shapeUnits(f.Shape, lim.MaxPayload/4)
+	if err != nil {
+		return err
+	}
+	d := f.Delta
+	if err := d.check(units, len(f.Payload)); err != nil {
+		return err
+	}
+	if d.Sparse && int64(len(f.Payload))*8 > int64(lim.MaxPayload) {
+		return fmt.Errorf("sparse delta frame of %d entries, limit %d bytes at 8 per entry: %w", len(f.Payload), lim.MaxPayload, ErrFrameTooLarge)
+	}
+	if n := d.bodyLen(len(f.Payload)); n > lim.MaxPayload {
+		return fmt.Errorf("delta payload of %d bytes, limit %d: %w", n, lim.MaxPayload, ErrFrameTooLarge)
+	}
+	return nil
+}
+
+// shapeUnits returns the product of a delta frame's shape, which must have
+// at least one dimension and at most limit units.
+func shapeUnits(shape []int, limit int) (int, error) {
+	if len(shape) == 0 || len(shape) > MaxDims {
+		return 0, fmt.Errorf("delta frame of %d dimensions, want 1 to %d: %w", len(shape), MaxDims, ErrShape)
+	}
+	prod := 1
+	for _, d := range shape {
+		if d < 0 || uint64(d) > math.MaxUint32 {
+			return 0, fmt.Errorf("shape %v: dimension out of range: %w", shape, ErrShape)
+		}
+		if d != 0 && prod > limit/d {
+			return 0, fmt.Errorf("shape %v exceeds %d units: %w", shape, limit, ErrFrameTooLarge)
+		}
+		prod *= d
+	}
+	return prod, nil
 }
 
 // checkShape checks dims against n floats without overflowing.
@@ -195,5 +254,5 @@ func (l Limits) withDefaults() Limits {
 // the uncompressed one).
 func (l Limits) MaxFrameSize() int {
 	l = l.withDefaults()
-	return fixedHeaderLen + 2*l.MaxString + 4*MaxDims + l.MaxPayload
+	return fixedHeaderLen + deltaHeaderLen + 2*l.MaxString + 4*MaxDims + l.MaxPayload
 }

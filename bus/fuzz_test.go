@@ -18,6 +18,10 @@ func addFrameSeeds(f *testing.F) {
 		{Run: "r", Sender: "coord", Kind: KindControl, Step: 3},
 		{Sender: "s", Shape: []int{2, 0}},
 		{Run: "r", Sender: "nan", Shape: []int{2}, Payload: []float32{float32(math.NaN()), math.Float32frombits(0x7fc0beef)}},
+		deltaFrame(2, 4, 4, &Delta{Seq: 3, Sparse: true, Index: []uint32{0, 5 | AbsBit, 31}}, []float32{0.5, -1, 2}),
+		deltaFrame(2, 4, 4, &Delta{Seq: 0, Reset: true}, noise(3, 32)),
+		deltaFrame(1, 16, 16, &Delta{Seq: 9, Sparse: true, Index: []uint32{}}, []float32{}),
+		deltaFrame(1, 16, 16, sparseDelta(4, 256, 0.3), nil),
 	}
 	for _, fr := range frames {
 		for _, c := range []Compression{CompressNone, CompressSnappy} {
@@ -33,6 +37,8 @@ func addFrameSeeds(f *testing.F) {
 	f.Add([]byte(frameMagic))
 	f.Add(header{version: 1, sender: "big", ndims: 1, dims: []uint32{1 << 28}, rawLen: 1 << 30, storedLen: 1 << 30}.bytes())
 	f.Add(append(header{version: 1, flags: flagSnappy, sender: "s", ndims: 1, dims: []uint32{2}, rawLen: 8, storedLen: 5}.bytes(), 0x80, 0x80, 0x80, 0x80, 0x04))
+	f.Add(header{version: 1, flags: flagDelta, sender: "huge", ndims: 1, dims: []uint32{1 << 28}, dflags: deltaSparse, entries: 1 << 28, rawLen: 1 << 30, storedLen: 1 << 30}.bytes())
+	f.Add(append(header{version: 1, flags: flagDelta, sender: "s", ndims: 1, dims: []uint32{4}, dflags: deltaSparse, entries: 1, rawLen: 5, storedLen: 5}.bytes(), 0x0c, 0, 0, 0, 0))
 }
 
 // FuzzDecode checks that Decode never panics, that what it accepts is a

@@ -11,8 +11,8 @@ type Counts struct {
 	// Msgs is the number of frames.
 	Msgs uint64
 	// Bytes is the sum of the frames' WireSize: header plus 4 bytes per
-	// float, the same figure on every bus, so runs on different buses can
-	// be compared.
+	// float (and a sparse delta frame's index list), the same figure on
+	// every bus, so runs on different buses can be compared.
 	Bytes uint64
 	// WireBytes is what was actually handed to or read from the transport
 	// after compression. It is 0 on the in-process bus, which does not
