@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package bench
 
 import (
 	"os"
@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// cpuTime is the process's user+system CPU time (0 if unknown): a figure a
+// CPUTime is the process's user+system CPU time (0 if unknown): a figure a
 // busy machine disturbs less than wall time.
-func cpuTime() time.Duration {
+func CPUTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
@@ -19,9 +19,9 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// loadAverage is the system's 1, 5 and 15 minute load averages as
+// LoadAverage is the system's 1, 5 and 15 minute load averages as
 // /proc/loadavg shows them ("" where there is no /proc).
-func loadAverage() string {
+func LoadAverage() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return ""

@@ -1,0 +1,24 @@
+// Package bench measures the speed of Conv-NGC's runtimes: the batched
+// reference (package ngc) alone, and sync inference in the batched
+// reference, the actor runtime on the in-process bus and the actor runtime
+// on NATS side by side. It is what `ngc bench` runs, as a library.
+//
+// Batched times one inference batch and one training batch of a network
+// (the paper's by default) on synthetic images, once to warm up and then
+// Repeats times, and reports the best repeat: images per second and
+// effective GFLOP/s (convolution FLOPs only, 2 per multiply-accumulate).
+//
+// Runtimes starts one sync session of the network's circuit per runtime and
+// runs one batch in every runtime in turn per repeat, so that all see the
+// same machine load; each batch is charged a garbage collection of what it
+// left. It reports the best and the median repeat, the ratio to the batched
+// reference, process CPU seconds per batch and the bus traffic.
+//
+// MeasurePeak times the machine's FP32 FMA peak (package ngc/tensor's
+// register-resident kernels, every thread at once), the yardstick the
+// effective GFLOP/s are a share of; Peak.Again measures once more and keeps
+// the better figures. CPUTime, LoadAverage and PeakRSS read the process's
+// and the machine's state, where the platform tells.
+//
+// Every figure here is wall-clock: run on a quiet machine.
+package bench
