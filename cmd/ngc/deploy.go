@@ -5,15 +5,9 @@ package main
 // and their protocol are package circuit/deploy.
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"sync"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -112,68 +106,9 @@ func (of *opsFlags) serveMetrics(m *deploy.Metrics, log *slog.Logger) (stop func
 	if of.metricsAddr == "" {
 		return func() {}, nil
 	}
-	l, err := net.Listen("tcp", of.metricsAddr)
+	stop, err = m.Serve(of.metricsAddr, log)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", m.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics endpoint stopped", "err", err)
-		}
-	}()
-	log.Info("metrics: http://"+l.Addr().String()+"/metrics", "metrics_addr", l.Addr().String())
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
-}
-
-// errorLog logs a bus's asynchronous errors (slow consumers, rejected
-// frames, lost connections): the first limit of them one by one, then one
-// line with the running count every 100, and the total at the end.
-type errorLog struct {
-	mu         sync.Mutex
-	log        *slog.Logger
-	limit, n   int
-	suppressed int
-	muted      bool
-}
-
-func (l *errorLog) report(err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.muted {
-		return
-	}
-	l.n++
-	if l.n <= l.limit {
-		l.log.Warn("bus", "err", err)
-		return
-	}
-	l.suppressed++
-	if l.suppressed%100 == 0 {
-		l.log.Warn(fmt.Sprintf("bus: %d more errors so far, the latest", l.suppressed), "err", err)
-	}
-}
-
-// mute drops later errors: the process is leaving, and the connection's
-// end is no news.
-func (l *errorLog) mute() {
-	l.mu.Lock()
-	l.muted = true
-	l.mu.Unlock()
-}
-
-// close mutes the log and says how many errors were not shown.
-func (l *errorLog) close() {
-	l.mute()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.suppressed > 0 {
-		l.log.Warn(fmt.Sprintf("bus: %d more errors not shown", l.suppressed))
-	}
+	return stop, nil
 }

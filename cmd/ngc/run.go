@@ -165,12 +165,12 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	errs := &errorLog{log: log, limit: 5}
-	b, busName, closeBus, err := rf.openBus(e, log, errs, p)
+	errs := deploy.NewErrorLog(log, 5)
+	b, err := rf.openBus(e, errs, p)
 	if err != nil {
 		return err
 	}
-	defer closeBus()
+	defer b.Close()
 	metrics := deploy.NewMetrics()
 	stopMetrics, err := rf.of.serveMetrics(metrics, log)
 	if err != nil {
@@ -179,12 +179,12 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	defer stopMetrics()
 	reportPath, journal, saveTo := rf.paths()
 	bar := newProgress(e, rf.quiet, 0, "run")
-	opts := rf.options(b, p, log, journal, metrics, bar)
+	opts := rf.options(b.Bus, p, log, journal, metrics, bar)
 	rep, err := deploy.Run(ctx, m, set, opts...)
 	bar.done()
-	errs.close()
+	errs.Close()
 	if rep != nil {
-		rep.Runtime.Bus = busName
+		rep.Runtime.Bus = b.Kind
 	}
 	if err != nil {
 		rf.writePartial(e, args, set.Name, reportPath, rep, err)
@@ -195,7 +195,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	return rf.finish(e, args, set.Name, busName, reportPath, saveTo, rep)
+	return rf.finish(e, args, set.Name, b.Kind, reportPath, saveTo, rep)
 }
 
 // load reads the model (with the dynamics flags), the images and the
@@ -258,52 +258,33 @@ func remoteNodes(assign map[neuron.Ref]string, self string) []string {
 
 // openBus opens --bus: the in-process bus, an embedded NATS server (whose
 // URL it prints) or a connection to a NATS server.
-func (rf *runFlags) openBus(e *env, log *slog.Logger, errs *errorLog, p *circuit.Placement) (bus.Bus, string, func(), error) {
+func (rf *runFlags) openBus(e *env, errs *deploy.ErrorLog, p *circuit.Placement) (*deploy.OpenedBus, error) {
+	spec := deploy.BusSpec{URL: rf.busURL, Name: "ngc run " + rf.runID, OnError: errs.Report}
 	switch rf.busURL {
-	case "inproc":
-		b, err := bus.NewInProc(bus.WithErrorHandler(errs.report))
-		if err != nil {
-			return nil, "", nil, err
-		}
-		return b, "inproc", func() { b.Close() }, nil
-	case "embedded":
+	case deploy.BusInProc:
+	case deploy.BusEmbedded:
 		if rf.bf.user != "" || rf.bf.creds != "" || rf.bf.tlsCA != "" || rf.bf.tlsCert != "" {
-			return nil, "", nil, fmt.Errorf("run: the embedded server supports --token only; run nats-server for users, credentials or TLS")
+			return nil, fmt.Errorf("run: the embedded server supports --token only; run nats-server for users, credentials or TLS")
 		}
-		sopts := []bus.EmbeddedOption{bus.ServerAddr(rf.listen), bus.ServerName("ngc-" + rf.runID)}
-		if rf.bf.token != "" {
-			sopts = append(sopts, bus.ServerToken(rf.bf.token))
+		spec.Listen, spec.ServerName, spec.Token = rf.listen, "ngc-"+rf.runID, rf.bf.token
+		if len(p.NodeNames()) > 1 {
+			spec.Linger = 2 * time.Second // the workers read the end of the run
 		}
-		srv, err := bus.StartEmbedded(sopts...)
+	default:
+		opts, err := rf.bf.options(spec.Name, errs.Report)
 		if err != nil {
-			return nil, "", nil, fmt.Errorf("run: embedded NATS server: %w", err)
+			return nil, fmt.Errorf("run: %w", err)
 		}
-		b, err := srv.Connect(bus.WithName("ngc run "+rf.runID), bus.WithErrorHandler(errs.report))
-		if err != nil {
-			srv.Shutdown()
-			return nil, "", nil, fmt.Errorf("run: connect to the embedded server: %w", err)
-		}
-		fmt.Fprintf(e.stdout, "embedded NATS server: %s\n", srv.ClientURL())
-		workers := len(p.NodeNames()) > 1
-		return b, "embedded", func() {
-			b.Close()
-			// Give the workers a moment to read the end of the run and
-			// leave before their server goes.
-			for deadline := time.Now().Add(2 * time.Second); workers && srv.Server().NumClients() > 0 && time.Now().Before(deadline); {
-				time.Sleep(20 * time.Millisecond)
-			}
-			srv.Shutdown()
-		}, nil
+		spec.Options = opts
 	}
-	opts, err := rf.bf.options("ngc run "+rf.runID, errs.report)
+	b, err := deploy.OpenBus(spec)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("run: %w", err)
+		return nil, fmt.Errorf("run: %w", err)
 	}
-	b, err := bus.Connect(rf.busURL, opts...)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("run: %w", err)
+	if b.URL != "" {
+		fmt.Fprintf(e.stdout, "embedded NATS server: %s\n", b.URL)
 	}
-	return b, "nats", func() { b.Close() }, nil
+	return b, nil
 }
 
 // options turns the flags into deploy options.

@@ -48,8 +48,8 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	errs := &errorLog{log: log, limit: 5}
-	opts, err := bf.options("ngc worker "+*node, errs.report)
+	errs := deploy.NewErrorLog(log, 5)
+	opts, err := bf.options("ngc worker "+*node, errs.Report)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
@@ -71,9 +71,9 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("worker: %w", err)
 	}
 	defer b.Close()
-	defer errs.close()
+	defer errs.Close()
 	err = deploy.Work(ctx, b, *runID, *node, deploy.WithLogger(log), deploy.WithJoinTimeout(*wait), deploy.WithMetrics(metrics))
-	errs.mute()
+	errs.Mute()
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
