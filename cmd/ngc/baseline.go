@@ -144,7 +144,7 @@ func runBaselineTrain(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		report["train"] = trainSummary(state, res, m.Objective())
+		report["train"] = state.Summary(res, m.Objective())
 		report["dataset"] = job.Train.Name
 	} else {
 		fmt.Fprintf(e.stdout, "no budget (--epochs, --max-updates, --max-time and --patience are 0): saved the model untrained\n")
@@ -212,14 +212,9 @@ func runBaselineEval(ctx context.Context, e *env, args []string) error {
 	); err != nil {
 		return err
 	}
-	var t ngc.Task
-	switch *task {
-	case "recon", "reconstruct", "reconstruction":
-		t = ngc.Reconstruct
-	case "denoise", "denoising":
-		t = ngc.Denoise
-	default:
-		return fmt.Errorf("baseline eval: --task %q (want recon or denoise)", *task)
+	t, err := ngc.ParseTask(*task)
+	if err != nil {
+		return fmt.Errorf("baseline eval: --%w", err)
 	}
 	if *noise <= 0 {
 		return fmt.Errorf("baseline eval: --noise-std %g must be positive", *noise)

@@ -13,19 +13,7 @@ import (
 
 	"github.com/convngc/convngc/bus"
 	"github.com/convngc/convngc/circuit/deploy"
-	"github.com/convngc/convngc/ngc"
 )
-
-// parseTask reads --task.
-func parseTask(s string) (ngc.Task, error) {
-	switch s {
-	case "recon", "reconstruct", "reconstruction":
-		return ngc.Reconstruct, nil
-	case "denoise", "denoising":
-		return ngc.Denoise, nil
-	}
-	return 0, fmt.Errorf("--task %q (want recon or denoise)", s)
-}
 
 // busFlags are the NATS connection's credentials and TLS files.
 type busFlags struct {

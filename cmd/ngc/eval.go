@@ -54,14 +54,9 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	if err := dyn.check("eval", fs); err != nil {
 		return err
 	}
-	var t ngc.Task
-	switch *task {
-	case "recon", "reconstruct", "reconstruction":
-		t = ngc.Reconstruct
-	case "denoise", "denoising":
-		t = ngc.Denoise
-	default:
-		return fmt.Errorf("eval: --task %q (want recon or denoise)", *task)
+	t, err := ngc.ParseTask(*task)
+	if err != nil {
+		return fmt.Errorf("eval: --%w", err)
 	}
 	sp, err := data.ParseSplit(*split)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 
 	"github.com/convngc/convngc/ngc"
 )
@@ -65,18 +64,8 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// layerDiff is the largest absolute parameter difference of one layer's
-// synapses between two checkpoints.
-type layerDiff struct {
-	Layer int      `json:"layer"`
-	W     float64  `json:"max_abs_diff_w"`
-	Bias  float64  `json:"max_abs_diff_bias"`
-	E     *float64 `json:"max_abs_diff_e,omitempty"` // nil for tied models (no E)
-	NormW float64  `json:"norm_w"`                   // Euclidean norm of the first model's W, for scale
-}
-
-// compareModels prints the per-layer parameter differences of two
-// checkpoints of the same network.
+// compareModels prints the per-synapse parameter differences of two
+// checkpoints of the same network (ngc.CompareParams).
 func compareModels(e *env, a, b string, asJSON bool) error {
 	ma, err := ngc.Load(a)
 	if err != nil {
@@ -86,28 +75,9 @@ func compareModels(e *env, a, b string, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	sa, sb := ma.Inspect(), mb.Inspect()
-	if !ma.Graph().Equal(mb.Graph()) || sa.Config.Untied != sb.Config.Untied {
-		return fmt.Errorf("inspect: %s and %s are different networks (%d and %d layers, untied %v and %v, or other synapses)",
-			a, b, len(sa.Layers), len(sb.Layers), sa.Config.Untied, sb.Config.Untied)
-	}
-	var diffs []layerDiff
-	for si, syn := range ma.Graph().Synapses {
-		l := syn.From // in a chain, synapse ℓ−1 joins layer ℓ to ℓ−1
-		pa, pb := flatten(ma.Synapse(si)), flatten(mb.Synapse(si))
-		if len(pa.W) != len(pb.W) || len(pa.Bias) != len(pb.Bias) || len(pa.E) != len(pb.E) {
-			return fmt.Errorf("inspect: layer %d has different shapes in %s and %s", l, a, b)
-		}
-		d := layerDiff{Layer: l, W: maxAbsDiff(pa.W, pb.W), Bias: maxAbsDiff(pa.Bias, pb.Bias)}
-		if pa.E != nil {
-			de := maxAbsDiff(pa.E, pb.E)
-			d.E = &de
-		}
-		for _, v := range pa.W {
-			d.NormW += float64(v) * float64(v)
-		}
-		d.NormW = math.Sqrt(d.NormW)
-		diffs = append(diffs, d)
+	diffs, err := ngc.CompareParams(ma, mb)
+	if err != nil {
+		return fmt.Errorf("inspect: %s and %s: %w", a, b, err)
 	}
 	if asJSON {
 		out, err := json.MarshalIndent(map[string]any{"model": a, "against": b, "layers": diffs}, "", "  ")
@@ -127,31 +97,4 @@ func compareModels(e *env, a, b string, asJSON bool) error {
 		fmt.Fprintf(e.stdout, "%-6d %12.3g %12.3g %12s %10.4f\n", d.Layer, d.W, d.Bias, de, d.NormW)
 	}
 	return nil
-}
-
-// maxAbsDiff is the largest |a[i] − b[i]| (0 for empty slices, +Inf for
-// slices of different lengths).
-func maxAbsDiff(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	m := 0.0
-	for i := range a {
-		m = math.Max(m, math.Abs(float64(a[i])-float64(b[i])))
-	}
-	return m
-}
-
-// flatten returns a synapse's parameters with a residual block's stage
-// kernels laid end to end in W and E, for comparisons.
-func flatten(s ngc.Synapses) ngc.Synapses {
-	if s.Stages == nil {
-		return s
-	}
-	var out ngc.Synapses
-	for _, st := range s.Stages {
-		out.W = append(out.W, st.W...)
-		out.E = append(out.E, st.E...)
-	}
-	return out
 }

@@ -2,20 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/convngc/convngc/ngc"
-	"github.com/convngc/convngc/ngc/data"
 	"github.com/convngc/convngc/ngc/training"
 )
 
@@ -109,14 +105,10 @@ func (jf *jobFlags) check(cmd string, defaultTask ngc.Task) error {
 	); err != nil {
 		return err
 	}
-	switch jf.valTask {
-	case "":
-		jf.task = defaultTask
-	case "recon", "reconstruct":
-		jf.task = ngc.Reconstruct
-	case "denoise":
-		jf.task = ngc.Denoise
-	default:
+	jf.task = defaultTask
+	if t, err := ngc.ParseTask(jf.valTask); err == nil {
+		jf.task = t
+	} else if jf.valTask != "" {
 		return bad("--val-task %q: want recon or denoise", jf.valTask)
 	}
 	if n, err := strconv.Atoi(jf.checkpointEvery); err == nil {
@@ -133,19 +125,6 @@ func (jf *jobFlags) check(cmd string, defaultTask ngc.Task) error {
 		return bad("--out: %w", err)
 	}
 	return nil
-}
-
-// jobPaths are the files a training job writes.
-type jobPaths struct {
-	out, json, grid string // when the job ends
-	latest, best    string // checkpoints, as it goes
-	csv, curve      string // the learning curve, as it goes
-}
-
-func (jf *jobFlags) paths() jobPaths {
-	base := strings.TrimSuffix(jf.out, filepath.Ext(jf.out))
-	return jobPaths{out: jf.out, json: base + ".json", grid: base + ".png", latest: base + "-latest.safetensors",
-		best: base + "-best.safetensors", csv: base + "-curve.csv", curve: base + "-curve.png"}
 }
 
 // checkWritable makes sure a file can be created in path's folder.
@@ -173,7 +152,7 @@ func (jf *jobFlags) spec(df *dataFlags) training.DataSpec {
 // resumeJob reads the job checkpoint beside --out and refuses data flags
 // that differ from the data it recorded.
 func (jf *jobFlags) resumeJob(e *env, fs *pflag.FlagSet, df *dataFlags, open training.Opener) (training.Learner, *training.State, error) {
-	latest := jf.paths().latest
+	latest := training.FilesFor(jf.out).Latest
 	m, state, err := training.Resume(latest, open)
 	if err != nil {
 		return nil, nil, err
@@ -181,7 +160,7 @@ func (jf *jobFlags) resumeJob(e *env, fs *pflag.FlagSet, df *dataFlags, open tra
 	given := jf.spec(df)
 	for _, name := range dataFlagNames {
 		if fs.Changed(name) && !sameData(name, given, state.Data) {
-			return nil, nil, fmt.Errorf("--%s: the job trains on %s; its data cannot change on resume", name, describeData(state.Data))
+			return nil, nil, fmt.Errorf("--%s: the job trains on %s; its data cannot change on resume", name, state.Data)
 		}
 	}
 	fmt.Fprintf(e.stderr, "resuming %s: update %d, epoch %d, %s trained\n", latest, state.Updates, state.Epoch+1,
@@ -204,18 +183,6 @@ func sameData(name string, a, b training.DataSpec) bool {
 		return a.ValidationImages == b.ValidationImages
 	}
 	return false
-}
-
-func describeData(s training.DataSpec) string {
-	d := s.Dataset
-	if s.Path != "" {
-		d += " at " + s.Path
-	}
-	n := "all images"
-	if s.MaxImages > 0 {
-		n = fmt.Sprintf("%d images", s.MaxImages)
-	}
-	return fmt.Sprintf("%s (%s, data seed %d, %d validation images)", d, n, s.Seed, s.ValidationImages)
 }
 
 // plan returns the job's plan: the flags' for a new job; for a resumed one
@@ -256,23 +223,15 @@ func (jf *jobFlags) hasBudget(p training.Plan) bool {
 
 // newJob loads the job's data and assembles the job.
 func (jf *jobFlags) newJob(ctx context.Context, m training.Learner, state *training.State, plan training.Plan, title string) (*training.Job, error) {
-	spec := state.Data
-	train, err := data.Load(ctx, data.Options{Dataset: spec.Dataset, Path: spec.Path, Split: data.Train, MaxImages: spec.MaxImages, Seed: spec.Seed})
+	train, val, err := state.Data.Load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var val *data.Set
-	if spec.ValidationImages > 0 {
-		if val, err = data.Load(ctx, data.Options{Dataset: spec.Dataset, Path: spec.Path, Split: data.Validation,
-			MaxImages: spec.ValidationImages, Seed: spec.Seed}); err != nil {
-			return nil, fmt.Errorf("validation images: %w", err)
-		}
-	}
-	p := jf.paths()
+	f := training.FilesFor(jf.out)
 	return &training.Job{
 		Model: m, Train: train, Validation: val, State: state, Plan: plan, MaxTime: jf.maxTime,
-		Latest: p.latest, Best: p.best, CheckpointEvery: jf.ckptUpdates, CheckpointInterval: jf.ckptInterval,
-		Curve: &training.CurveFiles{CSV: p.csv, PNG: p.curve, Title: title + " on " + train.Name, Objective: m.Objective()},
+		Latest: f.Latest, Best: f.Best, CheckpointEvery: jf.ckptUpdates, CheckpointInterval: jf.ckptInterval,
+		Curve: &training.CurveFiles{CSV: f.CSV, PNG: f.Curve, Title: title + " on " + train.Name, Objective: m.Objective()},
 	}, nil
 }
 
@@ -284,7 +243,7 @@ func (jf *jobFlags) run(ctx context.Context, e *env, cmd string, job *training.J
 	batch := min(job.Model.Batch(), job.Train.Len())
 	perEpoch := max(job.Train.Len()/batch, 1)
 	fmt.Fprintf(e.stderr, "training on %d images of %s, %d updates of %d an epoch; job at update %d (epoch %d); %s\n",
-		job.Train.Len(), job.Train.Name, perEpoch, batch, s.Updates, s.Epoch+1, describeBudget(job.Plan, jf.maxTime))
+		job.Train.Len(), job.Train.Name, perEpoch, batch, s.Updates, s.Epoch+1, job.Plan.Describe(jf.maxTime))
 	fmt.Fprintf(e.stderr, "writing to %s: the final model %s, and as it goes %s and %s\n",
 		filepath.Dir(jf.out), filepath.Base(jf.out), filepath.Base(job.Latest), filepath.Base(job.Curve.CSV))
 	total := job.MaxUpdates
@@ -296,17 +255,7 @@ func (jf *jobFlags) run(ctx context.Context, e *env, cmd string, job *training.J
 	lastLine := time.Now()
 	objective := job.Model.Objective()
 	job.Progress = func(p training.Progress) {
-		line := fmt.Sprintf("update %d epoch %d (%d/%d) %s %.4g", p.Update, p.Epoch, p.Done, p.PerEpoch, objective, p.Objective)
-		if p.Validation != nil {
-			line += fmt.Sprintf(" val MSE %.3f PSNR %.2f SSIM %.4f", p.Validation.MSE, p.Validation.PSNR, p.Validation.SSIM)
-		}
-		if !math.IsInf(p.Best, 1) {
-			line += fmt.Sprintf(" best %.3f", p.Best)
-		}
-		line += fmt.Sprintf(" %.0f img/s", p.ImagesPerSecond)
-		if p.ETA >= 0 {
-			line += " ETA " + p.ETA.Round(time.Second).String()
-		}
+		line := p.Describe(objective)
 		bar.set(p.Update, line)
 		if jf.quiet || terminal {
 			return
@@ -330,7 +279,7 @@ func (jf *jobFlags) run(ctx context.Context, e *env, cmd string, job *training.J
 		}
 		return res, fmt.Errorf("%s: %w", cmd, err)
 	}
-	last := lastPoint(s)
+	last := s.Last()
 	fmt.Fprintf(e.stdout, "stopped (%s) at update %d, epoch %.2f: %d updates this run in %s (%.0f img/s); final %s %.4g\n",
 		res.Stopped, s.Updates, last.Epoch, res.Updates, time.Duration(res.Seconds*float64(time.Second)).Round(time.Second),
 		float64(res.Images)/max(res.Seconds, 1e-9), objective, last.Objective)
@@ -341,66 +290,15 @@ func (jf *jobFlags) run(ctx context.Context, e *env, cmd string, job *training.J
 	return res, nil
 }
 
-func describeBudget(p training.Plan, maxTime time.Duration) string {
-	var parts []string
-	if p.Epochs > 0 {
-		parts = append(parts, fmt.Sprintf("%d epochs", p.Epochs))
-	}
-	if p.MaxUpdates > 0 {
-		parts = append(parts, fmt.Sprintf("%d updates", p.MaxUpdates))
-	}
-	if maxTime > 0 {
-		parts = append(parts, maxTime.String()+" this run")
-	}
-	if p.Patience > 0 {
-		parts = append(parts, fmt.Sprintf("early stop after %d validations under %.1f%% improvement", p.Patience, 100*p.MinImprovement))
-	}
-	if p.LRDecay > 0 {
-		parts = append(parts, fmt.Sprintf("learning rate ×%g after %d validations without a new best", p.LRDecay, p.LRPatience))
-	}
-	if len(parts) == 0 {
-		return "no budget"
-	}
-	return "budget: " + strings.Join(parts, ", ")
-}
-
-func lastPoint(s *training.State) training.Point {
-	if len(s.Curve) == 0 {
-		return training.Point{}
-	}
-	return s.Curve[len(s.Curve)-1]
-}
-
-// trainSummary is the training part of a JSON report.
-func trainSummary(s *training.State, r training.Result, objective string) map[string]any {
-	values := make([]float64, len(s.Curve))
-	for i, p := range s.Curve {
-		values[i] = p.Objective
-	}
-	return map[string]any{"objective": objective, objective + "_per_batch": values,
-		"stopped": r.Stopped, "updates": s.Updates, "image_updates": s.Images, "epochs": lastPoint(s).Epoch,
-		"seconds": s.Seconds, "run_updates": r.Updates, "run_seconds": r.Seconds,
-		"best_update": s.BestUpdate, "best_validation_mse": finiteOrNil(s.BestMSE),
-		"last_validation": s.LastValidation(), "plan": s.Plan, "data": s.Data, "lr_decays": s.Decays,
-	}
-}
-
-func finiteOrNil(v float64) any {
-	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return nil
-	}
-	return v
-}
-
 // evaluateTest measures reconstruction of the job's test images (none when
 // --eval-images is 0).
 func (jf *jobFlags) evaluateTest(ctx context.Context, e *env, m training.Learner, spec training.DataSpec, seed uint64, report map[string]any) (*ngc.EvalResult, error) {
 	if jf.evalImages == 0 {
 		return nil, nil
 	}
-	test, err := data.Load(ctx, data.Options{Dataset: spec.Dataset, Path: spec.Path, Split: data.Test, MaxImages: jf.evalImages, Seed: spec.Seed})
+	test, err := spec.LoadTest(ctx, jf.evalImages)
 	if err != nil {
-		return nil, fmt.Errorf("test images: %w", err)
+		return nil, err
 	}
 	bar := newProgress(e, jf.quiet, test.Len(), "evaluating")
 	r, err := m.Evaluate(ctx, test, ngc.EvalOptions{Task: ngc.Reconstruct, Seed: seed, Keep: 10,
@@ -415,39 +313,19 @@ func (jf *jobFlags) evaluateTest(ctx context.Context, e *env, m training.Learner
 	return &r, nil
 }
 
-// finish replaces the model at --out and its JSON report as one step (both
-// are written to temporary files first, then renamed, so a failure leaves
-// the old pair) and writes the test grid.
+// finish replaces the model at --out and its JSON report as one step
+// (training.Files.WriteFinal) and writes the test grid.
 func (jf *jobFlags) finish(e *env, save func(path string) error, report map[string]any, eval *ngc.EvalResult) error {
-	p := jf.paths()
-	b, err := json.MarshalIndent(report, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", p.json, err)
-	}
-	dir := filepath.Dir(p.out)
-	tmpModel := filepath.Join(dir, "."+filepath.Base(p.out)+".new")
-	tmpJSON := filepath.Join(dir, "."+filepath.Base(p.json)+".new")
-	if err := save(tmpModel); err != nil {
+	f := training.FilesFor(jf.out)
+	if err := f.WriteFinal(save, report); err != nil {
 		return err
 	}
-	if err := os.WriteFile(tmpJSON, append(b, '\n'), 0o644); err != nil {
-		os.Remove(tmpModel)
-		return fmt.Errorf("write %s: %w", p.json, err)
-	}
-	if err := os.Rename(tmpModel, p.out); err != nil {
-		os.Remove(tmpModel)
-		os.Remove(tmpJSON)
-		return err
-	}
-	if err := os.Rename(tmpJSON, p.json); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "model: %s\nmetrics: %s\n", p.out, p.json)
+	fmt.Fprintf(e.stdout, "model: %s\nmetrics: %s\n", f.Out, f.JSON)
 	if eval != nil {
-		if err := writeGrid(p.grid, *eval, false); err != nil {
+		if err := writeGrid(f.Grid, *eval, false); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "grid (inputs / reconstructions): %s\n", p.grid)
+		fmt.Fprintf(e.stdout, "grid (inputs / reconstructions): %s\n", f.Grid)
 	}
 	return nil
 }

@@ -114,9 +114,9 @@ func (rf *runFlags) check() error {
 	case rf.as.Budget < 0 || rf.as.MaxLag < 0 || rf.as.WallClock < 0 || rf.as.Delay < 0 || rf.as.DelayJitter < 0:
 		return fmt.Errorf("run: --budget, --max-lag, --wall-clock and --delay* must not be negative")
 	}
-	t, err := parseTask(rf.task)
+	t, err := ngc.ParseTask(rf.task)
 	if err != nil {
-		return fmt.Errorf("run: %w", err)
+		return fmt.Errorf("run: --%w", err)
 	}
 	if rf.learn && t != ngc.Reconstruct {
 		return fmt.Errorf("run: --learn trains on reconstruction; drop --task %s", rf.task)
@@ -301,7 +301,7 @@ func (rf *runFlags) options(b bus.Bus, p *circuit.Placement, log *slog.Logger, j
 	case as.Delay > 0 || as.DelayJitter > 0:
 		opts = append(opts, deploy.WithLinkDelay(as.Delay, as.DelayJitter))
 	}
-	if t, _ := parseTask(rf.task); t == ngc.Denoise {
+	if t, _ := ngc.ParseTask(rf.task); t == ngc.Denoise {
 		opts = append(opts, deploy.WithDenoise(rf.noise, !rf.noClip))
 	}
 	if rf.learn {

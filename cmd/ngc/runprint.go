@@ -22,7 +22,7 @@ func (rf *runFlags) finish(e *env, args []string, dataset, busName, reportPath, 
 		return err
 	}
 	stem := strings.TrimSuffix(reportPath, filepath.Ext(reportPath))
-	t, _ := parseTask(rf.task)
+	t, _ := ngc.ParseTask(rf.task)
 	if err := writeGrid(stem+".png", rep.Result, t == ngc.Denoise); err != nil {
 		return err
 	}

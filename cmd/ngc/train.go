@@ -54,7 +54,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		report["train"] = trainSummary(state, res, learner.Objective())
+		report["train"] = state.Summary(res, learner.Objective())
 		report["dataset"] = job.Train.Name
 	} else {
 		fmt.Fprintf(e.stdout, "no budget (--epochs, --max-updates, --max-time and --patience are 0): saved the model untrained\n")
