@@ -234,15 +234,24 @@ func (a *AsyncStatePop) Offer(m Msg) error {
 	case KindError, KindWeights:
 		own := Ref{ErrorRole, p.ref.Layer, p.ref.Index}
 		if m.From == own && m.Kind == KindError {
-			if len(m.Data) != p.plane || m.Step < 1 {
+			if m.Step < 1 || p.top {
 				return bad("unexpected own error")
+			}
+			// A sigma-delta frame is taken in even when the map no longer
+			// corrects: later frames build on it.
+			data, version, err := receive(m, p.ownIn(), p.plane, false)
+			if err != nil {
+				return bad(err.Error())
 			}
 			if a.final {
 				a.stats.Dropped++
 				return nil
 			}
-			newer := a.own.newer(m.Step)
-			if a.own.put(m.Data, m.Step) && (a.rule == FireOnArrival || newer) {
+			if data == nil {
+				return nil // held until the frames before it arrive
+			}
+			newer := a.own.newer(version)
+			if a.own.put(data, version) && (a.rule == FireOnArrival || newer) {
 				a.fresh = true
 			}
 			return nil
@@ -252,23 +261,27 @@ func (a *AsyncStatePop) Offer(m Msg) error {
 			return bad("the sender is not below this map")
 		}
 		s := p.feedback[fi].Spec
-		finalErr := m.Kind == KindError && m.Step > a.budget
+		data, version := m.Data, m.Step
+		if m.Kind == KindError {
+			var err error
+			if data, version, err = receive(m, p.belowIn(fi, m.From.Index), s.Batch*s.InH*s.InW, false); err != nil {
+				return bad(err.Error())
+			}
+			if data == nil {
+				return nil // held until the frames before it arrive
+			}
+		}
+		finalErr := m.Kind == KindError && version > a.budget
 		if m.Kind == KindWeights || finalErr {
 			if !p.set.Learn || (m.Kind == KindWeights) != p.tied {
 				return bad("learning input outside learning")
 			}
-			if m.Kind == KindError && len(m.Data) != s.Batch*s.InH*s.InW {
-				return bad(fmt.Sprintf("%d values, want %d", len(m.Data), s.Batch*s.InH*s.InW))
-			}
 			if a.learnIn[fi][m.From.Index] != nil {
 				return bad("duplicate learning input")
 			}
-			a.learnIn[fi][m.From.Index] = m.Data
+			a.learnIn[fi][m.From.Index] = data
 			a.nLearn++
 			return nil
-		}
-		if len(m.Data) != s.Batch*s.InH*s.InW {
-			return bad(fmt.Sprintf("%d values, want %d", len(m.Data), s.Batch*s.InH*s.InW))
 		}
 		if a.final {
 			a.stats.Dropped++
@@ -279,7 +292,7 @@ func (a *AsyncStatePop) Offer(m Msg) error {
 			a.nBelow++
 		}
 		before := a.oldestBelow()
-		if sl.put(m.Data, m.Step) && (a.rule == FireOnArrival || (p.top && a.oldestBelow() > before)) {
+		if sl.put(data, version) && (a.rule == FireOnArrival || (p.top && a.oldestBelow() > before)) {
 			a.fresh = true
 		}
 	default:
@@ -296,7 +309,7 @@ func (a *AsyncStatePop) Stop(batch int, emit Emit) error {
 		return nil
 	}
 	a.k = a.budget
-	if err := a.emitState(emit); err != nil {
+	if err := a.emitState(emit, 0); err != nil {
 		return err
 	}
 	a.final = true
@@ -304,16 +317,26 @@ func (a *AsyncStatePop) Stop(batch int, emit Emit) error {
 }
 
 // emitState sends φ(z) (when the map predicts a layer) and z (when it has an
-// error map) with version a.k, as fresh copies receivers may keep.
-func (a *AsyncStatePop) emitState(emit Emit) error {
+// error map) with version a.k, as fresh copies receivers may keep (or as
+// sigma-delta frames); the first message carries ops.
+func (a *AsyncStatePop) emitState(emit Emit, ops int64) error {
 	p := a.p
+	send := func(k Kind, x []float32, s *sender) error {
+		m := Msg{Kind: k, From: p.ref, Batch: a.batch, Step: a.k, Data: x, Ops: ops}
+		ops = 0
+		if s != nil {
+			return emit(encode(m, s))
+		}
+		m.Data = clone(x)
+		return emit(m)
+	}
 	if len(p.feedback) > 0 {
-		if err := emit(Msg{Kind: KindPhi, From: p.ref, Batch: a.batch, Step: a.k, Data: clone(p.Phi())}); err != nil {
+		if err := send(KindPhi, p.Phi(), p.phiOut()); err != nil {
 			return err
 		}
 	}
 	if !p.top {
-		return emit(Msg{Kind: KindState, From: p.ref, Batch: a.batch, Step: a.k, Data: clone(p.z)})
+		return send(KindState, p.z, p.zOut())
 	}
 	return nil
 }
@@ -372,7 +395,7 @@ func (a *AsyncStatePop) Fire(emit Emit) (bool, error) {
 			a.k = a.budget // a clamped image never moves: final at once
 			a.final = true
 		}
-		if err := a.emitState(emit); err != nil {
+		if err := a.emitState(emit, 0); err != nil {
 			return true, err
 		}
 	}
@@ -395,10 +418,11 @@ func (a *AsyncStatePop) Fire(emit Emit) (bool, error) {
 				lag[a.k-row[j].version]++
 			}
 		}
+		p.ops = 0
 		if !p.clamped || a.k >= 2 { // a denoised image is clamped during the first step
-			p.Correct(a.own.data, eBelow)
+			p.correctAt(a.batch, -1, a.own.data, eBelow)
 		}
-		if err := a.emitState(emit); err != nil {
+		if err := a.emitState(emit, p.ops); err != nil {
 			return true, err
 		}
 		if a.k < a.budget {
@@ -492,21 +516,33 @@ func (a *AsyncErrorPop) Offer(m Msg) error {
 		if di < 0 || m.From.Role != StateRole || m.From.Index < 0 || m.From.Index >= p.dendrites[di].Spec.OutC {
 			return fmt.Errorf("%w: %v got φ(z) from %v, which does not predict it", ErrProtocol, p.ref, m.From)
 		}
-		if s := p.dendrites[di].Spec; len(m.Data) != s.Batch*s.OutH*s.OutW {
-			return fmt.Errorf("%w: %v got %d values from %v, want %d", ErrProtocol, p.ref, len(m.Data), m.From, s.Batch*s.OutH*s.OutW)
+		s := p.dendrites[di].Spec
+		data, version, err := receive(m, p.phiIn(di, m.From.Index), s.Batch*s.OutH*s.OutW, false)
+		if err != nil {
+			return fmt.Errorf("%w: %v got φ(z) from %v at batch %d version %d: %v", ErrProtocol, p.ref, m.From, m.Batch, m.Step, err)
+		}
+		if data == nil {
+			return nil // held until the frames before it arrive
 		}
 		sl := &a.phi[di][m.From.Index]
 		if !sl.set {
 			a.nPhi++
 		}
-		if sl.put(m.Data, m.Step) {
+		if sl.put(data, version) {
 			a.fresh = true
 		}
 	case KindState:
-		if m.From != (Ref{StateRole, p.ref.Layer, p.ref.Index}) || len(m.Data) != p.plane {
+		if m.From != (Ref{StateRole, p.ref.Layer, p.ref.Index}) {
 			return fmt.Errorf("%w: %v got an unexpected state from %v", ErrProtocol, p.ref, m.From)
 		}
-		if a.z.put(m.Data, m.Step) {
+		data, version, err := receive(m, p.zIn(), p.plane, false)
+		if err != nil {
+			return fmt.Errorf("%w: %v got a state from %v at batch %d version %d: %v", ErrProtocol, p.ref, m.From, m.Batch, m.Step, err)
+		}
+		if data == nil {
+			return nil
+		}
+		if a.z.put(data, version) {
 			a.fresh = true
 		}
 	default:
@@ -540,9 +576,9 @@ func (a *AsyncErrorPop) Fire(emit Emit) (bool, error) {
 	}
 	fired := false
 	if !p.clamped && !a.predSent {
-		mu := p.Predict(phis)
+		mu := p.predict(a.batch, phis)
 		a.predSent, fired = true, true
-		if err := emit(Msg{Kind: KindPred, From: p.ref, Batch: a.batch, Step: 0, Data: clone(mu)}); err != nil {
+		if err := emit(Msg{Kind: KindPred, From: p.ref, Batch: a.batch, Step: 0, Data: clone(mu), Ops: p.ops}); err != nil {
 			return true, err
 		}
 	}
@@ -560,18 +596,24 @@ func (a *AsyncErrorPop) Fire(emit Emit) (bool, error) {
 	}
 	a.fresh = false
 	a.stats.Updates++
-	mu := p.Predict(phis)
+	mu := p.predict(a.batch, phis)
 	e := p.Compare(a.z.data)
 	v := vmin + 1
 	final := vmin >= a.budget
 	out := func(k Kind, data []float32) error {
 		return emit(Msg{Kind: k, From: p.ref, Batch: a.batch, Step: v, Data: data})
 	}
-	if err := out(KindProbe, []float32{float32(p.energy)}); err != nil {
+	if err := emit(Msg{Kind: KindProbe, From: p.ref, Batch: a.batch, Step: v, Data: []float32{float32(p.energy)}, Ops: p.ops}); err != nil {
 		return true, err
 	}
 	if !final || (p.set.Learn && !p.tied) {
-		if err := out(KindError, clone(e)); err != nil {
+		m := Msg{Kind: KindError, From: p.ref, Batch: a.batch, Step: v, Data: e}
+		if s := p.eOut(); s != nil {
+			m = encode(m, s)
+		} else {
+			m.Data = clone(e)
+		}
+		if err := emit(m); err != nil {
 			return true, err
 		}
 	}

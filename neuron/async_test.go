@@ -22,7 +22,19 @@ type chain struct {
 
 func newChain(t *testing.T, B, T int, denoise bool) *chain {
 	t.Helper()
-	geom, err := tensor.SameGeom(4, 4, 3, 2)
+	return newChainEnc(t, B, T, denoise, Encoding{})
+}
+
+// newChainEnc is newChain with its messages encoded by enc.
+func newChainEnc(t *testing.T, B, T int, denoise bool, enc Encoding) *chain {
+	t.Helper()
+	return newChainSized(t, B, T, 4, denoise, enc)
+}
+
+// newChainSized is newChainEnc with an n×n image (n/2 × n/2 at the top).
+func newChainSized(t *testing.T, B, T, n int, denoise bool, enc Encoding) *chain {
+	t.Helper()
+	geom, err := tensor.SameGeom(n, n, 3, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,27 +46,28 @@ func newChain(t *testing.T, B, T int, denoise bool) *chain {
 	}
 	set := &Settings{Batch: B, Steps: T, Denoise: denoise,
 		State:     StateParams{Beta: 0.1, Gamma: 0.001, Phi: tensor.LeakyReLU},
-		LearnRate: 0.01, Lambda: 1, Optimizer: "adam", MaxKernelNorm: 1}
+		LearnRate: 0.01, Lambda: 1, Optimizer: "adam", MaxKernelNorm: 1, Encoding: enc}
 	c := &chain{set: set, refTop: Ref{StateRole, 1, 0}, refE: Ref{ErrorRole, 0, 0}, refImg: Ref{StateRole, 0, 0}}
-	c.top, err = NewStatePop(c.refTop, set, B*4, false, true, true,
+	big, small := B*n*n, B*(n/2)*(n/2)
+	c.top, err = NewStatePop(c.refTop, set, small, false, true, true,
 		[]Feedback{{Lower: 0, Spec: spec, E: append([]float32(nil), w...)}}, []bool{true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.img, err = NewStatePop(c.refImg, set, B*16, true, false, true, nil, nil)
+	c.img, err = NewStatePop(c.refImg, set, big, true, false, true, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.err, err = NewErrorPop(c.refE, set, B*16, tensor.Identity, 0.05, true, true,
+	c.err, err = NewErrorPop(c.refE, set, big, tensor.Identity, 0.05, true, true,
 		[]Dendrite{{Upper: 1, Spec: spec, W: append([]float32(nil), w...)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.x = make([]float32, B*16)
+	c.x = make([]float32, big)
 	for i := range c.x {
 		c.x[i] = r.Float32()
 	}
-	c.z1 = make([]float32, B*4)
+	c.z1 = make([]float32, small)
 	for i := range c.z1 {
 		c.z1[i] = 0.5 + 0.05*float32(r.NormFloat64())
 	}

@@ -22,6 +22,11 @@ import (
 // with untied kernels), KindProbe (steps 1..T+1, the energy ½‖e‖²),
 // KindOutput (step T+1 of an image map: the prediction x̂), and when
 // learning KindWeights (tied: its kernels after the update) and KindDone.
+//
+// Under the SigmaDelta encoding φ(z), z and e travel as changes (Msg.Delta):
+// the population keeps the reconstructed φ(z) of every map above and its
+// own z, and its prediction sum per synapse, which it updates by the
+// changes alone (μ += W ⊛ Δφ(z)) unless most units changed.
 type ErrorPop struct {
 	ref       Ref
 	set       *Settings
@@ -40,6 +45,19 @@ type ErrorPop struct {
 	batch, step int
 	pending     map[int64]*errInputs
 	zKeep       []float32 // own state of the window when clamped for it
+
+	ops int64    // synaptic operations of the last prediction
+	sd  *errorSD // sigma-delta receivers and sender (nil: dense)
+}
+
+// errorSD is an error population's sigma-delta state.
+type errorSD struct {
+	phi      [][]*deltaIn // [dendrite][map]: φ(z) of the maps above
+	z        *deltaIn     // the own state
+	acc      [][]float32  // [dendrite]: Σ_i W[i·] ⊛ φ(z_i), as of the last prediction
+	e        *sender
+	batch    int // window of computes
+	computes int // predictions in the window
 }
 
 type errInputs struct {
@@ -78,6 +96,21 @@ func NewErrorPop(ref Ref, set *Settings, plane int, g tensor.Activation, bias fl
 	if len(dendrites) > 1 {
 		p.tmp = make([]float32, plane)
 	}
+	if err := set.Encoding.Validate(); err != nil {
+		return nil, fmt.Errorf("neuron: %v: %w", ref, err)
+	}
+	if set.Encoding.Scheme == SigmaDelta {
+		sd := &errorSD{z: newDeltaIn(plane), e: newSender(set.Encoding, plane, set.Batch), batch: -1}
+		for _, d := range dendrites {
+			maps := make([]*deltaIn, d.Spec.OutC)
+			for i := range maps {
+				maps[i] = newDeltaIn(d.Spec.Batch * d.Spec.OutH * d.Spec.OutW)
+			}
+			sd.phi = append(sd.phi, maps)
+			sd.acc = append(sd.acc, make([]float32, plane))
+		}
+		p.sd = sd
+	}
 	return p, nil
 }
 
@@ -97,9 +130,12 @@ func (p *ErrorPop) BiasOptimizer() optim.Optimizer { return p.biasOpt }
 func (p *ErrorPop) Energy() float64 { return p.energy }
 
 // Predict computes mu from the φ(z) maps of every dendrite's upper layer
-// (phis[d][i] is map i of dendrite d's layer) into p's mu buffer.
+// (phis[d][i] is map i of dendrite d's layer) into p's mu buffer, by whole
+// convolutions.
 func (p *ErrorPop) Predict(phis [][][]float32) []float32 {
+	p.ops = 0
 	for di := range p.dendrites {
+		p.ops += p.dendrites[di].Spec.MACs()
 		d := &p.dendrites[di]
 		dst := p.mu
 		if di > 0 {
@@ -114,6 +150,146 @@ func (p *ErrorPop) Predict(phis [][][]float32) []float32 {
 	}
 	Predict(p.mu, p.bias, p.plane, p.g)
 	return p.mu
+}
+
+// Ops returns the synaptic operations (multiply-accumulates over the
+// mini-batch) of the last prediction.
+func (p *ErrorPop) Ops() int64 { return p.ops }
+
+// Encoding returns how the population's messages travel.
+func (p *ErrorPop) Encoding() Encoding { return p.set.Encoding }
+
+// predict computes mu for window batch: from phis by whole convolutions
+// (dense), or from the sigma-delta receivers (phis are their values).
+func (p *ErrorPop) predict(batch int, phis [][][]float32) []float32 {
+	if p.sd == nil {
+		return p.Predict(phis)
+	}
+	sd := p.sd
+	if batch != sd.batch {
+		sd.batch, sd.computes = batch, 0
+	}
+	k := p.set.Encoding.Rebase
+	rebase := k > 0 && sd.computes > 0 && sd.computes%k == 0
+	sd.computes++
+	p.ops = 0
+	for di := range p.dendrites {
+		d := &p.dendrites[di]
+		maps := sd.phi[di]
+		if rebase || wholeNeeded(maps) {
+			tensor.ConvTMaps([][]float32{sd.acc[di]}, values(maps), d.W, p.cols[:d.Spec.ColsLen()], d.Spec)
+			p.ops += d.Spec.MACs()
+			for _, in := range maps {
+				in.rebased()
+			}
+			continue
+		}
+		kk := d.Spec.K * d.Spec.K
+		for i, in := range maps {
+			if len(in.dirty) > 0 {
+				p.ops += addConvT(sd.acc[di], d.W[i*kk:(i+1)*kk], in.pend, in.dirty, d.Spec)
+				in.clearPending()
+			}
+		}
+	}
+	// Sum the synapses as Predict does, so that a whole recomputation is
+	// bit for bit the dense one.
+	copy(p.mu, sd.acc[0])
+	for di := 1; di < len(sd.acc); di++ {
+		for k, v := range sd.acc[di] {
+			p.mu[k] += v
+		}
+	}
+	Predict(p.mu, p.bias, p.plane, p.g)
+	return p.mu
+}
+
+// wholeNeeded reports whether sums over the receivers ins must be
+// recomputed whole: after a reset, or when more than half of the units
+// changed (the whole convolution is then the cheaper).
+func wholeNeeded(ins []*deltaIn) bool {
+	dirty, units := 0, 0
+	for _, in := range ins {
+		if in.reset {
+			return true
+		}
+		dirty += len(in.dirty)
+		units += len(in.r)
+	}
+	return 2*dirty > units
+}
+
+// values returns the receivers' reconstructed maps.
+func values(ins []*deltaIn) [][]float32 {
+	out := make([][]float32, len(ins))
+	for i, in := range ins {
+		out[i] = in.r
+	}
+	return out
+}
+
+// encode turns a map message into what travels: unchanged (dense), or the
+// changes since the stream's previous message (sigma-delta).
+func encode(m Msg, s *sender) Msg {
+	if s != nil {
+		m.Delta, m.Data = s.encode(m.Data, m.Batch), nil
+	}
+	return m
+}
+
+// receive returns the values a map message brings: its data (dense), or
+// what receiver in holds after taking its changes (sigma-delta); nil for a
+// resent frame it already has. strict refuses frames out of order (the
+// synchronous dataflow), and the version of the latest frame applied is
+// returned (it differs from m.Step when held frames are released).
+func receive(m Msg, in *deltaIn, plane int, strict bool) (data []float32, version int, err error) {
+	if in == nil {
+		if m.Delta != nil {
+			return nil, 0, fmt.Errorf("a sigma-delta message in a dense run")
+		}
+		if len(m.Data) != plane {
+			return nil, 0, fmt.Errorf("%d values, want %d", len(m.Data), plane)
+		}
+		return m.Data, m.Step, nil
+	}
+	if m.Delta == nil {
+		return nil, 0, fmt.Errorf("a dense message in a sigma-delta run")
+	}
+	st, v, err := in.offer(m.Delta, m.Step, strict)
+	switch {
+	case err != nil:
+		return nil, 0, err
+	case st == deltaDuplicate && strict && !m.Resent:
+		return nil, 0, fmt.Errorf("frame %d again", m.Delta.Seq)
+	case st != deltaApplied:
+		return nil, 0, nil
+	}
+	return in.r, v, nil
+}
+
+// phiIn returns the sigma-delta receiver of φ(z) from map i of dendrite di
+// (nil when dense).
+func (p *ErrorPop) phiIn(di, i int) *deltaIn {
+	if p.sd == nil {
+		return nil
+	}
+	return p.sd.phi[di][i]
+}
+
+// zIn returns the receiver of the own state (nil when dense).
+func (p *ErrorPop) zIn() *deltaIn {
+	if p.sd == nil {
+		return nil
+	}
+	return p.sd.z
+}
+
+// eOut returns the sender of the error (nil when dense).
+func (p *ErrorPop) eOut() *sender {
+	if p.sd == nil {
+		return nil
+	}
+	return p.sd.e
 }
 
 // Compare computes e = z − mu and its energy from the last Predict.
@@ -152,6 +328,16 @@ func (p *ErrorPop) Handle(m Msg, emit Emit) error {
 		// The image layer has no ancestral step. A layer that also predicts
 		// a free layer sends its φ(z) of step 0 to every layer below, and it
 		// may arrive after this map has moved on: it is not stale input.
+		// Its changes still count: later frames build on them.
+		if m.Kind == KindPhi && p.sd != nil {
+			di := p.dendriteOf(m.From.Layer)
+			if di < 0 || m.From.Role != StateRole || m.From.Index < 0 || m.From.Index >= p.dendrites[di].Spec.OutC {
+				return fmt.Errorf("%w: %v got φ(z) from %v, which does not predict it", ErrProtocol, p.ref, m.From)
+			}
+			if _, _, err := receive(m, p.phiIn(di, m.From.Index), 0, true); err != nil {
+				return fmt.Errorf("%w: %v got φ(z) from %v at batch %d step 0: %v", ErrProtocol, p.ref, m.From, m.Batch, err)
+			}
+		}
 		return nil
 	}
 	if m.Batch < p.batch || (m.Batch == p.batch && m.Step < p.step) {
@@ -168,19 +354,31 @@ func (p *ErrorPop) Handle(m Msg, emit Emit) error {
 		if di < 0 || m.From.Role != StateRole || m.From.Index < 0 || m.From.Index >= p.dendrites[di].Spec.OutC {
 			return fmt.Errorf("%w: %v got φ(z) from %v, which does not predict it", ErrProtocol, p.ref, m.From)
 		}
-		if s := p.dendrites[di].Spec; len(m.Data) != s.Batch*s.OutH*s.OutW {
-			return fmt.Errorf("%w: %v got %d values from %v, want %d", ErrProtocol, p.ref, len(m.Data), m.From, s.Batch*s.OutH*s.OutW)
-		}
 		if in.phi[di][m.From.Index] != nil {
 			return fmt.Errorf("%w: %v got φ(z) twice from %v at batch %d step %d", ErrProtocol, p.ref, m.From, m.Batch, m.Step)
 		}
-		in.phi[di][m.From.Index] = m.Data
+		s := p.dendrites[di].Spec
+		data, _, err := receive(m, p.phiIn(di, m.From.Index), s.Batch*s.OutH*s.OutW, true)
+		if err != nil {
+			return fmt.Errorf("%w: %v got φ(z) from %v at batch %d step %d: %v", ErrProtocol, p.ref, m.From, m.Batch, m.Step, err)
+		}
+		if data == nil {
+			return nil // a resent frame it has
+		}
+		in.phi[di][m.From.Index] = data
 		in.n++
 	case KindState:
-		if m.From != (Ref{StateRole, p.ref.Layer, p.ref.Index}) || m.Step == 0 || in.z != nil || len(m.Data) != p.plane {
+		if m.From != (Ref{StateRole, p.ref.Layer, p.ref.Index}) || m.Step == 0 || in.z != nil {
 			return fmt.Errorf("%w: %v got an unexpected state from %v at step %d", ErrProtocol, p.ref, m.From, m.Step)
 		}
-		in.z = m.Data
+		data, _, err := receive(m, p.zIn(), p.plane, true)
+		if err != nil {
+			return fmt.Errorf("%w: %v got a state from %v at batch %d step %d: %v", ErrProtocol, p.ref, m.From, m.Batch, m.Step, err)
+		}
+		if data == nil {
+			return nil
+		}
+		in.z = data
 	default:
 		return fmt.Errorf("%w: %v does not take %v messages (from %v)", ErrProtocol, p.ref, m.Kind, m.From)
 	}
@@ -233,13 +431,13 @@ func (p *ErrorPop) advance(emit Emit) error {
 			return nil
 		}
 		delete(p.pending, key(p.batch, p.step))
-		mu := p.Predict(in.phi)
+		mu := p.predict(p.batch, in.phi)
 		b, t := p.batch, p.step
 		out := func(k Kind, data []float32) error {
 			return emit(Msg{Kind: k, From: p.ref, Batch: b, Step: t, Data: data})
 		}
 		if t == 0 {
-			if err := out(KindPred, mu); err != nil {
+			if err := emit(Msg{Kind: KindPred, From: p.ref, Batch: b, Step: t, Data: mu, Ops: p.ops}); err != nil {
 				return err
 			}
 			p.step = 1
@@ -252,11 +450,11 @@ func (p *ErrorPop) advance(emit Emit) error {
 			z = p.zKeep
 		}
 		e := p.Compare(z)
-		if err := out(KindProbe, []float32{float32(p.energy)}); err != nil {
+		if err := emit(Msg{Kind: KindProbe, From: p.ref, Batch: b, Step: t, Data: []float32{float32(p.energy)}, Ops: p.ops}); err != nil {
 			return err
 		}
 		if t <= T || (p.set.Learn && !p.tied) {
-			if err := out(KindError, e); err != nil {
+			if err := emit(encode(Msg{Kind: KindError, From: p.ref, Batch: b, Step: t, Data: e}, p.eOut())); err != nil {
 				return err
 			}
 		}

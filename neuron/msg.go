@@ -91,12 +91,25 @@ func (k Kind) String() string {
 // in async mode Step is the sender's version (its number of updates). Data
 // is owned by the sender and read-only for receivers; a receiver that must
 // keep values beyond the step copies them.
+//
+// Under the SigmaDelta encoding a map message (φ(z), z, e) carries Delta
+// instead of Data: the changes since the sender's previous message (see
+// Encoding).
 type Msg struct {
 	Kind  Kind
 	From  Ref
 	Batch int
 	Step  int
 	Data  []float32
+	// Delta is a sigma-delta message's payload (nil for a dense one).
+	Delta *Delta
+	// Ops are the synaptic operations (multiply-accumulates, summed over
+	// the mini-batch) the sender made to compute the values it sends: set
+	// on an error map's KindPred and KindProbe (its prediction) and on the
+	// first message a state map sends after a correction (its feedback).
+	// A driver counts them where the message is emitted; they do not
+	// travel.
+	Ops int64
 	// Resent marks a repeated message, sent again on request after a
 	// suspected loss: a synchronous population ignores it when it already
 	// has that input or has moved past its step, instead of treating it as a
@@ -107,3 +120,21 @@ type Msg struct {
 // Emit is how a population sends: the driver (goroutine runner, virtual
 // clock, test) routes the message by its kind and sender.
 type Emit func(Msg) error
+
+// Values returns the number of values the message carries: len(Data), or
+// the entries of a sigma-delta message.
+func (m Msg) Values() int {
+	if m.Delta != nil {
+		return m.Delta.Entries()
+	}
+	return len(m.Data)
+}
+
+// PayloadBytes returns the bytes of the message's payload before
+// compression: 4 per value, plus a sparse sigma-delta message's index list.
+func (m Msg) PayloadBytes() int {
+	if m.Delta != nil {
+		return m.Delta.Bytes()
+	}
+	return 4 * len(m.Data)
+}

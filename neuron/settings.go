@@ -33,8 +33,13 @@ type Settings struct {
 	Patches PatchSource
 	// MessagePatches, when set, supplies the patches in the asynchronous
 	// runtime, where maps of one layer correct at different times and are
-	// matched by the messages they read rather than by step.
+	// matched by the messages they read rather than by step. Sigma-delta
+	// receivers keep their inputs in buffers of their own, updated in
+	// place, and do not use it.
 	MessagePatches MessagePatchSource
+	// Encoding is how the populations' map messages travel (φ(z), z, e):
+	// Dense (the zero value) or SigmaDelta.
+	Encoding Encoding
 }
 
 // MessagePatchSource gives the im2col patch matrix (tensor.Im2ColMaps with

@@ -22,6 +22,11 @@ import (
 // Outputs: KindPhi (φ(z), for the layers it predicts) at steps 0..T+1 and
 // KindState (z, for its own error map) at steps 1..T+1; KindDone after
 // learning.
+//
+// Under the SigmaDelta encoding φ(z), z and the errors travel as changes
+// (Msg.Delta): the population keeps the reconstructed errors it reads and
+// its feedback sum per synapse, which it updates by the changes alone
+// (fb += E ∗ Δe) unless most units changed.
 type StatePop struct {
 	ref      Ref
 	set      *Settings
@@ -43,6 +48,20 @@ type StatePop struct {
 
 	batch, step int
 	pending     map[int64]*stateInputs
+
+	ops int64    // synaptic operations of the last correction
+	sd  *stateSD // sigma-delta receivers and senders (nil: dense)
+}
+
+// stateSD is a state population's sigma-delta state. The feedback sum of
+// synapse f is fbs[f], kept from one correction to the next.
+type stateSD struct {
+	own      *deltaIn     // the own error (nil for a top map)
+	below    [][]*deltaIn // [feedback][map]: the errors below
+	total    []float32    // Σ_f fbs[f] (several synapses)
+	phi, z   *sender
+	batch    int // window of computes
+	computes int // corrections in the window
 }
 
 type stateInputs struct {
@@ -93,6 +112,29 @@ func NewStatePop(ref Ref, set *Settings, plane int, clamped, top, tied bool, fee
 				p.shared[i] = sh.ShareFeedback(ref, feedback[i].Lower, feedback[i].Spec, feedback[i].E, p.fbs[i])
 			}
 		}
+	}
+	if err := set.Encoding.Validate(); err != nil {
+		return nil, fmt.Errorf("neuron: %v: %w", ref, err)
+	}
+	if set.Encoding.Scheme == SigmaDelta {
+		sd := &stateSD{z: newSender(set.Encoding, plane, set.Batch), batch: -1}
+		if !top {
+			sd.own = newDeltaIn(plane)
+		}
+		for _, f := range feedback {
+			maps := make([]*deltaIn, f.Spec.InC)
+			for j := range maps {
+				maps[j] = newDeltaIn(f.Spec.Batch * f.Spec.InH * f.Spec.InW)
+			}
+			sd.below = append(sd.below, maps)
+		}
+		if len(feedback) > 0 {
+			sd.phi = newSender(set.Encoding, plane, set.Batch)
+		}
+		if len(feedback) > 1 {
+			sd.total = make([]float32, plane)
+		}
+		p.sd = sd
 	}
 	return p, nil
 }
@@ -150,34 +192,141 @@ func (p *StatePop) Correct(eOwn []float32, eBelow [][][]float32) {
 	p.correctAt(-1, -1, eOwn, eBelow)
 }
 
-// correctAt is Correct at a known (batch, step), which lets the patches of
-// the errors below come from the shared PatchSource.
+// Ops returns the synaptic operations (multiply-accumulates over the
+// mini-batch) of the last correction.
+func (p *StatePop) Ops() int64 { return p.ops }
+
+// Encoding returns how the population's messages travel.
+func (p *StatePop) Encoding() Encoding { return p.set.Encoding }
+
+// correctAt is Correct in window batch at a known step (a negative step in
+// the asynchronous runtime), which lets the patches of the errors below
+// come from the shared PatchSource. Under sigma-delta the errors below are
+// the receivers' values, and the feedback sums take their changes.
 func (p *StatePop) correctAt(batch, step int, eOwn []float32, eBelow [][][]float32) {
+	p.ops = 0
+	if p.sd != nil {
+		p.correctSD(batch, step, eOwn, eBelow)
+		return
+	}
 	var fb []float32
 	for fi := range p.feedback {
-		f := &p.feedback[fi]
-		dst := p.fbs[fi]
-		switch {
-		case step >= 0 && p.shared != nil && p.shared[fi] != nil:
-			p.shared[fi](batch, step, eBelow[fi])
-		case step >= 0 && p.set.Patches != nil:
-			cols := p.set.Patches.Patches(f.Lower, batch, step, eBelow[fi], f.Spec, p.scratch(f.Spec.ColsLen()))
-			tensor.ConvCols([][]float32{dst}, cols, f.E, f.Spec)
-		case step < 0 && p.set.MessagePatches != nil:
-			cols, release := p.set.MessagePatches.MessagePatches(eBelow[fi], f.Spec)
-			tensor.ConvCols([][]float32{dst}, cols, f.E, f.Spec)
-			release()
-		default:
-			tensor.ConvMaps([][]float32{dst}, eBelow[fi], f.E, p.scratch(f.Spec.ColsLen()), f.Spec)
-		}
+		p.feedbackWhole(fi, batch, step, eBelow[fi], false)
 		if fi > 0 {
-			for k, v := range dst {
+			for k, v := range p.fbs[fi] {
 				p.fb[k] += v
 			}
 		}
 		fb = p.fb
 	}
 	Correct(p.z, eOwn, fb, p.set.State)
+}
+
+// feedbackWhole computes the feedback of synapse fi from the errors x of
+// the layer below into p.fbs[fi], by a whole convolution: shared with the
+// process's other maps at a known step, from shared patches, or alone.
+// Sigma-delta receivers' buffers change in place, so own (set for them)
+// keeps away from the asynchronous patch cache, which matches maps by
+// buffer.
+func (p *StatePop) feedbackWhole(fi, batch, step int, x [][]float32, own bool) {
+	f := &p.feedback[fi]
+	dst := p.fbs[fi]
+	p.ops += f.Spec.MACs()
+	switch {
+	case step >= 0 && p.shared != nil && p.shared[fi] != nil:
+		p.shared[fi](batch, step, x)
+	case step >= 0 && p.set.Patches != nil:
+		cols := p.set.Patches.Patches(f.Lower, batch, step, x, f.Spec, p.scratch(f.Spec.ColsLen()))
+		tensor.ConvCols([][]float32{dst}, cols, f.E, f.Spec)
+	case step < 0 && p.set.MessagePatches != nil && !own:
+		cols, release := p.set.MessagePatches.MessagePatches(x, f.Spec)
+		tensor.ConvCols([][]float32{dst}, cols, f.E, f.Spec)
+		release()
+	default:
+		tensor.ConvMaps([][]float32{dst}, x, f.E, p.scratch(f.Spec.ColsLen()), f.Spec)
+	}
+}
+
+// correctSD is correctAt under sigma-delta: every synapse's feedback sum
+// takes the changes of the errors below (fb += E ∗ Δe), or is recomputed
+// whole after a reset, when most units changed, and every Rebase
+// corrections. The maps of one process that share their feedback
+// (FeedbackSharer) read the same frames, so they make the same choice at
+// every step.
+func (p *StatePop) correctSD(batch, step int, eOwn []float32, eBelow [][][]float32) {
+	sd := p.sd
+	if batch != sd.batch {
+		sd.batch, sd.computes = batch, 0
+	}
+	k := p.set.Encoding.Rebase
+	rebase := k > 0 && sd.computes > 0 && sd.computes%k == 0
+	sd.computes++
+	for fi := range p.feedback {
+		f := &p.feedback[fi]
+		maps := sd.below[fi]
+		if rebase || wholeNeeded(maps) {
+			p.feedbackWhole(fi, batch, step, values(maps), true)
+			for _, in := range maps {
+				in.rebased()
+			}
+			continue
+		}
+		kk := f.Spec.K * f.Spec.K
+		for j, in := range maps {
+			if len(in.dirty) > 0 {
+				p.ops += addConv(p.fbs[fi], f.E[j*kk:(j+1)*kk], in.pend, in.dirty, f.Spec)
+				in.clearPending()
+			}
+		}
+	}
+	var fb []float32
+	switch len(p.feedback) {
+	case 0:
+	case 1:
+		fb = p.fbs[0]
+	default:
+		// Summed as the dense path sums, for bit-identical results at θ = 0.
+		fb = sd.total
+		copy(fb, p.fbs[0])
+		for fi := 1; fi < len(p.fbs); fi++ {
+			for k, v := range p.fbs[fi] {
+				fb[k] += v
+			}
+		}
+	}
+	Correct(p.z, eOwn, fb, p.set.State)
+}
+
+// ownIn returns the sigma-delta receiver of the own error (nil when dense).
+func (p *StatePop) ownIn() *deltaIn {
+	if p.sd == nil {
+		return nil
+	}
+	return p.sd.own
+}
+
+// belowIn returns the receiver of the error of map j of synapse fi's lower
+// layer (nil when dense).
+func (p *StatePop) belowIn(fi, j int) *deltaIn {
+	if p.sd == nil {
+		return nil
+	}
+	return p.sd.below[fi][j]
+}
+
+// phiOut and zOut return the senders of φ(z) and z (nil when dense).
+func (p *StatePop) phiOut() *sender {
+	if p.sd == nil {
+		return nil
+	}
+	return p.sd.phi
+}
+
+func (p *StatePop) zOut() *sender {
+	if p.sd == nil {
+		return nil
+	}
+	return p.sd.z
 }
 
 // LearnE applies the untied update of the feedback kernels from the errors
@@ -225,10 +374,17 @@ func (p *StatePop) Handle(m Msg, emit Emit) error {
 	case KindError, KindWeights:
 		own := Ref{ErrorRole, p.ref.Layer, p.ref.Index}
 		if m.From == own && m.Kind == KindError {
-			if m.Step == 0 || in.eOwn != nil || len(m.Data) != p.plane {
+			if m.Step == 0 || in.eOwn != nil || p.top {
 				return bad("unexpected own error")
 			}
-			in.eOwn = m.Data
+			data, _, err := receive(m, p.ownIn(), p.plane, true)
+			if err != nil {
+				return bad(err.Error())
+			}
+			if data == nil {
+				return nil // a resent frame it has
+			}
+			in.eOwn = data
 			break
 		}
 		fi := p.feedbackTo(m.From.Layer)
@@ -239,13 +395,20 @@ func (p *StatePop) Handle(m Msg, emit Emit) error {
 		if m.Kind == KindWeights && (!p.tied || m.Step != p.set.Steps+1) {
 			return bad("weights outside the tied update")
 		}
-		if m.Kind == KindError && len(m.Data) != s.Batch*s.InH*s.InW {
-			return bad(fmt.Sprintf("%d values, want %d", len(m.Data), s.Batch*s.InH*s.InW))
-		}
 		if in.eBelow[fi][m.From.Index] != nil {
 			return bad("duplicate")
 		}
-		in.eBelow[fi][m.From.Index] = m.Data
+		data := m.Data
+		if m.Kind == KindError {
+			var err error
+			if data, _, err = receive(m, p.belowIn(fi, m.From.Index), s.Batch*s.InH*s.InW, true); err != nil {
+				return bad(err.Error())
+			}
+			if data == nil {
+				return nil
+			}
+		}
+		in.eBelow[fi][m.From.Index] = data
 		in.n++
 	default:
 		return bad("not a state population's input")
@@ -283,18 +446,20 @@ func (p *StatePop) wantBelow() int {
 	return n
 }
 
-// emitStep sends the values the maps around need for step t.
-func (p *StatePop) emitStep(emit Emit, t int, phiReady bool) error {
+// emitStep sends the values the maps around need for step t; the first
+// message carries ops, the synaptic operations that computed them.
+func (p *StatePop) emitStep(emit Emit, t int, phiReady bool, ops int64) error {
 	if len(p.feedback) > 0 && (t > 0 || !p.allClampedBelow) {
 		if !phiReady {
 			p.Phi()
 		}
-		if err := emit(Msg{Kind: KindPhi, From: p.ref, Batch: p.batch, Step: t, Data: p.phi}); err != nil {
+		if err := emit(encode(Msg{Kind: KindPhi, From: p.ref, Batch: p.batch, Step: t, Data: p.phi, Ops: ops}, p.phiOut())); err != nil {
 			return err
 		}
+		ops = 0
 	}
 	if t > 0 && !p.top {
-		return emit(Msg{Kind: KindState, From: p.ref, Batch: p.batch, Step: t, Data: p.z})
+		return emit(encode(Msg{Kind: KindState, From: p.ref, Batch: p.batch, Step: t, Data: p.z, Ops: ops}, p.zOut()))
 	}
 	return nil
 }
@@ -317,10 +482,10 @@ func (p *StatePop) advance(emit Emit) error {
 			delete(p.pending, key(p.batch, 0))
 			copy(p.z, in.start)
 			sent0 := len(p.feedback) > 0 && !p.allClampedBelow
-			if err := p.emitStep(emit, 0, false); err != nil {
+			if err := p.emitStep(emit, 0, false, 0); err != nil {
 				return err
 			}
-			if err := p.emitStep(emit, 1, sent0); err != nil { // z has not moved: φ(z) of step 0 still holds
+			if err := p.emitStep(emit, 1, sent0, 0); err != nil { // z has not moved: φ(z) of step 0 still holds
 				return err
 			}
 			p.step = 1
@@ -332,11 +497,12 @@ func (p *StatePop) advance(emit Emit) error {
 				return nil
 			}
 			delete(p.pending, key(p.batch, p.step))
+			p.ops = 0
 			if !p.clamped || p.step >= 2 {
 				p.correctAt(p.batch, p.step, in.eOwn, in.eBelow)
 			}
 			p.step++
-			if err := p.emitStep(emit, p.step, false); err != nil {
+			if err := p.emitStep(emit, p.step, false, p.ops); err != nil {
 				return err
 			}
 			if p.step == T+1 && !p.learnsAtEnd() {
