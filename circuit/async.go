@@ -194,9 +194,9 @@ func (s *Session) runAsyncActor(a *actor, ap asyncPop) {
 	var bytes int64
 	emit := func(m neuron.Msg) error {
 		sent++
-		bytes += 4 * int64(len(m.Data))
+		bytes += int64(m.PayloadBytes())
 		s.countProbe(m)
-		return s.publish(m.Kind, m.From, m.From.String(), m.Batch, m.Step, m.Data)
+		return s.publishMsg(m, tag(m.Batch, m.Step))
 	}
 	var q delayQueue
 	seq := 0

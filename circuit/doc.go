@@ -31,4 +31,12 @@
 // (AsyncReport); the coordinator records the total discrepancy over wall
 // time. Learning works in both modes: tied (weight transport after the
 // window) and untied (E learnt inside the state maps).
+//
+// Circuit.Encoding says how the populations' map messages travel, in every
+// driver that builds them from the circuit (sessions in both modes, and
+// Populations for hwsim's virtual clock): dense, or sigma-delta
+// (neuron.Encoding), whose messages travel as delta frames (bus.Delta) and
+// whose receivers update their sums by the changes. With θ = 0 a
+// synchronous sigma-delta run is bit for bit the dense one. A session
+// counts its populations' synaptic operations (Session.SynapticOps).
 package circuit

@@ -66,6 +66,11 @@ type Circuit struct {
 	// and the tied/untied choice (its Channels and sizes are ignored: the
 	// graph says those).
 	Config ngc.Config
+	// Encoding is how the populations' map messages travel, in every
+	// driver that builds them from the circuit (sessions, sync and async,
+	// and Populations for hwsim's virtual clock): dense (the zero value) or
+	// sigma-delta (see neuron.Encoding).
+	Encoding neuron.Encoding
 }
 
 // FromModel returns the Conv-NGC circuit of a batched model with a copy of
@@ -198,10 +203,14 @@ func New(g *Graph, cfg ngc.Config) (*Circuit, error) {
 	return &Circuit{Graph: g, Params: p, Config: rc}, nil
 }
 
-// Validate checks that the parameters fit the graph.
+// Validate checks that the parameters fit the graph and that the encoding
+// is usable.
 func (c *Circuit) Validate() error {
 	if err := checkRunnable(c.Graph); err != nil {
 		return err
+	}
+	if err := c.Encoding.Validate(); err != nil {
+		return fmt.Errorf("circuit: %w", err)
 	}
 	if len(c.Params.W) != len(c.Graph.Synapses) || (c.Params.E != nil && len(c.Params.E) != len(c.Graph.Synapses)) {
 		return fmt.Errorf("%w: %d kernel sets for %d synapses", ErrGraph, len(c.Params.W), len(c.Graph.Synapses))
@@ -252,7 +261,8 @@ func (c *Circuit) settings(batch int, denoise, learn bool) (*neuron.Settings, er
 	}
 	return &neuron.Settings{Batch: batch, Steps: rc.Steps, Denoise: denoise, Learn: learn,
 		State:     neuron.StateParams{Beta: float32(rc.Beta), Gamma: float32(*rc.Gamma), PCN: rc.PCN, Phi: phi},
-		LearnRate: rc.LearningRate, Lambda: *rc.Lambda, Optimizer: rc.Optimizer, MaxKernelNorm: rc.MaxKernelNorm}, nil
+		LearnRate: rc.LearningRate, Lambda: *rc.Lambda, Optimizer: rc.Optimizer, MaxKernelNorm: rc.MaxKernelNorm,
+		Encoding: c.Encoding}, nil
 }
 
 // tied reports whether the feedback uses W (no separate E).

@@ -47,6 +47,16 @@ func (s *Session) subscribeRoutes(r *routes) error {
 			}
 			b, t := untag(f.Step)
 			m := neuron.Msg{Kind: k, From: ref, Batch: b, Step: t, Data: f.Payload, Resent: resent(f.Step)}
+			if d := f.Delta; d != nil {
+				// A sigma-delta frame: the bus checked its entries against
+				// its shape; the receiving population checks the shape.
+				n := 1
+				for _, x := range f.Shape {
+					n *= x
+				}
+				m.Data = nil
+				m.Delta = &neuron.Delta{N: n, Seq: d.Seq, Reset: d.Reset, Sparse: d.Sparse, Index: d.Index, Value: f.Payload}
+			}
 			for _, a := range listeners {
 				select {
 				case a.inbox <- m:

@@ -133,6 +133,7 @@ type Session struct {
 	unsent  atomic.Int64 // messages not sent for a lost connection
 	resends atomic.Int64 // resend rounds started
 	probes  atomic.Int64 // probes the local error maps published
+	ops     atomic.Int64 // synaptic operations of the local populations (neuron.Msg.Ops)
 	hbMu    sync.Mutex
 	lastHB  map[string]time.Time
 	rng     *rand.Rand
@@ -363,7 +364,7 @@ func (s *Session) runActor(a *actor) {
 	emit := func(m neuron.Msg) error {
 		a.keep(m)
 		s.countProbe(m)
-		return s.publish(m.Kind, m.From, m.From.String(), m.Batch, m.Step, m.Data)
+		return s.publishMsg(m, tag(m.Batch, m.Step))
 	}
 	ref := a.pop.Ref()
 	// With link delays, messages wait in q until due (see Delay).
@@ -430,22 +431,41 @@ func (s *Session) publish(k neuron.Kind, ref neuron.Ref, sender string, batch, s
 }
 
 func (s *Session) publishTagged(k neuron.Kind, ref neuron.Ref, sender string, t uint64, data []float32) error {
-	f := &bus.Frame{Run: s.o.run, Sender: sender, Kind: busKind(k), Step: t, Shape: []int{len(data)}, Payload: data}
+	return s.publishFrame(k, ref, &bus.Frame{Run: s.o.run, Sender: sender, Kind: busKind(k), Step: t, Shape: []int{len(data)}, Payload: data})
+}
+
+// publishMsg publishes a population's message with tag t, as a delta frame
+// when it carries a sigma-delta payload, and counts its synaptic
+// operations.
+func (s *Session) publishMsg(m neuron.Msg, t uint64) error {
+	s.ops.Add(m.Ops)
+	if m.Delta == nil {
+		return s.publishTagged(m.Kind, m.From, m.From.String(), t, m.Data)
+	}
+	f := &bus.Frame{Run: s.o.run, Sender: m.From.String(), Kind: busKind(m.Kind), Step: t, Shape: []int{m.Delta.N},
+		Payload: m.Delta.Value, Delta: &bus.Delta{Seq: m.Delta.Seq, Reset: m.Delta.Reset, Sparse: m.Delta.Sparse, Index: m.Delta.Index}}
+	return s.publishFrame(m.Kind, m.From, f)
+}
+
+// publishFrame sends f on the subject of kind k about map ref.
+func (s *Session) publishFrame(k neuron.Kind, ref neuron.Ref, f *bus.Frame) error {
 	if err := s.b.Publish(s.ctx, subjectOf(s.o.run, k, ref), f); err != nil {
 		if errors.Is(err, bus.ErrDisconnected) && s.o.async == nil {
 			s.unsent.Add(1)
 			return nil
 		}
-		return fmt.Errorf("circuit: %s publishes %v: %w", sender, k, err)
+		return fmt.Errorf("circuit: %s publishes %v: %w", f.Sender, k, err)
 	}
 	return nil
 }
 
-// resend publishes again, marked as resent, what the actor kept.
+// resend publishes again, marked as resent, what the actor kept (its
+// synaptic operations were counted the first time).
 func (s *Session) resend(a *actor) error {
 	for _, list := range [][]neuron.Msg{a.kept, a.toCoord} {
 		for _, m := range list {
-			if err := s.publishTagged(m.Kind, m.From, m.From.String(), tagResent(m.Batch, m.Step), m.Data); err != nil {
+			m.Ops = 0
+			if err := s.publishMsg(m, tagResent(m.Batch, m.Step)); err != nil {
 				return err
 			}
 		}
@@ -569,6 +589,13 @@ func (s *Session) Steps() (steps float64, errorMaps int) {
 	}
 	return float64(s.probes.Load()) / float64(errorMaps), errorMaps
 }
+
+// SynapticOps returns the synaptic operations (multiply-accumulates of
+// predictions and feedback, summed over the mini-batch's images) this
+// process's populations have made: whole convolutions under the dense
+// encoding, the changes' taps when sigma-delta receivers update their sums
+// incrementally.
+func (s *Session) SynapticOps() int64 { return s.ops.Load() }
 
 // Heartbeats returns when the coordinator last heard each node's
 // heartbeat (empty for a worker session).

@@ -152,7 +152,7 @@ func newCoordinator(m *ngc.Model, set *data.Set, cfg *config) (*coordinator, err
 	}
 	co.total = co.per * cfg.epochs
 	co.res = ngc.EvalResult{Task: cfg.task.String()}
-	co.rt = &Runtime{Nodes: len(p.NodeNames())}
+	co.rt = &Runtime{Nodes: len(p.NodeNames()), Encoding: cfg.encoding.String()}
 	if cfg.async.DelaySeed == 0 {
 		cfg.async.DelaySeed = cfg.seed
 	}
@@ -168,7 +168,7 @@ func newCoordinator(m *ngc.Model, set *data.Set, cfg *config) (*coordinator, err
 	}
 	co.man = &Manifest{Version: ManifestVersion, Run: cfg.run, Mode: cfg.mode, Async: cfg.async, Task: taskName(cfg.task),
 		Learn: cfg.learn, Batch: co.B, Timeout: cfg.timeout, Config: co.c.Config, Graph: co.c.Graph, Params: params,
-		Placement: p, Coordinator: co.self}
+		Placement: p, Coordinator: co.self, Encoding: cfg.encoding}
 	if _, err := co.man.sessionOptions(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
@@ -191,6 +191,9 @@ func (c *config) check() error {
 		return fmt.Errorf("%w: learning trains on reconstruction, not on denoising", ErrConfig)
 	case c.resume && c.journal == "":
 		return fmt.Errorf("%w: resuming needs the journal's directory", ErrConfig)
+	}
+	if err := c.encoding.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	for name, v := range map[string]string{"run id": c.run, "node": c.node} {
 		if err := bus.ValidToken(v); err != nil {

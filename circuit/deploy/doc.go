@@ -57,6 +57,14 @@
 // this way ends with the same metrics and kernels, bit for bit, as a run
 // that was never interrupted.
 //
+// # Encodings
+//
+// WithEncoding sends the map messages dense (the default) or sigma-delta
+// (neuron.Encoding); the manifest carries it to the workers and the journal
+// records it. Runtime reports the traffic and the synaptic operations of
+// every node, and both per image and step of the window (PerImageStep), the
+// figures encodings are compared by.
+//
 // # Observability
 //
 // WithLogger sends the coordinator's and workers' events to a log/slog

@@ -39,6 +39,7 @@ type plan struct {
 	Mode     string        `json:"mode"`
 	Task     string        `json:"task"`
 	Async    AsyncSettings `json:"async"`
+	Encoding string        `json:"encoding,omitempty"`
 	Learn    bool          `json:"learn"`
 	Epochs   int           `json:"epochs"`
 	Batch    int           `json:"batch"`
@@ -90,7 +91,8 @@ func (co *coordinator) openJournal(m *ngc.Model, p *circuit.Placement) error {
 		return nil
 	}
 	want := plan{Run: cfg.run, Mode: cfg.mode, Task: taskName(cfg.task), Async: cfg.async, Learn: cfg.learn, Epochs: cfg.epochs,
-		Batch: co.B, Steps: co.c.Config.Steps, Seed: cfg.seed, NoiseStd: cfg.noiseStd, Clip: cfg.clip, Dataset: co.set.Name,
+		Encoding: encodingName(cfg.encoding),
+		Batch:    co.B, Steps: co.c.Config.Steps, Seed: cfg.seed, NoiseStd: cfg.noiseStd, Clip: cfg.clip, Dataset: co.set.Name,
 		Images: co.set.Len(), ImagesHash: hashFloats(co.set.Images), ModelHash: hashParams(co.c.Params)}
 	j := &journal{dir: cfg.journal, f: journalFile{Version: journalVersion, Plan: want}}
 	co.journal = j

@@ -49,6 +49,7 @@ func (co *coordinator) run(ctx context.Context) error {
 		}
 		return err
 	}
+	co.c.Encoding = co.cfg.encoding
 	s, err := circuit.Start(rctx, co.c, co.b, opts...)
 	if err != nil {
 		return cause(err)

@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/convngc/convngc/circuit"
+	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
 )
 
 // ManifestVersion is the version of the Manifest's JSON layout. A worker
 // refuses a manifest of another version (run the same build everywhere).
-const ManifestVersion = 2 // 2: Params carry the Adam state
+const ManifestVersion = 3 // 2: Params carry the Adam state; 3: the encoding
 
 // Bounds of a manifest a worker accepts: a map message must fit a frame
 // (bus.Limits caps payloads below 2 GiB), and no circuit has more maps.
@@ -35,6 +36,8 @@ type Manifest struct {
 	Graph     *circuit.Graph     `json:"graph"`
 	Params    *circuit.Params    `json:"params"`
 	Placement *circuit.Placement `json:"placement"`
+	// Encoding is how the populations' map messages travel.
+	Encoding neuron.Encoding `json:"encoding"`
 	// Coordinator is the serving coordinator's instance ("host H pid N").
 	Coordinator string `json:"coordinator,omitempty"`
 	// Error, when set, is the coordinator's refusal (an unknown node name, a
@@ -95,7 +98,7 @@ func (m *Manifest) check() error {
 
 // Circuit returns the circuit the manifest describes.
 func (m *Manifest) Circuit() *circuit.Circuit {
-	return &circuit.Circuit{Graph: m.Graph, Params: m.Params, Config: m.Config}
+	return &circuit.Circuit{Graph: m.Graph, Params: m.Params, Config: m.Config, Encoding: m.Encoding}
 }
 
 // sessionOptions are the circuit options of the run, the same in the
@@ -178,6 +181,15 @@ func modeOptions(mode string, a AsyncSettings) ([]circuit.Option, error) {
 		return []circuit.Option{circuit.Async(cfg)}, nil
 	}
 	return nil, fmt.Errorf("--mode %q: want sync or async", mode)
+}
+
+// encodingName is the journal's name of an encoding: empty for dense, so
+// that journals written before encodings existed still match.
+func encodingName(e neuron.Encoding) string {
+	if e.Scheme == neuron.Dense {
+		return ""
+	}
+	return e.String()
 }
 
 // taskName is the manifest's name of a task.

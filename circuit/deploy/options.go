@@ -7,6 +7,7 @@ import (
 
 	"github.com/convngc/convngc/bus"
 	"github.com/convngc/convngc/circuit"
+	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
 )
 
@@ -21,6 +22,7 @@ type config struct {
 	placement   *circuit.Placement
 	mode        string
 	async       AsyncSettings
+	encoding    neuron.Encoding
 	task        ngc.Task
 	noiseStd    float64
 	clip        bool
@@ -79,6 +81,12 @@ func WithPlacement(p *circuit.Placement) Option { return func(c *config) { c.pla
 func WithAsync(a AsyncSettings) Option {
 	return func(c *config) { c.mode, c.async = ModeAsync, a }
 }
+
+// WithEncoding sends the populations' map messages with enc (Run, and
+// Work through the manifest; default dense): sigma-delta sends only the
+// units that moved by more than a threshold, and receivers update their
+// sums by the changes (see neuron.Encoding).
+func WithEncoding(enc neuron.Encoding) Option { return func(c *config) { c.encoding = enc } }
 
 // WithLinkDelay injects a link latency in sync mode (Run): every message
 // waits d plus a fixed share of jitter, drawn per link from the run's seed,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/convngc/convngc/bus"
+	"github.com/convngc/convngc/circuit"
 )
 
 // Timing of the protocol.
@@ -73,12 +74,19 @@ type NodeStats struct {
 	RejectedBySender  map[string]uint64 `json:"rejected_by_sender,omitempty"`
 	RejectedByReason  map[string]uint64 `json:"rejected_by_reason,omitempty"`
 	RejectedBySubject map[string]uint64 `json:"rejected_by_subject,omitempty"`
+	// SynapticOps are the synaptic operations of the node's populations
+	// (circuit.Session.SynapticOps).
+	SynapticOps int64 `json:"synaptic_ops"`
 }
 
-func statsOf(node string, actors int, st bus.Stats) NodeStats {
-	return NodeStats{Node: node, Actors: actors, Sent: st.Sent, Received: st.Received, BySender: st.SentBySender,
+func statsOf(node string, actors int, st bus.Stats, s *circuit.Session) NodeStats {
+	ns := NodeStats{Node: node, Actors: actors, Sent: st.Sent, Received: st.Received, BySender: st.SentBySender,
 		Dropped: st.Dropped, Rejected: st.Rejected, RejectedBySender: st.RejectedBySender, RejectedByReason: st.RejectedByReason,
 		RejectedBySubject: st.RejectedBySubject}
+	if s != nil {
+		ns.SynapticOps = s.SynapticOps()
+	}
+	return ns
 }
 
 // instance names this process for the protocol.

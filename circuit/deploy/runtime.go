@@ -35,6 +35,16 @@ type Runtime struct {
 	// they claimed, the reason and the subject: node → "from S", "reason R"
 	// or "on SUBJECT" → count.
 	RejectedBy map[string]map[string]uint64 `json:"rejected_by,omitempty"`
+	// Encoding is how the map messages travelled ("dense", "sigma-delta
+	// θ=…"). SynapticOps are the synaptic operations (multiply-accumulates
+	// of predictions and feedback, summed over images) of every process's
+	// populations (a resumed run: its last attempt's).
+	Encoding    string `json:"encoding"`
+	SynapticOps int64  `json:"synaptic_ops"`
+	// PerImageStep divides the traffic and the synaptic operations by the
+	// images and the window's steps (T, or the async budget): the figures
+	// encodings are compared by.
+	PerImageStep PerImageStep `json:"per_image_step"`
 	// PerActor is what each population sent; PerNode sums it by node;
 	// Control is what the coordinator (clamps, initial states) and the
 	// nodes' heartbeats sent.
@@ -114,7 +124,7 @@ func (rt *Runtime) gather(co *coordinator, remote bool) {
 		actors = len(co.s.Actors())
 		rt.Resends = co.s.Resends()
 	}
-	all := []NodeStats{statsOf(co.cfg.node, actors, co.b.Stats())}
+	all := []NodeStats{statsOf(co.cfg.node, actors, co.b.Stats(), co.s)}
 	for _, n := range co.remote {
 		if !remote || co.nc == nil {
 			rt.Missing = append(rt.Missing, n)
@@ -133,6 +143,22 @@ func (rt *Runtime) gather(co *coordinator, remote bool) {
 		all = append(all, ns)
 	}
 	rt.sum(all, co)
+	steps := co.c.Config.Steps
+	if co.cfg.mode == ModeAsync && co.cfg.async.Budget > 0 {
+		steps = co.cfg.async.Budget
+	}
+	if n := float64(rt.Images) * float64(steps); n > 0 {
+		rt.PerImageStep = PerImageStep{Messages: float64(rt.Messages) / n, Bytes: float64(rt.Bytes) / n,
+			WireBytes: float64(rt.WireBytes) / n, SynapticOps: float64(rt.SynapticOps) / n}
+	}
+}
+
+// PerImageStep are a run's figures per image and step of the window.
+type PerImageStep struct {
+	Messages    float64 `json:"messages"`
+	Bytes       float64 `json:"bytes"`
+	WireBytes   float64 `json:"wire_bytes"`
+	SynapticOps float64 `json:"synaptic_ops"`
 }
 
 // sum adds up the nodes' counters.
@@ -149,6 +175,7 @@ func (rt *Runtime) sum(all []NodeStats, co *coordinator) {
 		rt.Deliveries += ns.Received.Msgs
 		rt.Dropped += ns.Dropped
 		rt.Rejected += ns.Rejected
+		rt.SynapticOps += ns.SynapticOps
 		if ns.Rejected > 0 {
 			if rt.RejectedBy == nil {
 				rt.RejectedBy = map[string]map[string]uint64{}

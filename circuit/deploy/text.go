@@ -22,6 +22,14 @@ func (rt *Runtime) WriteText(w io.Writer) error {
 	fmt.Fprintf(bw, "  %d messages (%.0f msg/s), %s (%s/s)%s; %d deliveries, %d dropped, %d rejected\n",
 		rt.Messages, rt.MessagesPerSecond, HumanBytes(float64(rt.Bytes)), HumanBytes(rt.BytesPerSecond), wire,
 		rt.Deliveries, rt.Dropped, rt.Rejected)
+	if p := rt.PerImageStep; p.Messages > 0 {
+		wire := ""
+		if p.WireBytes > 0 {
+			wire = fmt.Sprintf(" (%.0f on the wire)", p.WireBytes)
+		}
+		fmt.Fprintf(bw, "  %s messages: per image and step %.1f messages, %.0f bytes%s, %.0f synaptic operations\n",
+			rt.Encoding, p.Messages, p.Bytes, wire, p.SynapticOps)
+	}
 	if rt.Resends > 0 {
 		fmt.Fprintf(bw, "  %d stalled mini-batches repaired by their senders sending again\n", rt.Resends)
 	}

@@ -198,7 +198,7 @@ func (w *worker) host(ctx context.Context, man *Manifest) error {
 	}
 	defer s.Close()
 	w.cfg.metrics.watch(w.node, w.b, s)
-	if err := w.answerStats(len(mine)); err != nil {
+	if err := w.answerStats(len(mine), s); err != nil {
 		return err
 	}
 	w.log.Info(fmt.Sprintf("run %s: hosting %d actors (%s), %s mode, %s, batch %d, T=%d",
@@ -273,10 +273,10 @@ func (w *worker) logBatch(n BatchNote, man *Manifest) {
 }
 
 // answerStats serves the coordinator's request for this node's counters.
-func (w *worker) answerStats(actors int) error {
+func (w *worker) answerStats(actors int, sess *circuit.Session) error {
 	subj := subject(w.run, "stats", w.node)
 	s, err := w.nc.Subscribe(subj, func(m *nats.Msg) {
-		_ = m.Respond(encodeJSON(statsOf(w.node, actors, w.b.Stats())))
+		_ = m.Respond(encodeJSON(statsOf(w.node, actors, w.b.Stats(), sess)))
 	})
 	if err != nil {
 		return fmt.Errorf("deploy: subscribe %s: %w", subj, err)

@@ -1,0 +1,62 @@
+package deploy_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/convngc/convngc/circuit/deploy"
+	"github.com/convngc/convngc/neuron"
+)
+
+// TestSigmaDeltaTwoNodes: a sigma-delta run over two nodes (a worker gets
+// the encoding with the manifest) computes exactly what it computes in one
+// process, counts every node's synaptic operations, and sends fewer bytes
+// and operations per image and step than the dense run. A journal records
+// the encoding: resuming with another is refused.
+func TestSigmaDeltaTwoNodes(t *testing.T) {
+	m, set := exampleModel()
+	ctx := context.Background()
+	enc := neuron.Encoding{Scheme: neuron.SigmaDelta, Threshold: 0.01}
+	dense, err := deploy.Run(ctx, m, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := deploy.Run(ctx, m, set, deploy.WithEncoding(enc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t)
+	done := worker(ctx, connect(t, srv.ClientURL()), "sd2", "w")
+	remote, err := deploy.Run(ctx, m, set, deploy.WithEncoding(enc), deploy.WithBus(connect(t, srv.ClientURL())), deploy.WithRunID("sd2"),
+		deploy.WithPlacement(twoNodes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if remote.Result.Report != local.Result.Report {
+		t.Errorf("two nodes: %+v, one process %+v", remote.Result.Report, local.Result.Report)
+	}
+	if remote.Runtime.SynapticOps != local.Runtime.SynapticOps || remote.Runtime.Encoding != "sigma-delta θ=0.01" {
+		t.Errorf("two nodes: %d synaptic operations (%s), one process %d", remote.Runtime.SynapticOps, remote.Runtime.Encoding, local.Runtime.SynapticOps)
+	}
+	d, s := dense.Runtime.PerImageStep, local.Runtime.PerImageStep
+	t.Logf("per image and step: dense %.0f bytes %.0f ops, sigma-delta %.0f bytes %.0f ops; MSE %.2f vs %.2f", d.Bytes, d.SynapticOps, s.Bytes, s.SynapticOps,
+		dense.Result.Report.MSE, local.Result.Report.MSE)
+	if s.Bytes >= d.Bytes || s.SynapticOps >= d.SynapticOps || d.SynapticOps == 0 {
+		t.Errorf("sigma-delta per image and step: %+v, dense %+v", s, d)
+	}
+
+	dir := t.TempDir()
+	if _, err := deploy.Run(ctx, m, set, deploy.WithEncoding(enc), deploy.WithJournal(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deploy.Run(ctx, m, set, deploy.WithJournal(dir), deploy.WithResume()); !errors.Is(err, deploy.ErrJournal) {
+		t.Errorf("resuming a sigma-delta journal densely: %v", err)
+	}
+	if _, err := deploy.Run(ctx, m, set, deploy.WithEncoding(neuron.Encoding{Scheme: neuron.SigmaDelta, Threshold: -1})); !errors.Is(err, deploy.ErrConfig) {
+		t.Errorf("a negative threshold: %v", err)
+	}
+}
