@@ -3,15 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"strings"
 
 	"github.com/convngc/convngc/baselines"
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
+	"github.com/convngc/convngc/ngc/report"
 	"github.com/convngc/convngc/ngc/safetensors"
 	"github.com/convngc/convngc/ngc/training"
-	"github.com/convngc/convngc/ngc/viz"
 )
 
 func runBaseline(ctx context.Context, e *env, args []string) error {
@@ -134,29 +132,8 @@ func runBaselineTrain(ctx context.Context, e *env, args []string) error {
 		"command": append([]string{"ngc", "baseline", "train"}, args...),
 		"model":   m.Name(), "params": m.Params(), "config": baselineConfig(m),
 	}
-	if plan := jf.plan(fs, state); jf.hasBudget(plan) {
-		job, err := jf.newJob(ctx, m, state, plan, m.Name())
-		if err != nil {
-			return fmt.Errorf("baseline train: %w", err)
-		}
-		fmt.Fprintf(e.stderr, "training %s (%d parameters)\n", m.Name(), m.Params())
-		res, err := jf.run(ctx, e, "baseline train", job)
-		if err != nil {
-			return err
-		}
-		report["train"] = state.Summary(res, m.Objective())
-		report["dataset"] = job.Train.Name
-	} else {
-		fmt.Fprintf(e.stdout, "no budget (--epochs, --max-updates, --max-time and --patience are 0): saved the model untrained\n")
-	}
-	eval, err := jf.evaluateTest(ctx, e, m, state.Data, m.Seed(), report)
-	if err != nil {
-		return fmt.Errorf("baseline train: %w", err)
-	}
-	if err := jf.finish(e, m.Save, report, eval); err != nil {
-		return fmt.Errorf("baseline train: %w", err)
-	}
-	return nil
+	return jf.train(ctx, e, fs, "baseline train", m.Name(), fmt.Sprintf("training %s (%d parameters)", m.Name(), m.Params()),
+		m, state, report, m.Seed(), m.Save)
 }
 
 // newBaseline returns a freshly initialised baseline of the given kind.
@@ -188,80 +165,38 @@ func runBaselineEval(ctx context.Context, e *env, args []string) error {
 			"window, and the Gaussian-window SSIM. --task denoise adds N(0, noise-std²) noise first;\n"+
 			"for one --seed every model, Conv-NGC included, sees the same noisy images. Writes a JSON\n"+
 			"report and a PNG grid (original / corrupted / output); ngc-fc also an energy plot.")
-	model := fs.String("model", "", "trained baseline (safetensors) to evaluate (required)")
-	var df dataFlags
-	df.register(fs, 0)
-	split := fs.String("split", "test", "split to evaluate: train, validation or test")
-	task := fs.String("task", "recon", "recon (reconstruction) or denoise")
-	noise := fs.Float64("noise-std", 0.1, "standard deviation of the denoising noise, on [0,1] pixels")
-	noClip := fs.Bool("no-clip", false, "do not clip noisy pixels to [0,1]")
-	batch := fs.Int("batch", 0, "mini-batch size (0: the model's)")
-	seed := fs.Uint64("seed", 1, "seed of the noise (and of ngc-fc's initial top states)")
-	out := fs.String("out", "", "JSON report path (default: <model>-<task>.json; the grid goes beside it)")
-	quiet := fs.Bool("quiet", false, "no progress bar")
+	ef := evalFlags{cmd: "baseline eval"}
+	ef.register(fs, "trained baseline (safetensors) to evaluate (required)")
+	ef.registerTail(fs, "seed of the noise (and of ngc-fc's initial top states)", "JSON report path (default: <model>-<task>.json; the grid goes beside it)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *model == "" {
-		return fmt.Errorf("baseline eval: --model is required")
-	}
-	if err := checkRules("baseline eval",
-		rule{"noise-std", *noise, *noise > 0, "a positive standard deviation"},
-		rule{"batch", *batch, *batch >= 0, "0 (the model's) or more"},
-		rule{"max-images", df.maxImages, df.maxImages >= 0, "0 (all) or more"},
-	); err != nil {
+	if err := ef.check(); err != nil {
 		return err
 	}
-	t, err := ngc.ParseTask(*task)
-	if err != nil {
-		return fmt.Errorf("baseline eval: --%w", err)
-	}
-	if *noise <= 0 {
-		return fmt.Errorf("baseline eval: --noise-std %g must be positive", *noise)
-	}
-	sp, err := data.ParseSplit(*split)
+	m, err := baselines.Load(ef.model)
 	if err != nil {
 		return err
 	}
-	m, err := baselines.Load(*model)
+	set, err := ef.load(ctx)
 	if err != nil {
 		return err
 	}
-	set, err := df.load(ctx, sp)
+	res, err := ef.evaluate(e, set, m.Name()+" "+ef.t.String(), ngc.EvalOptions{},
+		func(s *data.Set, o ngc.EvalOptions) (ngc.EvalResult, error) { return m.Evaluate(ctx, s, o) })
 	if err != nil {
 		return err
 	}
-	bar := newProgress(e, *quiet, set.Len(), m.Name()+" "+t.String())
-	res, err := m.Evaluate(ctx, set, ngc.EvalOptions{Task: t, NoiseStd: *noise, NoClip: *noClip, Batch: *batch, Seed: *seed, Keep: 10,
-		Progress: func(d, _ int) { bar.set(d, "") }})
-	bar.done()
+	path, stem, err := ef.writeReport(map[string]any{
+		"command": append([]string{"ngc", "baseline", "eval"}, args...), "model": ef.model, "kind": m.Name(), "params": m.Params(),
+		"config": baselineConfig(m), "dataset": set.Name, "noise_std": ef.noise, "clip": !ef.noClip, "result": res,
+	}, res)
 	if err != nil {
-		return err
-	}
-	printReport(e, set.Name, res)
-	path := *out
-	if path == "" {
-		path = strings.TrimSuffix(*model, filepath.Ext(*model)) + "-" + t.String() + ".json"
-	}
-	stem := strings.TrimSuffix(path, filepath.Ext(path))
-	if err := writeJSON(path, map[string]any{
-		"command": append([]string{"ngc", "baseline", "eval"}, args...), "model": *model, "kind": m.Name(), "params": m.Params(),
-		"config": baselineConfig(m), "dataset": set.Name, "noise_std": *noise, "clip": !*noClip, "result": res,
-	}); err != nil {
-		return err
-	}
-	if err := writeGrid(stem+".png", res, t == ngc.Denoise); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "report: %s\ngrid: %s\n", path, stem+".png")
 	if len(res.Energy) > 0 {
-		xs := make([]float64, len(res.Energy))
-		for i := range xs {
-			xs[i] = float64(i + 1)
-		}
-		plot := viz.LinePlot{Title: m.Name() + " " + t.String() + " on " + set.Name, XLabel: "step", YLabel: "energy ½‖e‖² per image", LogY: true,
-			Series: []viz.Series{{Name: "total", X: xs, Y: res.Energy}}}
-		if err := plot.WritePNG(stem + "-energy.png"); err != nil {
+		if err := report.EnergyPlot(m.Name()+" "+ef.t.String()+" on "+set.Name, res, false).WritePNG(stem + "-energy.png"); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "energy plot: %s\n", stem+"-energy.png")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/convngc/convngc/circuit/bench"
+	"github.com/convngc/convngc/ngc/report"
 	"github.com/convngc/convngc/ngc/tensor"
 )
 
@@ -101,7 +102,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	rss := bench.PeakRSS()
 	fmt.Fprintf(e.stdout, "peak resident memory: %.0f MiB\n", float64(rss)/(1<<20))
 	if *jsonOut != "" {
-		return writeJSON(*jsonOut, map[string]any{"results": results, "peak_rss_bytes": rss, "gomaxprocs": runtime.GOMAXPROCS(0),
+		return report.WriteJSON(*jsonOut, map[string]any{"results": results, "peak_rss_bytes": rss, "gomaxprocs": runtime.GOMAXPROCS(0),
 			"tile_kernels": tensor.TileKernels(), "fma_peak": peak})
 	}
 	return nil
@@ -150,7 +151,7 @@ func benchRuntime(ctx context.Context, e *env, o bench.Options, nats []string, j
 	rss := bench.PeakRSS()
 	fmt.Fprintf(e.stdout, "peak resident memory: %.0f MiB\n", float64(rss)/(1<<20))
 	if jsonOut != "" {
-		return writeJSON(jsonOut, map[string]any{"runtime_results": results, "peak_rss_bytes": rss,
+		return report.WriteJSON(jsonOut, map[string]any{"runtime_results": results, "peak_rss_bytes": rss,
 			"gomaxprocs": runtime.GOMAXPROCS(0), "load_average_start": load0, "load_average_end": load1, "fma_peak": peak})
 	}
 	return nil

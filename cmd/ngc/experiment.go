@@ -10,6 +10,7 @@ import (
 	"github.com/convngc/convngc/baselines"
 	"github.com/convngc/convngc/cmd/ngc/internal/experiment"
 	"github.com/convngc/convngc/ngc"
+	"github.com/convngc/convngc/ngc/report"
 )
 
 func runExperiment(ctx context.Context, e *env, args []string) error {
@@ -102,39 +103,31 @@ func runExperiment(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	var bar *progress
+	var bar *report.Progress // nil (quiet) until the first event
 	start := time.Now()
 	events := func(ev experiment.Event) {
 		switch ev.Stage {
 		case "reuse", "done":
-			if bar != nil {
-				bar.clear()
-			}
+			bar.Clear()
 			fmt.Fprintf(e.stderr, "[%d/%d %s] %s %s: %s\n", ev.Job, ev.Jobs, time.Since(start).Round(time.Second),
 				ev.Name, map[string]string{"reuse": "reused", "done": "done"}[ev.Stage], ev.Message)
-			if bar != nil {
-				bar.set(ev.Job, ev.Name)
-			}
-		default:
-			if bar == nil && !*quiet {
-				bar = newProgress(e, false, ev.Jobs, "experiment")
-			}
-			if bar != nil {
-				d := ev.Name + " " + ev.Stage
-				if ev.Stage == "eval" {
-					d += " " + ev.Message
-				}
-				if ev.Total > 0 {
-					d += fmt.Sprintf(" %d/%d", ev.Done, ev.Total)
-				}
-				bar.set(ev.Job-1, d)
-			}
+			bar.Set(ev.Job, ev.Name)
+			return
 		}
+		if bar == nil && !*quiet {
+			bar = report.NewProgress(e.stderr, false, ev.Jobs, "experiment")
+		}
+		d := ev.Name + " " + ev.Stage
+		if ev.Stage == "eval" {
+			d += " " + ev.Message
+		}
+		if ev.Total > 0 {
+			d += fmt.Sprintf(" %d/%d", ev.Done, ev.Total)
+		}
+		bar.Set(ev.Job-1, d)
 	}
 	res, err := experiment.Run(ctx, p, experiment.Options{Dir: *out, Events: events})
-	if bar != nil {
-		bar.done()
-	}
+	bar.Done()
 	if err != nil {
 		return err
 	}
@@ -147,12 +140,4 @@ func runExperiment(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "outputs in %s: %s\n", *out, strings.Join(res.Files, ", "))
 	return nil
-}
-
-// clear erases the bar so a log line can be printed; the next set draws it
-// again.
-func (p *progress) clear() {
-	if p.bar != nil {
-		_ = p.bar.Clear()
-	}
 }

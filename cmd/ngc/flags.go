@@ -3,16 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
@@ -164,82 +159,6 @@ func (df *dataFlags) register(fs *pflag.FlagSet, maxImages int) {
 func (df *dataFlags) load(ctx context.Context, split data.Split) (*data.Set, error) {
 	return data.Load(ctx, data.Options{Dataset: df.dataset, Path: df.path, Split: split, MaxImages: df.maxImages, Seed: df.seed})
 }
-
-// progress shows how far long work has come on stderr: a redrawn bar on a
-// terminal; elsewhere (a log file, a pipe) one plain line at most every
-// lineEvery and a last one when the work is done, so that logs hold no
-// carriage-return redraws. quiet shows nothing.
-type progress struct {
-	bar   *progressbar.ProgressBar
-	lines io.Writer // set when stderr is not a terminal
-	desc  string
-	total int
-	n     int
-	last  time.Time
-	start time.Time
-}
-
-// lineEvery is the interval between progress lines off a terminal.
-const lineEvery = 30 * time.Second
-
-func newProgress(e *env, quiet bool, total int, desc string) *progress {
-	if quiet {
-		return &progress{}
-	}
-	if !isTerminal(e.stderr) {
-		now := time.Now()
-		return &progress{lines: e.stderr, desc: desc, total: total, start: now, last: now}
-	}
-	return &progress{bar: progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(e.stderr),
-		progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-		progressbar.OptionShowElapsedTimeOnFinish(),
-	)}
-}
-
-// isTerminal says whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-func (p *progress) set(n int, desc string) {
-	if desc != "" {
-		p.desc = desc
-	}
-	p.n = n
-	switch {
-	case p.bar != nil:
-		if desc != "" {
-			p.bar.Describe(desc)
-		}
-		_ = p.bar.Set(n)
-	case p.lines != nil && time.Since(p.last) >= lineEvery:
-		p.line()
-	}
-}
-
-// line prints the progress as one plain line.
-func (p *progress) line() {
-	p.last = time.Now()
-	fmt.Fprintf(p.lines, "%s: %d/%d (%s elapsed)\n", p.desc, p.n, p.total, time.Since(p.start).Round(time.Second))
-}
-
-func (p *progress) done() {
-	switch {
-	case p.bar != nil:
-		_ = p.bar.Finish()
-	case p.lines != nil && p.n > 0:
-		p.line()
-	}
-}
-
-// describe formats a short status line for a progress bar.
-func describe(format string, args ...any) string { return fmt.Sprintf(format, args...) }
 
 // dynamicsFlags change how a trained model runs inference: the window T,
 // the state update rate and leak, and the top states' initial draw. Only

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/convngc/convngc/hwsim/study"
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
+	"github.com/convngc/convngc/ngc/report"
 )
 
 const hwsimDoc = "Estimate what a trained model's actor circuit costs on neuromorphic hardware and study its\n" +
@@ -56,8 +56,8 @@ func runHwsim(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("hwsim: --model is required")
 	}
 	var err error
-	if o.Modes, err = parseModes(*mode); err != nil {
-		return err
+	if o.Modes, err = study.ParseModes(*mode); err != nil {
+		return fmt.Errorf("hwsim: --%w", err)
 	}
 	if o.Jitter, o.JitterSeconds, err = study.ParseJitter(*jitter); err != nil {
 		return fmt.Errorf("hwsim: --%w", err)
@@ -103,50 +103,23 @@ func runHwsim(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var bar *progress
+	var bar *report.Progress
 	o.Progress = func(p study.Progress) {
 		if bar == nil {
-			bar = newProgress(e, *quiet, p.Total, "hwsim")
+			bar = report.NewProgress(e.stderr, *quiet, p.Total, "hwsim")
 		}
-		bar.set(p.Done, p.Desc)
+		bar.Set(p.Done, p.Desc)
 	}
 	rep, err := study.Run(ctx, m, set, o)
 	if err != nil {
 		return err
 	}
-	if bar != nil {
-		bar.done()
-	}
+	bar.Done()
 	rep.Command, rep.Model = append([]string{"ngc", "hwsim"}, args...), *model
-	return writeHwsim(e, *out, rep)
-}
-
-// parseModes reads --mode.
-func parseModes(s string) ([]hwsim.Dynamics, error) {
-	switch s {
-	case "sync":
-		return []hwsim.Dynamics{hwsim.SyncDynamics}, nil
-	case "async":
-		return []hwsim.Dynamics{hwsim.AsyncDynamics}, nil
-	case "both":
-		return []hwsim.Dynamics{hwsim.SyncDynamics, hwsim.AsyncDynamics}, nil
-	}
-	return nil, fmt.Errorf("hwsim: --mode %q (want sync, async or both)", s)
-}
-
-// writeHwsim prints the report's tables and writes its JSON and plots.
-func writeHwsim(e *env, out string, rep *study.Report) error {
 	if err := rep.WriteText(e.stdout); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return fmt.Errorf("hwsim: %w", err)
-	}
-	jsonPath := filepath.Join(out, "hwsim.json")
-	if err := writeJSON(jsonPath, rep); err != nil {
-		return err
-	}
-	plots, err := rep.WritePlots(out)
+	jsonPath, plots, err := rep.Save(*out)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/convngc/convngc/ngc"
+	"github.com/convngc/convngc/ngc/report"
 	"github.com/convngc/convngc/ngc/training"
 )
 
@@ -236,7 +237,7 @@ func (jf *jobFlags) newJob(ctx context.Context, m training.Learner, state *train
 }
 
 // run runs the job with progress on stderr (a bar on a terminal, else a
-// line at every validation and checkpoint and at most every lineEvery
+// line at every validation and checkpoint and at most every report.LineEvery
 // otherwise) and reports where it stopped on stdout.
 func (jf *jobFlags) run(ctx context.Context, e *env, cmd string, job *training.Job) (training.Result, error) {
 	s := job.State
@@ -250,17 +251,17 @@ func (jf *jobFlags) run(ctx context.Context, e *env, cmd string, job *training.J
 	if job.Epochs > 0 && (total == 0 || job.Epochs*perEpoch < total) {
 		total = job.Epochs * perEpoch
 	}
-	terminal := isTerminal(e.stderr)
-	bar := newProgress(e, jf.quiet || !terminal, max(total, 1), "training")
+	terminal := report.IsTerminal(e.stderr)
+	bar := report.NewProgress(e.stderr, jf.quiet || !terminal, max(total, 1), "training")
 	lastLine := time.Now()
 	objective := job.Model.Objective()
 	job.Progress = func(p training.Progress) {
 		line := p.Describe(objective)
-		bar.set(p.Update, line)
+		bar.Set(p.Update, line)
 		if jf.quiet || terminal {
 			return
 		}
-		if p.Validation != nil || p.Checkpointed || time.Since(lastLine) >= lineEvery {
+		if p.Validation != nil || p.Checkpointed || time.Since(lastLine) >= report.LineEvery {
 			if p.Checkpointed {
 				line += " (checkpoint)"
 			}
@@ -269,7 +270,7 @@ func (jf *jobFlags) run(ctx context.Context, e *env, cmd string, job *training.J
 		}
 	}
 	res, err := job.Run(ctx)
-	bar.done()
+	bar.Done()
 	if err != nil {
 		switch {
 		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
@@ -290,9 +291,41 @@ func (jf *jobFlags) run(ctx context.Context, e *env, cmd string, job *training.J
 	return res, nil
 }
 
+// train runs the job's plan when it has a budget (note, when not empty,
+// goes to stderr first), measures the test images and writes the final
+// model (save) and its report (summary).
+func (jf *jobFlags) train(ctx context.Context, e *env, fs *pflag.FlagSet, cmd, title, note string, l training.Learner,
+	state *training.State, summary map[string]any, seed uint64, save func(path string) error) error {
+	if plan := jf.plan(fs, state); jf.hasBudget(plan) {
+		job, err := jf.newJob(ctx, l, state, plan, title)
+		if err != nil {
+			return fmt.Errorf("%s: %w", cmd, err)
+		}
+		if note != "" {
+			fmt.Fprintln(e.stderr, note)
+		}
+		res, err := jf.run(ctx, e, cmd, job)
+		if err != nil {
+			return err
+		}
+		summary["train"] = state.Summary(res, l.Objective())
+		summary["dataset"] = job.Train.Name
+	} else {
+		fmt.Fprintf(e.stdout, "no budget (--epochs, --max-updates, --max-time and --patience are 0): saved the model untrained\n")
+	}
+	eval, err := jf.evaluateTest(ctx, e, l, state.Data, seed, summary)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	if err := jf.finish(e, save, summary, eval); err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	return nil
+}
+
 // evaluateTest measures reconstruction of the job's test images (none when
 // --eval-images is 0).
-func (jf *jobFlags) evaluateTest(ctx context.Context, e *env, m training.Learner, spec training.DataSpec, seed uint64, report map[string]any) (*ngc.EvalResult, error) {
+func (jf *jobFlags) evaluateTest(ctx context.Context, e *env, m training.Learner, spec training.DataSpec, seed uint64, summary map[string]any) (*ngc.EvalResult, error) {
 	if jf.evalImages == 0 {
 		return nil, nil
 	}
@@ -300,29 +333,29 @@ func (jf *jobFlags) evaluateTest(ctx context.Context, e *env, m training.Learner
 	if err != nil {
 		return nil, err
 	}
-	bar := newProgress(e, jf.quiet, test.Len(), "evaluating")
+	bar := report.NewProgress(e.stderr, jf.quiet, test.Len(), "evaluating")
 	r, err := m.Evaluate(ctx, test, ngc.EvalOptions{Task: ngc.Reconstruct, Seed: seed, Keep: 10,
-		Progress: func(d, _ int) { bar.set(d, "") }})
-	bar.done()
+		Progress: func(d, _ int) { bar.Set(d, "") }})
+	bar.Done()
 	if err != nil {
 		return nil, err
 	}
-	report["eval"] = r
-	report["eval_dataset"] = test.Name
-	printReport(e, test.Name, r)
+	summary["eval"] = r
+	summary["eval_dataset"] = test.Name
+	fmt.Fprintln(e.stdout, report.Summary(test.Name, r))
 	return &r, nil
 }
 
 // finish replaces the model at --out and its JSON report as one step
 // (training.Files.WriteFinal) and writes the test grid.
-func (jf *jobFlags) finish(e *env, save func(path string) error, report map[string]any, eval *ngc.EvalResult) error {
+func (jf *jobFlags) finish(e *env, save func(path string) error, summary map[string]any, eval *ngc.EvalResult) error {
 	f := training.FilesFor(jf.out)
-	if err := f.WriteFinal(save, report); err != nil {
+	if err := f.WriteFinal(save, summary); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "model: %s\nmetrics: %s\n", f.Out, f.JSON)
 	if eval != nil {
-		if err := writeGrid(f.Grid, *eval, false); err != nil {
+		if err := report.WriteGrid(f.Grid, *eval, false); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "grid (inputs / reconstructions): %s\n", f.Grid)

@@ -17,6 +17,7 @@ import (
 	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
+	"github.com/convngc/convngc/ngc/report"
 )
 
 const runDoc = "Coordinate a run of the actor runtime: every feature map's state and error populations are\n" +
@@ -178,10 +179,10 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	}
 	defer stopMetrics()
 	reportPath, journal, saveTo := rf.paths()
-	bar := newProgress(e, rf.quiet, 0, "run")
+	bar := report.NewProgress(e.stderr, rf.quiet, 0, "run")
 	opts := rf.options(b.Bus, p, log, journal, metrics, bar)
 	rep, err := deploy.Run(ctx, m, set, opts...)
-	bar.done()
+	bar.Done()
 	errs.Close()
 	if rep != nil {
 		rep.Runtime.Bus = b.Kind
@@ -288,10 +289,10 @@ func (rf *runFlags) openBus(e *env, errs *deploy.ErrorLog, p *circuit.Placement)
 }
 
 // options turns the flags into deploy options.
-func (rf *runFlags) options(b bus.Bus, p *circuit.Placement, log *slog.Logger, journal string, m *deploy.Metrics, bar *progress) []deploy.Option {
+func (rf *runFlags) options(b bus.Bus, p *circuit.Placement, log *slog.Logger, journal string, m *deploy.Metrics, bar *report.Progress) []deploy.Option {
 	opts := []deploy.Option{deploy.WithBus(b), deploy.WithRunID(rf.runID), deploy.WithNode(rf.node), deploy.WithPlacement(p),
 		deploy.WithBatch(rf.batch), deploy.WithSeed(rf.seed), deploy.WithTimeout(rf.timeout), deploy.WithJoinTimeout(rf.joinTimeout),
-		deploy.WithLogger(log), deploy.WithJournal(journal), deploy.WithMetrics(m), deploy.WithProgress(bar.run)}
+		deploy.WithLogger(log), deploy.WithJournal(journal), deploy.WithMetrics(m), deploy.WithProgress(runProgress(bar))}
 	as := rf.as
 	as.DelaySeed = rf.seed
 	as.FireOnArrival = rf.fire == "arrival"
@@ -313,17 +314,14 @@ func (rf *runFlags) options(b bus.Bus, p *circuit.Placement, log *slog.Logger, j
 	return opts
 }
 
-// run shows a run's progress: mini-batch k of K, step t of T.
-func (p *progress) run(pr deploy.Progress) {
-	if p.total != pr.Batches && p.bar == nil {
-		p.total = pr.Batches
+// runProgress shows a run's progress on p: mini-batch k of K, step t of T.
+func runProgress(p *report.Progress) func(deploy.Progress) {
+	return func(pr deploy.Progress) {
+		p.SetTotal(pr.Batches)
+		if pr.Done {
+			p.Set(pr.Batch, fmt.Sprintf("batch %d/%d energy %.1f %.0f img/s", pr.Batch, pr.Batches, pr.Energy, pr.ImagesPerSecond))
+			return
+		}
+		p.Set(pr.Batch-1, fmt.Sprintf("batch %d/%d step %d/%d", pr.Batch, pr.Batches, pr.Step, pr.Steps))
 	}
-	if p.bar != nil && p.bar.GetMax() != pr.Batches {
-		p.bar.ChangeMax(pr.Batches)
-	}
-	if pr.Done {
-		p.set(pr.Batch, describe("batch %d/%d energy %.1f %.0f img/s", pr.Batch, pr.Batches, pr.Energy, pr.ImagesPerSecond))
-		return
-	}
-	p.set(pr.Batch-1, describe("batch %d/%d step %d/%d", pr.Batch, pr.Batches, pr.Step, pr.Steps))
 }

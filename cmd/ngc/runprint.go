@@ -10,20 +10,21 @@ import (
 
 	"github.com/convngc/convngc/circuit/deploy"
 	"github.com/convngc/convngc/ngc"
+	"github.com/convngc/convngc/ngc/report"
 )
 
 // finish prints the results and writes the report and the grid.
 func (rf *runFlags) finish(e *env, args []string, dataset, busName, reportPath, saveTo string, rep *deploy.Report) error {
-	printReport(e, dataset, rep.Result)
+	fmt.Fprintln(e.stdout, report.Summary(dataset, rep.Result))
 	if err := rep.Runtime.WriteText(e.stdout); err != nil {
 		return err
 	}
-	if err := writeJSON(reportPath, rf.reportJSON(args, dataset, busName, rep, nil)); err != nil {
+	if err := report.WriteJSON(reportPath, rf.reportJSON(args, dataset, busName, rep, nil)); err != nil {
 		return err
 	}
 	stem := strings.TrimSuffix(reportPath, filepath.Ext(reportPath))
 	t, _ := ngc.ParseTask(rf.task)
-	if err := writeGrid(stem+".png", rep.Result, t == ngc.Denoise); err != nil {
+	if err := report.WriteGrid(stem+".png", rep.Result, t == ngc.Denoise); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "report: %s\ngrid: %s\n", reportPath, stem+".png")
@@ -39,7 +40,7 @@ func (rf *runFlags) writePartial(e *env, args []string, dataset, reportPath stri
 	if rep == nil {
 		return
 	}
-	if err := writeJSON(reportPath, rf.reportJSON(args, dataset, rep.Runtime.Bus, rep, runErr)); err != nil {
+	if err := report.WriteJSON(reportPath, rf.reportJSON(args, dataset, rep.Runtime.Bus, rep, runErr)); err != nil {
 		fmt.Fprintf(e.stderr, "run: partial report: %v\n", err)
 		return
 	}

@@ -44,29 +44,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("train: %w", err)
 	}
 	report := map[string]any{"command": append([]string{"ngc", "train"}, args...), "config": m.Config()}
-	learner := &training.ConvNGC{Model: m}
-	if plan := jf.plan(fs, state); jf.hasBudget(plan) {
-		job, err := jf.newJob(ctx, learner, state, plan, "Conv-NGC")
-		if err != nil {
-			return fmt.Errorf("train: %w", err)
-		}
-		res, err := jf.run(ctx, e, "train", job)
-		if err != nil {
-			return err
-		}
-		report["train"] = state.Summary(res, learner.Objective())
-		report["dataset"] = job.Train.Name
-	} else {
-		fmt.Fprintf(e.stdout, "no budget (--epochs, --max-updates, --max-time and --patience are 0): saved the model untrained\n")
-	}
-	eval, err := jf.evaluateTest(ctx, e, learner, state.Data, mf.seed, report)
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	if err := jf.finish(e, m.Save, report, eval); err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	return nil
+	return jf.train(ctx, e, fs, "train", "Conv-NGC", "", &training.ConvNGC{Model: m}, state, report, mf.seed, m.Save)
 }
 
 // shapeFlags are the model flags that decide what the parameters are: they

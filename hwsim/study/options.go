@@ -106,6 +106,19 @@ func (o *Options) check() error {
 	return nil
 }
 
+// ParseModes reads "sync", "async" or "both" (sync, then async).
+func ParseModes(s string) ([]hwsim.Dynamics, error) {
+	switch s {
+	case "sync":
+		return []hwsim.Dynamics{hwsim.SyncDynamics}, nil
+	case "async":
+		return []hwsim.Dynamics{hwsim.AsyncDynamics}, nil
+	case "both":
+		return []hwsim.Dynamics{hwsim.SyncDynamics, hwsim.AsyncDynamics}, nil
+	}
+	return nil, fmt.Errorf("mode %q (want sync, async or both)", s)
+}
+
 // ParseJitter reads a jitter as a fraction ("0.25": up to +25%) or a
 // duration ("50ns": up to +50 ns), returning one of the two (the other 0).
 func ParseJitter(s string) (frac, seconds float64, err error) {

@@ -3,6 +3,7 @@ package study
 import (
 	"fmt"
 	"image/color"
+	"os"
 	"path/filepath"
 	"sort"
 
@@ -12,8 +13,23 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/convngc/convngc/hwsim"
+	"github.com/convngc/convngc/ngc/report"
 	"github.com/convngc/convngc/ngc/viz"
 )
+
+// Save writes the report to dir (created if need be): hwsim.json, and
+// the plots of WritePlots. It returns the JSON file's path and the plots'.
+func (r *Report) Save(dir string) (jsonPath string, plots []string, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, fmt.Errorf("hwsim: %w", err)
+	}
+	jsonPath = filepath.Join(dir, "hwsim.json")
+	if err := report.WriteJSON(jsonPath, r); err != nil {
+		return "", nil, err
+	}
+	plots, err = r.WritePlots(dir)
+	return jsonPath, plots, err
+}
 
 // WritePlots draws the report's curves and energy chart as PNG files in
 // dir (which must exist) and returns their paths: per architecture the

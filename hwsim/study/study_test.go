@@ -84,10 +84,13 @@ func TestRun(t *testing.T) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}
 	}
-	dir := t.TempDir()
-	files, err := r.WritePlots(dir)
+	dir := filepath.Join(t.TempDir(), "out")
+	jsonPath, files, err := r.Save(dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if st, err := os.Stat(jsonPath); err != nil || st.Size() == 0 || jsonPath != filepath.Join(dir, "hwsim.json") {
+		t.Errorf("report %s: %v", jsonPath, err)
 	}
 	if len(files) != 8 {
 		t.Errorf("%d plots: %v", len(files), files)
@@ -174,5 +177,17 @@ func TestSI(t *testing.T) {
 		if got := SI(v, "J"); got != want {
 			t.Errorf("SI(%g) = %q, want %q", v, got, want)
 		}
+	}
+}
+
+func TestParseModes(t *testing.T) {
+	for s, want := range map[string][]hwsim.Dynamics{"sync": {hwsim.SyncDynamics}, "async": {hwsim.AsyncDynamics},
+		"both": {hwsim.SyncDynamics, hwsim.AsyncDynamics}} {
+		if got, err := ParseModes(s); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("ParseModes(%q) = %v, %v", s, got, err)
+		}
+	}
+	if _, err := ParseModes("sideways"); err == nil {
+		t.Error("ParseModes(sideways): no error")
 	}
 }
