@@ -145,4 +145,16 @@
 // discrepancy and the reconstruction error at every probe against virtual
 // time and messages sent, and reports per-population counts and the
 // staleness histograms.
+//
+// # Sigma-delta messages
+//
+// Populations built with the sigma-delta encoding (circuit.Circuit.Encoding,
+// neuron.Encoding) send only the units that moved by more than a threshold,
+// and their receivers update their sums by the changes. The engine prices
+// what they do: a message's values are its non-zero deltas (Loihi 2's graded
+// spikes carry one each, natively; on Loihi and TrueNorth a delta becomes
+// spikes_per_value spikes, as a value does), it counts as a message for the
+// images it carries a delta for, and an update's synaptic operations — and
+// so its energy and its time — are those of the changed units' taps. With
+// threshold 0 the synchronous dynamics are bit for bit the dense ones.
 package hwsim

@@ -54,14 +54,29 @@ import (
 // Counting. Events are counted from what the populations emit, per phase
 // (ancestral initialisation, each step or version, readout, learning), in
 // the units of Counts: a delivered map message of a B-image mini-batch is B
-// messages and its length in values; an error computation is its
-// population's prediction MACs (Σ over dendrites of C_up·k²·H_up·W_up per
-// image, padding taps included) and its units; a state correction its
-// feedback MACs (Σ C_low·k²·H·W) and its units; the start of a state map
-// (clamp, initial value or prediction) its units; a local update the
-// gradient MACs and every kernel weight and bias written; a weight-transport
-// message one message and its values. Sync dynamics count one barrier per
-// image per step (what barrier-synchronised hardware pays); async none.
+// messages and its length in values; an error computation is the synaptic
+// operations the population reports for it (neuron.Msg.Ops: under the
+// dense encoding its prediction MACs, Σ over dendrites of C_up·k²·H_up·W_up
+// per image, padding taps included) and its units; a state correction
+// likewise its feedback (dense: Σ C_low·k²·H·W) and its units; the start of
+// a state map (clamp, initial value or prediction) its units; a local update
+// the gradient MACs and every kernel weight and bias written; a
+// weight-transport message one message and its values. Sync dynamics count
+// one barrier per image per step (what barrier-synchronised hardware pays);
+// async none.
+//
+// Sigma-delta. Under the sigma-delta encoding (circuit.Circuit.Encoding) a
+// map message carries only the units that changed: its values are its
+// entries — the non-zero deltas, each an event (a graded spike on Loihi 2,
+// SpiNNaker and the CPU; spikes_per_value spikes on the rate-coded Loihi and
+// TrueNorth, where a delta becomes spikes as a value does) — and it counts
+// as one message for each image it carries an entry for; a stream's frames
+// arrive in the order sent (a link is FIFO: jitter delays a frame, never
+// lets it overtake the one before). Receivers update
+// their sums by the changes, so an update's synaptic operations are the
+// changed units' taps (the population's own count), and its time shrinks
+// with them. Neuron updates are still counted for every unit every step.
+// Quantised messages (ValueBits) are not modelled with sigma-delta.
 
 // Dynamics selects how the engine drives the populations.
 type Dynamics int
@@ -323,6 +338,10 @@ func NewEngine(m *Mapping, net Net, cfg EngineConfig) (*Engine, error) {
 		if sp == nil {
 			return nil, fmt.Errorf("%w: population %d is nil", ErrSim, i)
 		}
+		if enc, ok := sp.(interface{ Encoding() neuron.Encoding }); ok && enc.Encoding().Scheme == neuron.SigmaDelta &&
+			cfg.ValueBits != 0 && cfg.ValueBits != 32 {
+			return nil, fmt.Errorf("%w: quantised values (%d bits) are not modelled with %v messages", ErrSim, cfg.ValueBits, enc.Encoding())
+		}
 		p := &vpop{ref: sp.Ref(), name: sp.Ref().String(), sync: sp}
 		if _, dup := e.idx[p.ref]; dup {
 			return nil, fmt.Errorf("%w: population %s listed twice", ErrSim, p.name)
@@ -508,6 +527,9 @@ type runState struct {
 	dones    int
 	msgs     int64 // map messages sent so far (per image)
 	buf      []neuron.Msg
+	// lastDelta is when the last sigma-delta frame on each link (from, to)
+	// arrives: frames of a stream never overtake one another.
+	lastDelta map[[2]int]float64
 }
 
 // RunBatch runs one mini-batch from the coordinator's start messages
@@ -525,7 +547,7 @@ func (e *Engine) RunBatch(start []neuron.Msg) (*BatchResult, error) {
 	}
 	res := &BatchResult{Dynamics: e.cfg.Dynamics, Batch: e.batch, Images: B}
 	rs := &runState{res: res, n: n, phases: make([]Counts, n+3), ends: make([]float64, n+3),
-		latest: make([]float64, len(e.pops)), probed: make([]bool, len(e.pops)), imgLayer: -1}
+		latest: make([]float64, len(e.pops)), probed: make([]bool, len(e.pops)), imgLayer: -1, lastDelta: map[[2]int]float64{}}
 	if e.cfg.Dynamics == AsyncDynamics {
 		rs.probes = make([]map[int]float64, len(e.pops))
 		res.StateLag, res.ErrorLag = map[int]int{}, map[int]int{}
@@ -675,8 +697,31 @@ func (e *Engine) process(rs *runState, ev event) error {
 // population may reuse its buffers once its receivers have the values).
 func (rs *runState) collect(m neuron.Msg) error {
 	m.Data = slices.Clone(m.Data)
+	m.Delta = m.Delta.Clone()
 	rs.buf = append(rs.buf, m)
 	return nil
+}
+
+// imagesWith returns the images of a B-image message that carry at least
+// one value: all of them for dense data and whole frames, those a sparse
+// sigma-delta frame lists a unit of.
+func imagesWith(m neuron.Msg, B int) int64 {
+	d := m.Delta
+	if d == nil || !d.Sparse {
+		return int64(B)
+	}
+	per := d.N / B
+	if per == 0 {
+		return int64(B)
+	}
+	n, last := int64(0), -1
+	for _, ix := range d.Index {
+		if b := int(ix&^neuron.AbsBit) / per; b != last {
+			n++
+			last = b
+		}
+	}
+	return n
 }
 
 // phaseOf says which phase an event with step tag (sync) or version (async)
@@ -720,11 +765,12 @@ func (e *Engine) emitted(rs *runState, i int, start float64) error {
 	res := rs.res
 	// Compute: what the call did.
 	type work struct {
-		macs, units int64 // per image
-		updates     int
-		learnMACs   int64 // whole batch
-		weights     int64
-		phase       int
+		ops       int64 // synaptic operations, whole batch
+		units     int64 // per image
+		updates   int
+		learnMACs int64 // whole batch
+		weights   int64
+		phase     int
 	}
 	var w []work
 	add := func(x work) { w = append(w, x) }
@@ -732,26 +778,30 @@ func (e *Engine) emitted(rs *runState, i int, start float64) error {
 		for _, m := range rs.buf {
 			switch m.Kind {
 			case neuron.KindPred:
-				add(work{macs: p.macsImg, units: int64(p.unitsImg), updates: 1, phase: 0})
+				add(work{ops: m.Ops, units: int64(p.unitsImg), updates: 1, phase: 0})
 			case neuron.KindProbe:
 				ph := m.Step
 				if ph > rs.n {
 					ph = rs.n + 1
 				}
-				add(work{macs: p.macsImg, units: int64(p.unitsImg), updates: 1, phase: ph})
+				add(work{ops: m.Ops, units: int64(p.unitsImg), updates: 1, phase: ph})
 			case neuron.KindDone:
 				add(work{learnMACs: B * p.macsImg, weights: p.weights, phase: rs.n + 2})
 			}
 		}
 	} else {
 		// Group the state's emissions by version: the first group of a
-		// window is its start, later ones are corrections.
+		// window is its start, later ones are corrections (whose synaptic
+		// operations the group's first message carries).
 		seen := map[int]bool{}
 		started := false
 		for _, m := range rs.buf {
 			switch m.Kind {
 			case neuron.KindPhi, neuron.KindState:
 				if seen[m.Step] {
+					if m.Ops > 0 && len(w) > 0 {
+						w[len(w)-1].ops += m.Ops
+					}
 					continue
 				}
 				seen[m.Step] = true
@@ -771,7 +821,7 @@ func (e *Engine) emitted(rs *runState, i int, start float64) error {
 					clamped = 1
 				}
 				if k >= 1+clamped {
-					add(work{macs: p.macsImg, units: int64(p.unitsImg), updates: 1, phase: min(k, rs.n)})
+					add(work{ops: m.Ops, units: int64(p.unitsImg), updates: 1, phase: min(k, rs.n)})
 				}
 			case neuron.KindDone:
 				if !p.gotWeights { // untied: E learnt in place
@@ -790,11 +840,12 @@ func (e *Engine) emitted(rs *runState, i int, start float64) error {
 	dur := 0.0
 	for _, x := range w {
 		c := &rs.phases[x.phase]
-		c.SynapticOps += B*x.macs + x.learnMACs
+		c.SynapticOps += x.ops + x.learnMACs
 		c.NeuronUpdates += B * x.units
 		c.WeightUpdates += x.weights
 		p.count.Updates += x.updates
-		d := p.share * (float64(x.macs)*spv*lat.SynapticOp.Value + float64(x.units)*tps*npu*lat.NeuronUpdate.Value)
+		macs := float64(x.ops) / float64(B) // per image: hardware runs one image at a time
+		d := p.share * (macs*spv*lat.SynapticOp.Value + float64(x.units)*tps*npu*lat.NeuronUpdate.Value)
 		if x.learnMACs > 0 || x.weights > 0 {
 			d += p.share * (float64(x.learnMACs)*spv*lat.SynapticOp.Value + float64(x.weights)*e.m.Replication()*lat.WeightUpdate.Value)
 		} else {
@@ -849,22 +900,28 @@ func (e *Engine) emitted(rs *runState, i int, start float64) error {
 		case p.state != nil:
 			depth = p.depth
 		}
+		vals, imgs := int64(m.Values()), imagesWith(m, int(B))
 		for _, j := range to {
 			l := e.link(i, j)
 			arrive := done + e.jitter(l.latency)
-			vals := int64(len(m.Data))
+			if m.Delta != nil {
+				// A stream's frames build on one another: the link delivers
+				// them in order (hardware links are FIFO), whatever the jitter.
+				arrive = max(arrive, rs.lastDelta[[2]int{i, j}])
+				rs.lastDelta[[2]int{i, j}] = arrive
+			}
 			if m.Kind == neuron.KindWeights {
 				c.WeightTransportMsgs++
 				c.WeightTransportValues += vals
 			} else {
-				c.Messages += B
+				c.Messages += imgs
 				c.Values += vals
 				rs.msgs++
 			}
 			res.PacketHops += float64(vals) * spv * l.meanHops
 			res.ChipHops += float64(vals) * spv * l.meanChip
 			p.count.Sent++
-			p.count.Bytes += 4 * vals
+			p.count.Bytes += int64(m.PayloadBytes())
 			rs.ends[ph] = max(rs.ends[ph], arrive)
 			rs.push(event{t: arrive, to: j, depth: depth, msg: m})
 		}

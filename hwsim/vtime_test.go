@@ -60,20 +60,49 @@ func smooth(n, size int, seed uint64) []float32 {
 }
 
 type rig struct {
-	c   *circuit.Circuit
-	eng *hwsim.Engine
-	B   int
-	T   int
-	rng *rand.Rand
-	n   int
+	c     *circuit.Circuit
+	eng   *hwsim.Engine
+	mp    *hwsim.Mapping
+	B     int
+	T     int
+	task  ngc.Task
+	learn bool
+	rng   *rand.Rand
+	n     int
+}
+
+func (r *rig) mapping(t *testing.T) *hwsim.Mapping { return r.mp }
+
+// net returns the rig's net with the populations built anew under enc.
+func (r *rig) net(t *testing.T, enc neuron.Encoding) hwsim.Net {
+	t.Helper()
+	c := *r.c
+	c.Encoding = enc
+	refs, pops, err := c.Populations(r.B, r.task, r.learn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sp []hwsim.SimPop
+	for _, ref := range refs {
+		sp = append(sp, pops[ref])
+	}
+	return hwsim.Net{Pops: sp, Batch: r.B, Steps: r.T, Denoise: r.task == ngc.Denoise, Learn: r.learn,
+		Route: func(k neuron.Kind, from neuron.Ref) []neuron.Ref { return c.Receivers(k, from, r.task, r.learn) }}
 }
 
 func newRig(t *testing.T, m *ngc.Model, net *graph.Graph, arch string, B int, task ngc.Task, learn bool, cfg hwsim.EngineConfig) *rig {
+	t.Helper()
+	return newRigEnc(t, m, net, arch, B, task, learn, cfg, neuron.Encoding{})
+}
+
+// newRigEnc is newRig with the populations' messages encoded by enc.
+func newRigEnc(t *testing.T, m *ngc.Model, net *graph.Graph, arch string, B int, task ngc.Task, learn bool, cfg hwsim.EngineConfig, enc neuron.Encoding) *rig {
 	t.Helper()
 	c, err := circuit.FromModel(m)
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Encoding = enc
 	mode := hwsim.Reconstruct
 	if task == ngc.Denoise {
 		mode = hwsim.Denoise
@@ -104,7 +133,7 @@ func newRig(t *testing.T, m *ngc.Model, net *graph.Graph, arch string, B int, ta
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rig{c: c, eng: eng, B: B, T: T, rng: rand.New(rand.NewPCG(9, 1))}
+	return &rig{c: c, eng: eng, mp: mp, B: B, T: T, task: task, learn: learn, rng: rand.New(rand.NewPCG(9, 1))}
 }
 
 func (r *rig) run(t *testing.T, x []float32) *hwsim.BatchResult {
