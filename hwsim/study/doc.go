@@ -16,6 +16,12 @@
 // (package ngc) on the same batches on this CPU and prices the wall time
 // with the CPU architecture's package power (hwsim.EstimateWallTime).
 //
+// With Options.Encoding sigma-delta, every mode and the training batch run
+// twice on the same images, with dense and with sigma-delta messages
+// (neuron.Encoding): each architecture then has a sigma-delta row beside
+// the dense one in the energy and latency table, and the report gives both
+// runs' messages, values, bytes and synaptic operations per image and step.
+//
 // The result is a Report, whose JSON form is `ngc hwsim`'s hwsim.json;
 // Report.WriteText prints its tables and WritePlots draws its curves and
 // the energy chart as PNG files.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/convngc/convngc/hwsim"
+	"github.com/convngc/convngc/neuron"
 )
 
 // Target is one architecture of a study and where it came from.
@@ -62,6 +63,10 @@ type Options struct {
 	// (2 to 32; 0: 32).
 	Quantize  bool
 	ValueBits int
+	// Encoding, when sigma-delta, is compared against dense: every mode
+	// and the training batch run under both, on the same images (the zero
+	// value: dense only). It does not combine with Quantize.
+	Encoding neuron.Encoding
 	// SkipReference leaves out the timing of the batched reference on
 	// this CPU (Report.Reference is then nil).
 	SkipReference bool
@@ -92,6 +97,12 @@ func (o *Options) check() error {
 		return fmt.Errorf("hwsim: value bits %d: want 2 to 32", o.ValueBits)
 	case !(o.Jitter >= 0) || math.IsInf(o.Jitter, 0) || !(o.JitterSeconds >= 0) || math.IsInf(o.JitterSeconds, 0):
 		return fmt.Errorf("hwsim: jitter %g + %g s: want finite values of 0 or more", o.Jitter, o.JitterSeconds)
+	}
+	if err := o.Encoding.Validate(); err != nil {
+		return fmt.Errorf("hwsim: %w", err)
+	}
+	if o.Quantize && o.Encoding.Scheme != neuron.Dense {
+		return fmt.Errorf("hwsim: quantised values are not modelled with %v messages", o.Encoding)
 	}
 	for i, t := range o.Targets {
 		if t.Arch == nil {

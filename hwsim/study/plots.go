@@ -50,6 +50,7 @@ func (r *Report) WritePlots(dir string) ([]string, error) {
 		return nil
 	}
 	var byMsgD, byMsgR []viz.Series
+	syncDone := map[string]bool{}
 	stale := viz.LinePlot{Title: "staleness of the inputs state maps corrected with (async)", XLabel: "version lag", YLabel: "fraction of inputs"}
 	for _, a := range r.Archs {
 		if len(a.Runs) == 0 {
@@ -57,15 +58,16 @@ func (r *Report) WritePlots(dir string) ([]string, error) {
 		}
 		var dt, rt []viz.Series
 		for _, m := range a.Runs {
-			dt = append(dt, series(m.Mode, m.Timeline, virtualMicros, discrepancy))
-			rt = append(rt, series(m.Mode, m.Timeline, virtualMicros, reconMSE))
-			if m.Mode == "sync" && len(byMsgD) > 0 {
+			dt = append(dt, series(m.Label(), m.Timeline, virtualMicros, discrepancy))
+			rt = append(rt, series(m.Label(), m.Timeline, virtualMicros, reconMSE))
+			if m.Mode == "sync" && syncDone[m.Label()] {
 				continue // the sync dataflow sends the same messages on every architecture
 			}
-			name := m.Mode
+			syncDone[m.Label()] = m.Mode == "sync"
+			name := m.Label()
 			if m.Mode == "async" {
-				name = "async " + a.Arch
-				stale.Series = append(stale.Series, lagSeries(a.Arch, m.StateLag))
+				name = m.Label() + " " + a.Arch
+				stale.Series = append(stale.Series, lagSeries(name, m.StateLag))
 			}
 			byMsgD = append(byMsgD, series(name, m.Timeline, messages, discrepancy))
 			byMsgR = append(byMsgR, series(name, m.Timeline, messages, reconMSE))
@@ -137,11 +139,11 @@ func lagSeries(name string, hist map[int]int) viz.Series {
 }
 
 // energyChart draws energy per image per architecture on a log scale: one
-// marker per architecture for reconstruction (each mode) and training.
+// marker per architecture for reconstruction (each mode and encoding) and
+// training (each encoding), side by side.
 func (r *Report) energyChart(path string) error {
 	var names, order []string
 	groups := map[string]plotter.XYs{}
-	offset := map[string]float64{"reconstruction, sync": -0.15, "reconstruction, async": 0, "training (sync)": 0.15}
 	add := func(group string, i int, v float64) {
 		if !(v > 0) {
 			return
@@ -149,7 +151,7 @@ func (r *Report) energyChart(path string) error {
 		if _, ok := groups[group]; !ok {
 			order = append(order, group)
 		}
-		groups[group] = append(groups[group], plotter.XY{X: float64(i) + offset[group], Y: v})
+		groups[group] = append(groups[group], plotter.XY{X: float64(i), Y: v})
 	}
 	i := 0
 	for _, a := range r.Archs {
@@ -158,10 +160,12 @@ func (r *Report) energyChart(path string) error {
 		}
 		names = append(names, a.Arch)
 		for _, m := range a.Runs {
-			add("reconstruction, "+m.Mode, i, m.EnergyPerImage)
+			add("reconstruction, "+m.Label(), i, m.EnergyPerImage)
 		}
-		if a.Training != nil {
-			add("training (sync)", i, a.Training.EnergyPerImage)
+		for _, tr := range []*TrainReport{a.Training, a.TrainingEncoded} {
+			if tr != nil {
+				add(trainingGroup(tr), i, tr.EnergyPerImage)
+			}
 		}
 		i++
 	}
@@ -170,10 +174,25 @@ func (r *Report) energyChart(path string) error {
 		add("reconstruction, sync", i, r.Reference.InferenceEnergyPerImage)
 		add("training (sync)", i, r.Reference.TrainingEnergyPerImage)
 	}
+	// Spread the groups' markers around each column.
+	for gi, g := range order {
+		off := 0.12 * (float64(gi) - float64(len(order)-1)/2)
+		for k := range groups[g] {
+			groups[g][k].X += off
+		}
+	}
 	if len(order) == 0 {
 		return fmt.Errorf("hwsim: no energy to plot")
 	}
 	return saveEnergyChart(path, names, order, groups)
+}
+
+// trainingGroup names a training batch's markers.
+func trainingGroup(tr *TrainReport) string {
+	if tr.Encoding == "" || tr.Encoding == "dense" {
+		return "training (sync)"
+	}
+	return "training (sync, " + tr.Encoding + ")"
 }
 
 // saveEnergyChart draws the groups of markers over the named columns.
@@ -184,8 +203,8 @@ func saveEnergyChart(path string, names, order []string, groups map[string]plott
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.Add(plotter.NewGrid())
-	colors := []color.RGBA{{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}}
-	shapes := []draw.GlyphDrawer{draw.CircleGlyph{}, draw.TriangleGlyph{}, draw.SquareGlyph{}}
+	colors := []color.RGBA{{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255}, {148, 103, 189, 255}, {140, 86, 75, 255}}
+	shapes := []draw.GlyphDrawer{draw.CircleGlyph{}, draw.TriangleGlyph{}, draw.SquareGlyph{}, draw.CrossGlyph{}, draw.PyramidGlyph{}, draw.PlusGlyph{}}
 	for gi, g := range order {
 		sc, err := plotter.NewScatter(groups[g])
 		if err != nil {

@@ -26,6 +26,9 @@ type Report struct {
 	Populations int  `json:"populations"`
 	Links       int  `json:"links"`
 	Tied        bool `json:"tied"`
+	// Encoding is the message encoding compared against dense
+	// (Options.Encoding), "" when the study ran dense only.
+	Encoding string `json:"encoding,omitempty"`
 	// Reference is the batched reference as measured on this CPU (nil
 	// with Options.SkipReference).
 	Reference *ReferenceReport `json:"cpu_batched_reference"`
@@ -55,17 +58,21 @@ type ArchReport struct {
 	// without Options.Quantize, and 32 (also exact: the float32 itself)
 	// where the architecture and Options.ValueBits allow a full word.
 	ValueBits int `json:"value_bits"`
-	// Runs has one reconstruction run per mode, in Options.Modes order.
+	// Runs has one reconstruction run per mode, in Options.Modes order,
+	// and within a mode one per encoding (dense, then Options.Encoding).
 	Runs []ModeReport `json:"runs"`
-	// Training is the one training batch (nil when the circuit does not
-	// fit).
-	Training *TrainReport `json:"training,omitempty"`
+	// Training is the one training batch, dense (nil when the circuit does
+	// not fit); TrainingEncoded the same batch under Options.Encoding.
+	Training        *TrainReport `json:"training,omitempty"`
+	TrainingEncoded *TrainReport `json:"training_encoded,omitempty"`
 }
 
 // ModeReport is reconstruction of every mini-batch under one dynamics.
 type ModeReport struct {
-	// Mode is the dynamics, "sync" or "async".
-	Mode string `json:"mode"`
+	// Mode is the dynamics, "sync" or "async"; Encoding how the messages
+	// travelled ("dense", "sigma-delta θ=…").
+	Mode     string `json:"mode"`
+	Encoding string `json:"encoding"`
 	// Counts are the inference events of every image run, Cost their
 	// estimate on the architecture; EnergyPerImage and
 	// EstimatedLatencyPerImage are its per-image figures.
@@ -78,6 +85,10 @@ type ModeReport struct {
 	StepLatency      float64 `json:"virtual_step_latency_s"`
 	ImageLatency     float64 `json:"virtual_image_latency_s"`
 	MessagesPerImage float64 `json:"messages_per_image"`
+	// PerImageStep are the traffic (messages, values, payload bytes: 4 per
+	// value, plus sigma-delta index lists) and synaptic operations per image
+	// and step of the window, the figures encodings are compared by.
+	PerImageStep PerImageStep `json:"per_image_step"`
 	// ReconMSE is the reconstruction's mean squared error per pixel on
 	// [0,1]; FinalDiscrepancy the mean final ½Σ‖e‖² per image.
 	ReconMSE         float64 `json:"recon_mse"`
@@ -96,6 +107,23 @@ type ModeReport struct {
 	Phases *PhaseCounts `json:"phases_first_batch"`
 }
 
+// PerImageStep are a run's figures per image and step.
+type PerImageStep struct {
+	Messages    float64 `json:"messages"`
+	Values      float64 `json:"values"`
+	Bytes       float64 `json:"bytes"`
+	SynapticOps float64 `json:"synaptic_ops"`
+}
+
+// Label names the run as the tables and plots do: its mode, and its
+// encoding when it is not dense.
+func (m *ModeReport) Label() string {
+	if m.Encoding == "" || m.Encoding == "dense" {
+		return m.Mode
+	}
+	return m.Mode + ", " + m.Encoding
+}
+
 // PhaseCounts are one mini-batch's counts by phase.
 type PhaseCounts struct {
 	Init    hwsim.Counts   `json:"init"`
@@ -105,6 +133,8 @@ type PhaseCounts struct {
 
 // TrainReport is one training batch (sync) on an architecture.
 type TrainReport struct {
+	// Encoding is how the batch's messages travelled.
+	Encoding string `json:"encoding"`
 	// Counts cover the whole batch, inference and learning; Learn the
 	// local update alone.
 	Counts         hwsim.Counts `json:"counts"`

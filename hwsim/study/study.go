@@ -32,6 +32,7 @@ type study struct {
 	set   *data.Set
 	opts  Options
 	modes []hwsim.Dynamics
+	encs  []neuron.Encoding // dense, then Options.Encoding when it is another
 	B, nb int // mini-batch size and count
 	T     int
 	done  int // units of work done
@@ -64,6 +65,10 @@ func Run(ctx context.Context, m *ngc.Model, set *data.Set, opts Options) (*Repor
 	if s.opts.ValueBits == 0 {
 		s.opts.ValueBits = 32
 	}
+	s.encs = []neuron.Encoding{{}}
+	if opts.Encoding.Scheme != neuron.Dense {
+		s.encs = append(s.encs, opts.Encoding)
+	}
 	s.B = min(s.opts.Batch, set.Len())
 	s.nb = set.Len() / s.B
 	var err error
@@ -76,6 +81,9 @@ func Run(ctx context.Context, m *ngc.Model, set *data.Set, opts Options) (*Repor
 	rep := &Report{Dataset: set.Name, Images: s.nb * s.B, Batch: s.B, Steps: s.T, Jitter: opts.Jitter,
 		JitterSeconds: opts.JitterSeconds, Seed: opts.Seed, Budget: opts.Budget, MaxLag: opts.MaxLag,
 		Populations: len(s.hc.Populations), Links: len(s.hc.Links), Tied: s.c.Params.E == nil}
+	if opts.Encoding.Scheme != neuron.Dense {
+		rep.Encoding = opts.Encoding.String()
+	}
 	if rep.Budget == 0 {
 		rep.Budget = s.T
 	}
@@ -84,7 +92,7 @@ func Run(ctx context.Context, m *ngc.Model, set *data.Set, opts Options) (*Repor
 			return nil, err
 		}
 	}
-	s.total = len(opts.Targets) * (len(s.modes)*s.nb + 1)
+	s.total = len(opts.Targets) * len(s.encs) * (len(s.modes)*s.nb + 1)
 	s.report("")
 	for _, t := range opts.Targets {
 		ar, err := s.runArch(t)
@@ -119,7 +127,7 @@ func (s *study) runArch(t Target) (ArchReport, error) {
 			return ar, fmt.Errorf("hwsim: map onto %s: %w", a.Name, err)
 		}
 		ar.Error = err.Error()
-		s.done += len(s.modes)*s.nb + 1
+		s.done += len(s.encs) * (len(s.modes)*s.nb + 1)
 		s.report("")
 		return ar, nil
 	}
@@ -131,18 +139,35 @@ func (s *study) runArch(t Target) (ArchReport, error) {
 		ar.ValueBits = a.ValueBits(s.opts.ValueBits)
 	}
 	for _, dyn := range s.modes {
-		mr, err := s.runMode(a, mp, dyn, ar.ValueBits)
+		for _, enc := range s.encs {
+			mr, err := s.runMode(a, mp, dyn, enc, ar.ValueBits)
+			if err != nil {
+				return ar, err
+			}
+			ar.Runs = append(ar.Runs, mr)
+		}
+	}
+	for i, enc := range s.encs {
+		tr, err := s.runTraining(a, mp, enc, ar.ValueBits)
 		if err != nil {
 			return ar, err
 		}
-		ar.Runs = append(ar.Runs, mr)
+		if i == 0 {
+			ar.Training = tr
+		} else {
+			ar.TrainingEncoded = tr
+		}
+		s.done++
+		s.report("")
 	}
-	if ar.Training, err = s.runTraining(a, mp, ar.ValueBits); err != nil {
-		return ar, err
-	}
-	s.done++
-	s.report("")
 	return ar, nil
+}
+
+// encoded returns the study's circuit with its messages encoded by enc.
+func (s *study) encoded(enc neuron.Encoding) *circuit.Circuit {
+	c := *s.c
+	c.Encoding = enc
+	return &c
 }
 
 // engineConfig is the virtual-time engine's configuration under dyn.
@@ -151,10 +176,11 @@ func (s *study) engineConfig(dyn hwsim.Dynamics, valueBits int) hwsim.EngineConf
 		JitterTime: s.opts.JitterSeconds, Seed: s.opts.Seed, ValueBits: valueBits}
 }
 
-// runMode reconstructs every mini-batch under dyn on one architecture.
-func (s *study) runMode(a *hwsim.Arch, mp *hwsim.Mapping, dyn hwsim.Dynamics, valueBits int) (ModeReport, error) {
-	mr := ModeReport{Mode: dyn.String(), StateLag: map[int]int{}, ErrorLag: map[int]int{}}
-	eng, err := newEngine(s.c, mp, s.B, s.T, false, s.engineConfig(dyn, valueBits))
+// runMode reconstructs every mini-batch under dyn and enc on one
+// architecture.
+func (s *study) runMode(a *hwsim.Arch, mp *hwsim.Mapping, dyn hwsim.Dynamics, enc neuron.Encoding, valueBits int) (ModeReport, error) {
+	mr := ModeReport{Mode: dyn.String(), Encoding: enc.String(), StateLag: map[int]int{}, ErrorLag: map[int]int{}}
+	eng, err := newEngine(s.encoded(enc), mp, s.B, s.T, false, s.engineConfig(dyn, valueBits))
 	if err != nil {
 		return mr, err
 	}
@@ -171,19 +197,27 @@ func (s *study) runMode(a *hwsim.Arch, mp *hwsim.Mapping, dyn hwsim.Dynamics, va
 		}
 		res, err := eng.RunBatch(start)
 		if err != nil {
-			return mr, fmt.Errorf("hwsim: %s %v batch %d: %w", a.Name, dyn, k, err)
+			return mr, fmt.Errorf("hwsim: %s %v %v batch %d: %w", a.Name, dyn, enc, k, err)
 		}
 		mr.add(res, k, s.nb)
+		for _, ac := range res.Actors {
+			mr.PerImageStep.Bytes += float64(ac.Bytes)
+		}
 		for i := range x {
 			d := float64(x[i] - res.Output[i])
 			sq += d * d
 		}
 		s.done++
-		s.report(fmt.Sprintf("%s %v batch %d/%d", a.Name, dyn, k+1, s.nb))
+		s.report(fmt.Sprintf("%s %v %v batch %d/%d", a.Name, dyn, enc, k+1, s.nb))
 	}
+	steps := float64(s.nb*s.B) * float64(len(mr.Phases.Steps))
+	mr.PerImageStep.Messages = float64(mr.Counts.Messages) / steps
+	mr.PerImageStep.Values = float64(mr.Counts.Values) / steps
+	mr.PerImageStep.Bytes /= steps
+	mr.PerImageStep.SynapticOps = float64(mr.Counts.SynapticOps) / steps
 	mr.ReconMSE = sq / float64(s.nb*s.B*data.ImageSize)
 	mr.Counts.Images = int64(s.nb * s.B)
-	mr.Counts.Label = fmt.Sprintf("reconstruction, T=%d, %v", s.T, dyn)
+	mr.Counts.Label = fmt.Sprintf("reconstruction, T=%d, %v, %v", s.T, dyn, enc)
 	mr.MeanStateLag, mr.MaxStateLag = circuit.LagSummary(mr.StateLag)
 	if mr.Cost, err = hwsim.Estimate(mp, mr.Counts); err != nil {
 		return mr, fmt.Errorf("hwsim: estimate on %s: %w", a.Name, err)
@@ -216,12 +250,12 @@ func (mr *ModeReport) add(res *hwsim.BatchResult, k, nb int) {
 	}
 }
 
-// runTraining runs one training batch, sync, on the populations' own copy
-// of the kernels.
-func (s *study) runTraining(a *hwsim.Arch, mp *hwsim.Mapping, valueBits int) (*TrainReport, error) {
+// runTraining runs one training batch, sync, under enc, on the
+// populations' own copy of the kernels.
+func (s *study) runTraining(a *hwsim.Arch, mp *hwsim.Mapping, enc neuron.Encoding, valueBits int) (*TrainReport, error) {
 	cfg := s.engineConfig(hwsim.SyncDynamics, valueBits)
 	cfg.Budget, cfg.MaxLag = 0, 0
-	eng, err := newEngine(s.c, mp, s.B, s.T, true, cfg)
+	eng, err := newEngine(s.encoded(enc), mp, s.B, s.T, true, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -234,12 +268,12 @@ func (s *study) runTraining(a *hwsim.Arch, mp *hwsim.Mapping, valueBits int) (*T
 		return nil, fmt.Errorf("hwsim: %s training batch: %w", a.Name, err)
 	}
 	tc := res.Total
-	tc.Label = fmt.Sprintf("training, T=%d, batch %d", s.T, s.B)
+	tc.Label = fmt.Sprintf("training, T=%d, batch %d, %v", s.T, s.B, enc)
 	tcost, err := hwsim.Estimate(mp, tc)
 	if err != nil {
 		return nil, fmt.Errorf("hwsim: estimate training on %s: %w", a.Name, err)
 	}
-	return &TrainReport{Counts: tc, Learn: res.Learn, Cost: tcost, EnergyPerImage: tcost.EnergyPerImage(),
+	return &TrainReport{Encoding: enc.String(), Counts: tc, Learn: res.Learn, Cost: tcost, EnergyPerImage: tcost.EnergyPerImage(),
 		VirtualSeconds: float64(s.B)*res.InferenceEnd + (res.End - res.InferenceEnd)}, nil
 }
 

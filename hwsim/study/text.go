@@ -39,8 +39,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.JitterSeconds > 0 {
 		fmt.Fprintf(bw, " + %s", SI(r.JitterSeconds, "s"))
 	}
-	fmt.Fprintf(bw, ", seed %d; async budget %d, staleness bound %d (0: none)\n\n", r.Seed, r.Budget, r.MaxLag)
-	for _, write := range []func(io.Writer) error{r.writeMapping, r.writeRuns, r.writeEnergyByKind} {
+	fmt.Fprintf(bw, ", seed %d; async budget %d, staleness bound %d (0: none)\n", r.Seed, r.Budget, r.MaxLag)
+	if r.Encoding != "" {
+		fmt.Fprintf(bw, "messages: dense and %s, on the same images\n", r.Encoding)
+	}
+	fmt.Fprintln(bw)
+	for _, write := range []func(io.Writer) error{r.writeMapping, r.writeRuns, r.writeTraffic, r.writeEnergyByKind} {
 		if err := write(bw); err != nil {
 			return err
 		}
@@ -76,14 +80,14 @@ func (r *Report) writeRuns(w io.Writer) error {
 	for _, a := range r.Archs {
 		for _, m := range a.Runs {
 			train := ""
-			if a.Training != nil && m.Mode == "sync" {
-				train = SI(a.Training.EnergyPerImage, "J")
+			if tr := a.trainingOf(m.Encoding); tr != nil && m.Mode == "sync" {
+				train = SI(tr.EnergyPerImage, "J")
 			}
 			lag := ""
 			if m.Mode == "async" {
 				lag = fmt.Sprintf("%.2f (max %d)", m.MeanStateLag, m.MaxStateLag)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%.5f\t%.2f\t%s\t\n", a.Arch, m.Mode, SI(m.EnergyPerImage, "J"), train,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%.5f\t%.2f\t%s\t\n", a.Arch, m.Label(), SI(m.EnergyPerImage, "J"), train,
 				SI(m.StepLatency, "s"), SI(m.ImageLatency, "s"), SI(m.EstimatedLatencyPerImage, "s"), m.MessagesPerImage, m.ReconMSE, m.FinalDiscrepancy, lag)
 		}
 	}
@@ -99,6 +103,46 @@ func (r *Report) writeRuns(w io.Writer) error {
 			ref.InferImages, ref.InferSeconds, ReferenceRuns, ref.PackagePower, ref.PowerProvenance, ref.PowerSource)
 	}
 	return nil
+}
+
+// trainingOf returns the training batch run under encoding enc.
+func (a *ArchReport) trainingOf(enc string) *TrainReport {
+	for _, tr := range []*TrainReport{a.Training, a.TrainingEncoded} {
+		if tr != nil && (tr.Encoding == enc || (tr.Encoding == "" && enc == "dense")) {
+			return tr
+		}
+	}
+	return nil
+}
+
+// writeTraffic is the table of traffic and synaptic operations per image
+// and step of every run, when the study compares encodings: the counts do
+// not depend on the architecture under sync dynamics, so one row per mode
+// and encoding (the first architecture's), and a row per architecture for
+// async runs, whose schedule does.
+func (r *Report) writeTraffic(w io.Writer) error {
+	if r.Encoding == "" {
+		return nil
+	}
+	fmt.Fprintln(w, "\nPer image and step of the window:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "arch\tmode\tmessages\tvalues\tbytes\tsynaptic ops\trecon MSE\tfinal ½Σ‖e‖²\t")
+	seen := map[string]bool{}
+	for _, a := range r.Archs {
+		for _, m := range a.Runs {
+			arch := a.Arch
+			if m.Mode == "sync" {
+				if seen[m.Label()] {
+					continue
+				}
+				seen[m.Label()] = true
+				arch = "(any)"
+			}
+			p := m.PerImageStep
+			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.0f\t%.0f\t%.0f\t%.5f\t%.2f\t\n", arch, m.Label(), p.Messages, p.Values, p.Bytes, p.SynapticOps, m.ReconMSE, m.FinalDiscrepancy)
+		}
+	}
+	return tw.Flush()
 }
 
 // writeEnergyByKind is the table of each kind of event's share of the
@@ -123,7 +167,11 @@ func (r *Report) writeEnergyByKind(w io.Writer) error {
 			if m.Mode != first || m.Cost.Energy == 0 {
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t", a.Arch)
+			name := a.Arch
+			if m.Encoding != "" && m.Encoding != "dense" {
+				name += ", " + m.Encoding
+			}
+			fmt.Fprintf(tw, "%s\t", name)
 			for k := hwsim.Kind(0); k < hwsim.NumKinds; k++ {
 				fmt.Fprintf(tw, "%.1f%%\t", 100*m.Cost.EnergyBy[k]/m.Cost.Energy)
 			}
@@ -150,8 +198,10 @@ func (r *Report) Notes() []string {
 		for _, m := range a.Runs {
 			note(m.Cost.Warnings)
 		}
-		if a.Training != nil {
-			note(a.Training.Cost.Warnings)
+		for _, tr := range []*TrainReport{a.Training, a.TrainingEncoded} {
+			if tr != nil {
+				note(tr.Cost.Warnings)
+			}
 		}
 	}
 	return notes
