@@ -33,7 +33,7 @@ type study struct {
 	opts  Options
 	modes []hwsim.Dynamics
 	encs  []neuron.Encoding // dense, then Options.Encoding when it is another
-	B, nb int // mini-batch size and count
+	B, nb int               // mini-batch size and count
 	T     int
 	done  int // units of work done
 	total int
