@@ -70,3 +70,29 @@ func TestCompareParams(t *testing.T) {
 		t.Errorf("different networks: %v", err)
 	}
 }
+
+// TestWithResidual: a chain's stride-2 synapses become blocks with the
+// pathway asked for; a graph or an unknown pathway is refused.
+func TestWithResidual(t *testing.T) {
+	c, err := (Config{Channels: []int{2, 3, 3}, ImageSize: 8}).WithResidual(4, "exact")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Channels != nil || c.Graph == nil || len(c.Graph.Synapses) != 2 {
+		t.Fatalf("config: %+v", c)
+	}
+	for _, s := range c.Graph.Synapses {
+		if s.Block == nil || s.Block.Pathway != "exact" {
+			t.Errorf("synapse %d→%d: %+v", s.From, s.To, s.Block)
+		}
+	}
+	if _, err := New(c); err != nil {
+		t.Errorf("a residual model: %v", err)
+	}
+	if _, err := c.WithResidual(4, "lra"); !errors.Is(err, ErrConfig) {
+		t.Errorf("residual of a graph: %v", err)
+	}
+	if _, err := (Config{Channels: []int{2, 3}}).WithResidual(4, "shortcut"); !errors.Is(err, ErrConfig) {
+		t.Errorf("unknown pathway: %v", err)
+	}
+}

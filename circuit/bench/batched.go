@@ -97,3 +97,10 @@ func Batched(ctx context.Context, o Options) ([]Result, error) {
 	}
 	return results, nil
 }
+
+// String is the result as `ngc bench` prints it: "inference  2285.3 img/s
+// 0.219 s/batch  3.65 ms/step  284.12 GFLOP/s".
+func (r Result) String() string {
+	return fmt.Sprintf("%-12s %8.1f img/s  %7.3f s/batch  %6.2f ms/step  %6.2f GFLOP/s",
+		r.Workload, r.ImagesPerSecond, r.SecondsPerBatch, 1000*r.SecondsPerBatch/float64(r.Steps), r.GFLOPs)
+}

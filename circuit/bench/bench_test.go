@@ -24,6 +24,9 @@ func TestBatched(t *testing.T) {
 		if r.Batch != 2 || r.Steps != 2 || r.Repeats != 2 || !(r.ImagesPerSecond > 0) || !(r.GFLOPs > 0) || r.PercentOfPeak != 0 {
 			t.Errorf("%+v", r)
 		}
+		if s := r.String(); !strings.HasPrefix(s, r.Workload+" ") || !strings.Contains(s, " img/s ") || !strings.HasSuffix(s, " GFLOP/s") {
+			t.Errorf("String: %q", s)
+		}
 	}
 }
 
@@ -36,6 +39,9 @@ func TestRuntimes(t *testing.T) {
 	}
 	if len(res) != 2 || res[0].Runtime != "batched" || res[0].RatioToBatched != 1 || res[0].Actors || res[0].MsgsPerSecond != 0 {
 		t.Fatalf("batched: %+v", res[0])
+	}
+	if s := res[1].String(); !strings.Contains(s, "× batched") || !strings.Contains(s, "msg/s") || strings.Contains(res[0].String(), "msg/s") {
+		t.Errorf("String: %q, %q", res[0], res[1])
 	}
 	if r := res[1]; r.Runtime != "inproc" || !r.Actors || !(r.MsgsPerSecond > 0) || !(r.DeliveredPerSecond > 0) || !(r.MsgsPerBatch > 0) || !(r.GFLOPs > 0) {
 		t.Errorf("inproc: %+v", r)

@@ -211,3 +211,19 @@ func (res *RuntimeResult) finish(batch, steps, repeats int, batchedIPS float64) 
 	res.WireBytesPerSecond = float64(after.Received.WireBytes-res.before.Received.WireBytes) / sec
 	res.MsgsPerBatch = float64(after.Sent.Msgs-res.before.Sent.Msgs) / float64(repeats)
 }
+
+// String is the result as `ngc bench --runtime` prints it: throughput, the
+// ratio to the batched reference, best and median seconds per batch, CPU
+// seconds per batch, the actors' bus traffic and the effective GFLOP/s.
+func (res *RuntimeResult) String() string {
+	line := fmt.Sprintf("%-14s %8.1f img/s  %5.2f× batched  %7.3f s/batch (median %.3f)  %6.2f cpu-s/batch",
+		res.Runtime, res.ImagesPerSecond, res.RatioToBatched, res.SecondsPerBatch, res.MedianSeconds, res.CPUPerBatch)
+	if res.Actors {
+		line += fmt.Sprintf("  %8.0f msg/s  %7.1f MB/s published, %8.0f msg/s  %7.1f MB/s delivered",
+			res.MsgsPerSecond, res.BytesPerSecond/1e6, res.DeliveredPerSecond, res.DeliveredBytesPerSec/1e6)
+		if res.WireBytesPerSecond > 0 {
+			line += fmt.Sprintf(", %7.1f MB/s on the wire", res.WireBytesPerSecond/1e6)
+		}
+	}
+	return line + fmt.Sprintf("  %6.2f GFLOP/s", res.GFLOPs)
+}

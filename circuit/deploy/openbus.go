@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/convngc/convngc/bus"
+	"github.com/convngc/convngc/circuit"
+	"github.com/convngc/convngc/ngc"
 )
 
 // Bus kinds of BusSpec.URL besides a NATS URL.
@@ -103,4 +105,59 @@ func openEmbedded(spec BusSpec, onErr func(error)) (*OpenedBus, error) {
 		}
 		srv.Shutdown()
 	}}, nil
+}
+
+// RemoteNodes lists, sorted, the nodes other than self on which placement
+// p puts populations of m's circuit: the nodes whose workers a run waits
+// for, and which the in-process bus cannot reach.
+func RemoteNodes(m *ngc.Model, p *circuit.Placement, self string) ([]string, error) {
+	c, err := circuit.FromModel(m)
+	if err != nil {
+		return nil, err
+	}
+	assign, err := p.Assign(c.Graph)
+	if err != nil {
+		return nil, err
+	}
+	return remoteNodes(assign, self), nil
+}
+
+// Credentials are how a node authenticates to a NATS server and verifies
+// it: a token, a user and password, or a credentials file (JWT and NKey
+// seed); TLS with CA certificates to trust and a client certificate.
+type Credentials struct {
+	Token, User, Password, File string
+	TLSCA, TLSCert, TLSKey      string
+}
+
+// IsZero says whether no credential is set.
+func (c Credentials) IsZero() bool { return c == Credentials{} }
+
+// Options returns the bus options of the credentials. A password without
+// a user, or a client certificate without its key (or the reverse), is an
+// error wrapping ErrConfig.
+func (c Credentials) Options() ([]bus.Option, error) {
+	var opts []bus.Option
+	if c.Token != "" {
+		opts = append(opts, bus.WithToken(c.Token))
+	}
+	switch {
+	case c.Password != "" && c.User == "":
+		return nil, fmt.Errorf("%w: a password needs a user name", ErrConfig)
+	case c.User != "":
+		opts = append(opts, bus.WithUserInfo(c.User, c.Password))
+	}
+	if c.File != "" {
+		opts = append(opts, bus.WithCredentials(c.File))
+	}
+	if c.TLSCA != "" {
+		opts = append(opts, bus.WithRootCAs(c.TLSCA))
+	}
+	switch {
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return nil, fmt.Errorf("%w: a TLS client certificate and its key go together", ErrConfig)
+	case c.TLSCert != "":
+		opts = append(opts, bus.WithClientCert(c.TLSCert, c.TLSKey))
+	}
+	return opts, nil
 }

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/convngc/convngc/bus"
+	"github.com/convngc/convngc/circuit"
 	"github.com/convngc/convngc/circuit/deploy"
+	"github.com/convngc/convngc/ngc"
 )
 
 // TestErrorLog: the first errors are logged one by one, then one line per
@@ -110,6 +113,34 @@ func TestRuntimeWriteText(t *testing.T) {
 		"2 actors sent 10 (z.1.0) to 30 (e.0.2) messages each", "async (budget 4)", "node w: 40 messages"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestRemoteNodes(t *testing.T) {
+	m, err := ngc.New(ngc.Config{Channels: []int{2, 3, 3}, ImageSize: 32, Steps: 2, Batch: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := deploy.RemoteNodes(m, twoNodes, "coordinator"); err != nil || !reflect.DeepEqual(got, []string{"w"}) {
+		t.Errorf("two nodes: %v, %v", got, err)
+	}
+	if got, err := deploy.RemoteNodes(m, circuit.Local("here"), "here"); err != nil || len(got) != 0 {
+		t.Errorf("one node: %v, %v", got, err)
+	}
+}
+
+func TestCredentials(t *testing.T) {
+	if !(deploy.Credentials{}).IsZero() || (deploy.Credentials{Token: "t"}).IsZero() {
+		t.Error("IsZero")
+	}
+	opts, err := deploy.Credentials{Token: "t", User: "u", Password: "p", File: "f.creds", TLSCA: "ca.pem", TLSCert: "c.pem", TLSKey: "k.pem"}.Options()
+	if err != nil || len(opts) != 5 {
+		t.Errorf("every credential: %d options, %v", len(opts), err)
+	}
+	for _, bad := range []deploy.Credentials{{Password: "p"}, {TLSCert: "c.pem"}, {TLSKey: "k.pem"}} {
+		if _, err := bad.Options(); !errors.Is(err, deploy.ErrConfig) {
+			t.Errorf("%+v: %v", bad, err)
 		}
 	}
 }

@@ -33,17 +33,6 @@ func runBaseline(ctx context.Context, e *env, args []string) error {
 	return fmt.Errorf("baseline: want a sub-command: train or eval")
 }
 
-// baselineConfig returns the resolved config of a baseline, for reports.
-func baselineConfig(m baselines.Model) any {
-	switch b := m.(type) {
-	case *baselines.Autoencoder:
-		return b.Config()
-	case *baselines.NGC:
-		return b.Config()
-	}
-	return nil
-}
-
 func runBaselineTrain(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "baseline train", "--model conv-ae|conv-dae|ngc-fc [flags]",
 		"Train a baseline on a data set, save it (safetensors), and evaluate its reconstruction on\n"+
@@ -123,39 +112,33 @@ func runBaselineTrain(ctx context.Context, e *env, args []string) error {
 		}
 		state = training.NewState(jf.spec(&df))
 	default:
-		if m, err = newBaseline(*kind, *pcn, *lr, *batch, *steps, *act, *loss, *momentum, *noise, *seed); err != nil {
+		ae := baselines.AEConfig{LearningRate: *lr, Batch: *batch, Activation: *act, Loss: *loss, BNMomentum: *momentum, NoiseStd: *noise, Seed: *seed}
+		if m, err = newBaseline(*kind, *pcn, ae, baselines.NGCConfig{LearningRate: *lr, Batch: *batch, Steps: *steps, Seed: *seed}); err != nil {
 			return err
 		}
 		state = training.NewState(jf.spec(&df))
 	}
 	report := map[string]any{
 		"command": append([]string{"ngc", "baseline", "train"}, args...),
-		"model":   m.Name(), "params": m.Params(), "config": baselineConfig(m),
+		"model":   m.Name(), "params": m.Params(), "config": baselines.ConfigOf(m),
 	}
 	return jf.train(ctx, e, fs, "baseline train", m.Name(), fmt.Sprintf("training %s (%d parameters)", m.Name(), m.Params()),
 		m, state, report, m.Seed(), m.Save)
 }
 
-// newBaseline returns a freshly initialised baseline of the given kind.
-func newBaseline(kind string, pcn bool, lr float64, batch, steps int, act, loss string, momentum, noise float64, seed uint64) (baselines.Model, error) {
-	switch kind {
-	case "conv-ae", "conv-dae":
-		if pcn || steps != 0 {
-			return nil, fmt.Errorf("baseline train: --pcn and --T are for ngc-fc, not %s", kind)
-		}
-		c := baselines.AEConfig{LearningRate: lr, Batch: batch, Activation: act, Loss: loss, BNMomentum: momentum,
-			NoiseStd: noise, Seed: seed}
-		if kind == "conv-ae" {
-			return baselines.NewConvAE(c)
-		}
-		return baselines.NewConvDAE(c)
-	case "ngc-fc", "ngc", "pcn":
-		if act != "" || loss != "" || momentum != 0 || noise != 0 {
-			return nil, fmt.Errorf("baseline train: --activation, --loss, --bn-momentum and --noise-std are for the autoencoders, not %s", kind)
-		}
-		return baselines.NewNGC(baselines.NGCConfig{LearningRate: lr, Batch: batch, Steps: steps, PCN: pcn || kind == "pcn", Seed: seed})
+// newBaseline returns a freshly initialised baseline of the given kind,
+// refusing flags of the other kinds.
+func newBaseline(kind string, pcn bool, ae baselines.AEConfig, fc baselines.NGCConfig) (baselines.Model, error) {
+	switch {
+	case (kind == "conv-ae" || kind == "conv-dae") && (pcn || fc.Steps != 0):
+		return nil, fmt.Errorf("baseline train: --pcn and --T are for ngc-fc, not %s", kind)
+	case (kind == "ngc-fc" || kind == "ngc" || kind == "pcn") && (ae.Activation != "" || ae.Loss != "" || ae.BNMomentum != 0 || ae.NoiseStd != 0):
+		return nil, fmt.Errorf("baseline train: --activation, --loss, --bn-momentum and --noise-std are for the autoencoders, not %s", kind)
+	case kind != "conv-ae" && kind != "conv-dae" && kind != "ngc-fc" && kind != "ngc" && kind != "pcn":
+		return nil, fmt.Errorf("baseline train: --model %q (want conv-ae, conv-dae or ngc-fc)", kind)
 	}
-	return nil, fmt.Errorf("baseline train: --model %q (want conv-ae, conv-dae or ngc-fc)", kind)
+	fc.PCN = pcn
+	return baselines.New(kind, ae, fc)
 }
 
 func runBaselineEval(ctx context.Context, e *env, args []string) error {
@@ -189,7 +172,7 @@ func runBaselineEval(ctx context.Context, e *env, args []string) error {
 	}
 	path, stem, err := ef.writeReport(map[string]any{
 		"command": append([]string{"ngc", "baseline", "eval"}, args...), "model": ef.model, "kind": m.Name(), "params": m.Params(),
-		"config": baselineConfig(m), "dataset": set.Name, "noise_std": ef.noise, "clip": !ef.noClip, "result": res,
+		"config": baselines.ConfigOf(m), "dataset": set.Name, "noise_std": ef.noise, "clip": !ef.noClip, "result": res,
 	}, res)
 	if err != nil {
 		return err

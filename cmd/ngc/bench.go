@@ -96,8 +96,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	for i := range results {
 		res := &results[i]
 		res.PercentOfPeak = peak.Percent(res.GFLOPs)
-		fmt.Fprintf(e.stdout, "%-12s %8.1f img/s  %7.3f s/batch  %6.2f ms/step  %6.2f GFLOP/s%s\n",
-			res.Workload, res.ImagesPerSecond, res.SecondsPerBatch, 1000*res.SecondsPerBatch/float64(o.Steps), res.GFLOPs, peakSuffix(peak, res.GFLOPs))
+		fmt.Fprintf(e.stdout, "%s%s\n", res, peakSuffix(peak, res.GFLOPs))
 	}
 	rss := bench.PeakRSS()
 	fmt.Fprintf(e.stdout, "peak resident memory: %.0f MiB\n", float64(rss)/(1<<20))
@@ -135,17 +134,7 @@ func benchRuntime(ctx context.Context, e *env, o bench.Options, nats []string, j
 	}
 	for _, res := range results {
 		res.PercentOfPeak = peak.Percent(res.GFLOPs)
-		line := fmt.Sprintf("%-14s %8.1f img/s  %5.2f× batched  %7.3f s/batch (median %.3f)  %6.2f cpu-s/batch",
-			res.Runtime, res.ImagesPerSecond, res.RatioToBatched, res.SecondsPerBatch, res.MedianSeconds, res.CPUPerBatch)
-		if res.Actors {
-			line += fmt.Sprintf("  %8.0f msg/s  %7.1f MB/s published, %8.0f msg/s  %7.1f MB/s delivered",
-				res.MsgsPerSecond, res.BytesPerSecond/1e6, res.DeliveredPerSecond, res.DeliveredBytesPerSec/1e6)
-			if res.WireBytesPerSecond > 0 {
-				line += fmt.Sprintf(", %7.1f MB/s on the wire", res.WireBytesPerSecond/1e6)
-			}
-		}
-		line += fmt.Sprintf("  %6.2f GFLOP/s%s", res.GFLOPs, peakSuffix(peak, res.GFLOPs))
-		fmt.Fprintln(e.stdout, line)
+		fmt.Fprintf(e.stdout, "%s%s\n", res, peakSuffix(peak, res.GFLOPs))
 	}
 	fmt.Fprintf(e.stdout, "load average at the end: %s\n", orUnknown(load1))
 	rss := bench.PeakRSS()

@@ -16,52 +16,29 @@ import (
 )
 
 // busFlags are the NATS connection's credentials and TLS files.
-type busFlags struct {
-	token, user, password, creds string
-	tlsCA, tlsCert, tlsKey       string
-}
+type busFlags struct{ deploy.Credentials }
 
 func (bf *busFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&bf.token, "token", "", "authenticate to the NATS server with this token (with --bus embedded: the token the server requires)")
-	fs.StringVar(&bf.user, "user", "", "authenticate with this user name (and --password)")
-	fs.StringVar(&bf.password, "password", "", "password of --user")
-	fs.StringVar(&bf.creds, "creds", "", "authenticate with this NATS credentials file (JWT and NKey seed)")
-	fs.StringVar(&bf.tlsCA, "tls-ca", "", "trust these PEM CA certificates to verify the server (enables TLS)")
-	fs.StringVar(&bf.tlsCert, "tls-cert", "", "present this PEM client certificate to the server (with --tls-key; enables TLS)")
-	fs.StringVar(&bf.tlsKey, "tls-key", "", "PEM key of --tls-cert")
+	fs.StringVar(&bf.Token, "token", "", "authenticate to the NATS server with this token (with --bus embedded: the token the server requires)")
+	fs.StringVar(&bf.User, "user", "", "authenticate with this user name (and --password)")
+	fs.StringVar(&bf.Password, "password", "", "password of --user")
+	fs.StringVar(&bf.File, "creds", "", "authenticate with this NATS credentials file (JWT and NKey seed)")
+	fs.StringVar(&bf.TLSCA, "tls-ca", "", "trust these PEM CA certificates to verify the server (enables TLS)")
+	fs.StringVar(&bf.TLSCert, "tls-cert", "", "present this PEM client certificate to the server (with --tls-key; enables TLS)")
+	fs.StringVar(&bf.TLSKey, "tls-key", "", "PEM key of --tls-cert")
 }
 
 // options returns the bus options of the flags, named and reporting
 // asynchronous bus errors to onErr.
 func (bf *busFlags) options(name string, onErr func(error)) ([]bus.Option, error) {
-	opts := []bus.Option{bus.WithName(name), bus.WithErrorHandler(onErr)}
-	if bf.token != "" {
-		opts = append(opts, bus.WithToken(bf.token))
-	}
 	switch {
-	case bf.password != "" && bf.user == "":
+	case bf.Password != "" && bf.User == "":
 		return nil, fmt.Errorf("--password needs --user")
-	case bf.user != "":
-		opts = append(opts, bus.WithUserInfo(bf.user, bf.password))
-	}
-	if bf.creds != "" {
-		opts = append(opts, bus.WithCredentials(bf.creds))
-	}
-	if bf.tlsCA != "" {
-		opts = append(opts, bus.WithRootCAs(bf.tlsCA))
-	}
-	switch {
-	case (bf.tlsCert == "") != (bf.tlsKey == ""):
+	case (bf.TLSCert == "") != (bf.TLSKey == ""):
 		return nil, fmt.Errorf("--tls-cert and --tls-key go together")
-	case bf.tlsCert != "":
-		opts = append(opts, bus.WithClientCert(bf.tlsCert, bf.tlsKey))
 	}
-	return opts, nil
-}
-
-// given reports whether a connection flag was given.
-func (bf *busFlags) given() bool {
-	return bf.token != "" || bf.user != "" || bf.password != "" || bf.creds != "" || bf.tlsCA != "" || bf.tlsCert != "" || bf.tlsKey != ""
+	opts, err := bf.Options()
+	return append([]bus.Option{bus.WithName(name), bus.WithErrorHandler(onErr)}, opts...), err
 }
 
 // opsFlags are the operators' flags of run and worker: logs and metrics.

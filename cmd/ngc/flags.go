@@ -84,49 +84,25 @@ func (mf *modelFlags) check(cmd string) error {
 	return nil
 }
 
-// graph returns the circuit the flags describe: nil for the plain chain
-// of --channels, else the --graph file or the chain with residual blocks.
-func (mf *modelFlags) graph() (*graph.Graph, error) {
-	if mf.pathway != graph.PathwayLRA && mf.pathway != graph.PathwayExact {
-		return nil, fmt.Errorf("--pathway %q: want lra or exact", mf.pathway)
-	}
-	var g *graph.Graph
-	switch {
-	case mf.graphFile != "" && mf.residual > 0:
-		return nil, fmt.Errorf("--graph and --residual: give one of them")
-	case mf.residual < 0:
-		return nil, fmt.Errorf("--residual %d: want 0 (plain synapses) or a number of maps", mf.residual)
-	case mf.graphFile != "":
-		return graph.Load(mf.graphFile)
-	case mf.residual == 0:
-		return nil, nil
-	}
-	c := mf.config()
-	c.Graph = nil
-	rc, err := c.Resolve()
-	if err != nil {
-		return nil, err
-	}
-	if g, err = graph.Residual(rc.Graph, mf.residual); err != nil {
-		return nil, err
-	}
-	for i := range g.Synapses {
-		if b := g.Synapses[i].Block; b != nil {
-			b.Pathway = mf.pathway
-		}
-	}
-	return g, nil
-}
-
-// modelConfig is config with the circuit of --graph or --residual.
+// modelConfig is config with the circuit of --graph, or the chain with
+// --residual blocks.
 func (mf *modelFlags) modelConfig() (ngc.Config, error) {
 	c := mf.config()
-	g, err := mf.graph()
-	if err != nil {
-		return ngc.Config{}, err
-	}
-	if g != nil {
+	switch {
+	case mf.pathway != graph.PathwayLRA && mf.pathway != graph.PathwayExact:
+		return ngc.Config{}, fmt.Errorf("--pathway %q: want lra or exact", mf.pathway)
+	case mf.graphFile != "" && mf.residual > 0:
+		return ngc.Config{}, fmt.Errorf("--graph and --residual: give one of them")
+	case mf.residual < 0:
+		return ngc.Config{}, fmt.Errorf("--residual %d: want 0 (plain synapses) or a number of maps", mf.residual)
+	case mf.graphFile != "":
+		g, err := graph.Load(mf.graphFile)
+		if err != nil {
+			return ngc.Config{}, err
+		}
 		c.Graph, c.Channels = g, nil
+	case mf.residual > 0:
+		return c.WithResidual(mf.residual, mf.pathway)
 	}
 	return c, nil
 }

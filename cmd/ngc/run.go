@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/convngc/convngc/bus"
 	"github.com/convngc/convngc/circuit"
 	"github.com/convngc/convngc/circuit/deploy"
-	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
 	"github.com/convngc/convngc/ngc/report"
@@ -104,7 +102,7 @@ func (rf *runFlags) check() error {
 		return fmt.Errorf("run: --batch and --T must not be negative")
 	case rf.save != "" && !rf.learn:
 		return fmt.Errorf("run: --save needs --learn")
-	case rf.busURL == "inproc" && rf.bf.given():
+	case rf.busURL == "inproc" && !rf.bf.IsZero():
 		return fmt.Errorf("run: connection flags (--token, --user, --creds, --tls-*) need --bus embedded or a NATS URL")
 	case rf.mode != deploy.ModeSync && rf.mode != deploy.ModeAsync:
 		return fmt.Errorf("run: --mode %q: want sync or async", rf.mode)
@@ -219,15 +217,11 @@ func (rf *runFlags) load(ctx context.Context, e *env, fs *pflag.FlagSet) (*ngc.M
 			return nil, nil, nil, err
 		}
 	}
-	c, err := circuit.FromModel(m)
+	remote, err := deploy.RemoteNodes(m, p, rf.node)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	assign, err := p.Assign(c.Graph)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if remote := remoteNodes(assign, rf.node); len(remote) > 0 && rf.busURL == "inproc" {
+	if len(remote) > 0 && rf.busURL == "inproc" {
 		return nil, nil, nil, fmt.Errorf("run: the placement puts actors on %s, which the in-process bus cannot reach; use --bus embedded or --bus nats://HOST:PORT", strings.Join(remote, ", "))
 	}
 	set, err := rf.df.load(ctx, sp)
@@ -243,20 +237,6 @@ func (rf *runFlags) load(ctx context.Context, e *env, fs *pflag.FlagSet) (*ngc.M
 	return m, set, p, nil
 }
 
-// remoteNodes lists the nodes other than self that host populations.
-func remoteNodes(assign map[neuron.Ref]string, self string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, n := range assign {
-		if n != self && !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // openBus opens --bus: the in-process bus, an embedded NATS server (whose
 // URL it prints) or a connection to a NATS server.
 func (rf *runFlags) openBus(e *env, errs *deploy.ErrorLog, p *circuit.Placement) (*deploy.OpenedBus, error) {
@@ -264,10 +244,10 @@ func (rf *runFlags) openBus(e *env, errs *deploy.ErrorLog, p *circuit.Placement)
 	switch rf.busURL {
 	case deploy.BusInProc:
 	case deploy.BusEmbedded:
-		if rf.bf.user != "" || rf.bf.creds != "" || rf.bf.tlsCA != "" || rf.bf.tlsCert != "" {
+		if rf.bf.User != "" || rf.bf.File != "" || rf.bf.TLSCA != "" || rf.bf.TLSCert != "" {
 			return nil, fmt.Errorf("run: the embedded server supports --token only; run nats-server for users, credentials or TLS")
 		}
-		spec.Listen, spec.ServerName, spec.Token = rf.listen, "ngc-"+rf.runID, rf.bf.token
+		spec.Listen, spec.ServerName, spec.Token = rf.listen, "ngc-"+rf.runID, rf.bf.Token
 		if len(p.NodeNames()) > 1 {
 			spec.Linger = 2 * time.Second // the workers read the end of the run
 		}
