@@ -55,6 +55,7 @@ type errorSD struct {
 	phi      [][]*deltaIn // [dendrite][map]: φ(z) of the maps above
 	z        *deltaIn     // the own state
 	acc      [][]float32  // [dendrite]: Σ_i W[i·] ⊛ φ(z_i), as of the last prediction
+	taps     []*taps      // [dendrite]: where a changed unit above lands
 	e        *sender
 	batch    int // window of computes
 	computes int // predictions in the window
@@ -108,6 +109,7 @@ func NewErrorPop(ref Ref, set *Settings, plane int, g tensor.Activation, bias fl
 			}
 			sd.phi = append(sd.phi, maps)
 			sd.acc = append(sd.acc, make([]float32, plane))
+			sd.taps = append(sd.taps, transposedTaps(d.Spec))
 		}
 		p.sd = sd
 	}
@@ -187,7 +189,7 @@ func (p *ErrorPop) predict(batch int, phis [][][]float32) []float32 {
 		kk := d.Spec.K * d.Spec.K
 		for i, in := range maps {
 			if len(in.dirty) > 0 {
-				p.ops += addConvT(sd.acc[di], d.W[i*kk:(i+1)*kk], in.pend, in.dirty, d.Spec)
+				p.ops += addConvT(sd.acc[di], d.W[i*kk:(i+1)*kk], in.pend, in.dirty, sd.taps[di])
 				in.clearPending()
 			}
 		}

@@ -10,12 +10,68 @@ import "github.com/convngc/convngc/ngc/tensor"
 // likewise for x), ty′ = ty, or K−1−ty with Flip. Each returns the
 // multiply-accumulates it made: one per tap that lands inside the map.
 
+// tap pairs a kernel row (or column) with the pixel row (or column) it
+// reaches.
+type tap struct{ t, at int32 }
+
+// taps is, for one geometry, what every pixel row and column of one side
+// reaches on the other: the work of one changed unit, without a division.
+type taps struct {
+	spec       tensor.ConvSpec
+	rows, cols [][]tap
+}
+
+// transposedTaps lists, for every small-side row (column) oy, the taps ty
+// and large-side rows iy = oy·S + ty′ − PadTop inside the map: where a
+// change of a small-side unit lands in the transposed convolution.
+func transposedTaps(s tensor.ConvSpec) *taps {
+	axis := func(out, in, pad int) [][]tap {
+		t := make([][]tap, out)
+		for o := range t {
+			for k := 0; k < s.K; k++ {
+				r := k
+				if s.Flip {
+					r = s.K - 1 - k
+				}
+				if i := o*s.Stride + r - pad; i >= 0 && i < in {
+					t[o] = append(t[o], tap{int32(k), int32(i)})
+				}
+			}
+		}
+		return t
+	}
+	return &taps{spec: s, rows: axis(s.OutH, s.InH, s.PadTop), cols: axis(s.OutW, s.InW, s.PadLeft)}
+}
+
+// convTaps lists, for every large-side row (column) iy, the taps ty and
+// small-side rows oy with oy·S + ty′ − PadTop = iy: where a change of a
+// large-side unit lands in the strided convolution.
+func convTaps(s tensor.ConvSpec) *taps {
+	axis := func(in, out, pad int) [][]tap {
+		t := make([][]tap, in)
+		for o := 0; o < out; o++ {
+			for k := 0; k < s.K; k++ {
+				r := k
+				if s.Flip {
+					r = s.K - 1 - k
+				}
+				if i := o*s.Stride + r - pad; i >= 0 && i < in {
+					t[i] = append(t[i], tap{int32(k), int32(o)})
+				}
+			}
+		}
+		return t
+	}
+	return &taps{spec: s, rows: axis(s.InH, s.OutH, s.PadTop), cols: axis(s.InW, s.OutW, s.PadLeft)}
+}
+
 // addConvT adds to x (one large-side map, [Batch][InH][InW]) the transposed
 // convolution of the changes dy of the units listed in dirty of one
 // small-side map ([Batch][OutH][OutW]), through that map's K×K kernel k:
-// the prediction's μ += W ⊛ Δφ(z).
-func addConvT(x, k, dy []float32, dirty []int32, s tensor.ConvSpec) int64 {
-	K, S := s.K, s.Stride
+// the prediction's μ += W ⊛ Δφ(z). tp is transposedTaps of the spec.
+func addConvT(x, k, dy []float32, dirty []int32, tp *taps) int64 {
+	s := &tp.spec
+	K := s.K
 	outPlane, inPlane := s.OutH*s.OutW, s.InH*s.InW
 	var ops int64
 	for _, u := range dirty {
@@ -24,32 +80,16 @@ func addConvT(x, k, dy []float32, dirty []int32, s tensor.ConvSpec) int64 {
 			continue
 		}
 		b, rest := int(u)/outPlane, int(u)%outPlane
-		oy, ox := rest/s.OutW, rest%s.OutW
+		rows, cols := tp.rows[rest/s.OutW], tp.cols[rest%s.OutW]
 		xb := x[b*inPlane : (b+1)*inPlane]
-		for ty := 0; ty < K; ty++ {
-			ry := ty
-			if s.Flip {
-				ry = K - 1 - ty
-			}
-			iy := oy*S + ry - s.PadTop
-			if iy < 0 || iy >= s.InH {
-				continue
-			}
-			row := xb[iy*s.InW : (iy+1)*s.InW]
-			kr := k[ty*K : (ty+1)*K]
-			for tx := 0; tx < K; tx++ {
-				rx := tx
-				if s.Flip {
-					rx = K - 1 - tx
-				}
-				ix := ox*S + rx - s.PadLeft
-				if ix < 0 || ix >= s.InW {
-					continue
-				}
-				row[ix] += kr[tx] * d
-				ops++
+		for _, r := range rows {
+			row := xb[int(r.at)*s.InW : int(r.at+1)*s.InW]
+			kr := k[int(r.t)*K : int(r.t+1)*K]
+			for _, c := range cols {
+				row[c.at] += kr[c.t] * d
 			}
 		}
+		ops += int64(len(rows) * len(cols))
 	}
 	return ops
 }
@@ -57,9 +97,10 @@ func addConvT(x, k, dy []float32, dirty []int32, s tensor.ConvSpec) int64 {
 // addConv adds to y (one small-side map, [Batch][OutH][OutW]) the strided
 // convolution of the changes dx of the units listed in dirty of one
 // large-side map ([Batch][InH][InW]), through that map's K×K kernel k: the
-// feedback's fb += E ∗ Δe.
-func addConv(y, k, dx []float32, dirty []int32, s tensor.ConvSpec) int64 {
-	K, S := s.K, s.Stride
+// feedback's fb += E ∗ Δe. tp is convTaps of the spec.
+func addConv(y, k, dx []float32, dirty []int32, tp *taps) int64 {
+	s := &tp.spec
+	K := s.K
 	outPlane, inPlane := s.OutH*s.OutW, s.InH*s.InW
 	var ops int64
 	for _, u := range dirty {
@@ -68,32 +109,16 @@ func addConv(y, k, dx []float32, dirty []int32, s tensor.ConvSpec) int64 {
 			continue
 		}
 		b, rest := int(u)/inPlane, int(u)%inPlane
-		iy, ix := rest/s.InW, rest%s.InW
+		rows, cols := tp.rows[rest/s.InW], tp.cols[rest%s.InW]
 		yb := y[b*outPlane : (b+1)*outPlane]
-		for ty := 0; ty < K; ty++ {
-			ry := ty
-			if s.Flip {
-				ry = K - 1 - ty
-			}
-			ny := iy + s.PadTop - ry
-			if ny < 0 || ny%S != 0 || ny/S >= s.OutH {
-				continue
-			}
-			row := yb[(ny/S)*s.OutW : (ny/S+1)*s.OutW]
-			kr := k[ty*K : (ty+1)*K]
-			for tx := 0; tx < K; tx++ {
-				rx := tx
-				if s.Flip {
-					rx = K - 1 - tx
-				}
-				nx := ix + s.PadLeft - rx
-				if nx < 0 || nx%S != 0 || nx/S >= s.OutW {
-					continue
-				}
-				row[nx/S] += kr[tx] * d
-				ops++
+		for _, r := range rows {
+			row := yb[int(r.at)*s.OutW : int(r.at+1)*s.OutW]
+			kr := k[int(r.t)*K : int(r.t+1)*K]
+			for _, c := range cols {
+				row[c.at] += kr[c.t] * d
 			}
 		}
+		ops += int64(len(rows) * len(cols))
 	}
 	return ops
 }

@@ -101,8 +101,9 @@ type deltaIn struct {
 	r, pend []float32
 	dirty   []int32
 	mark    []bool
-	// reset: a reset frame arrived since the sums were last computed, so
-	// they must be recomputed whole (pend is not kept meanwhile).
+	// reset: a reset or whole frame arrived since the sums were last
+	// computed, so they must be recomputed whole (pend is not kept
+	// meanwhile).
 	reset   bool
 	next    uint32 // the next frame expected
 	started bool
@@ -200,9 +201,11 @@ func (s *deltaIn) apply(d *Delta) {
 		s.reset = true
 	}
 	if !d.Sparse {
-		for u, v := range d.Value {
-			s.set(u, v)
-		}
+		// A whole map: the sender found most units changed, so the sums
+		// are recomputed whole rather than by the changes.
+		copy(s.r, d.Value)
+		s.clearPending()
+		s.reset = true
 		return
 	}
 	for k, ix := range d.Index {

@@ -232,7 +232,7 @@ func TestIncrementalMatchesFull(t *testing.T) {
 				continue
 			}
 			for i, in := range ins {
-				ops += addConvT(acc, w[i*kk:(i+1)*kk], in.pend, in.dirty, sp)
+				ops += addConvT(acc, w[i*kk:(i+1)*kk], in.pend, in.dirty, transposedTaps(sp))
 				in.rebased()
 			}
 			if ops > sp.MACs() {
@@ -269,7 +269,7 @@ func TestIncrementalMatchesFull(t *testing.T) {
 				if _, _, err := in.offer(&Delta{N: large, Seq: uint32(step), Sparse: true, Index: idx, Value: val}, step, true); err != nil {
 					t.Fatal(err)
 				}
-				addConv(fb, e[j*kk:(j+1)*kk], in.pend, in.dirty, sf)
+				addConv(fb, e[j*kk:(j+1)*kk], in.pend, in.dirty, convTaps(sf))
 				in.rebased()
 				fx[j] = in.r
 			}
@@ -296,11 +296,11 @@ func TestIncrementalCountsTaps(t *testing.T) {
 	d, idx := all(2 * 4 * 4)
 	// Transposed: of the 9·16 taps per image, those of the last row and
 	// column of the small map fall beyond the large one (padding after).
-	if got, want := addConvT(make([]float32, 2*64), k, d, idx, s), int64(2*(9*16-2*3*4+1)); got != want {
+	if got, want := addConvT(make([]float32, 2*64), k, d, idx, transposedTaps(s)), int64(2*(9*16-2*3*4+1)); got != want {
 		t.Errorf("transposed: %d operations, want %d", got, want)
 	}
 	d, idx = all(2 * 8 * 8)
-	if got, want := addConv(make([]float32, 2*16), k, d, idx, s), int64(2*(9*16-2*3*4+1)); got != want {
+	if got, want := addConv(make([]float32, 2*16), k, d, idx, convTaps(s)), int64(2*(9*16-2*3*4+1)); got != want {
 		t.Errorf("strided: %d operations, want %d", got, want)
 	}
 }

@@ -59,6 +59,7 @@ type stateSD struct {
 	own      *deltaIn     // the own error (nil for a top map)
 	below    [][]*deltaIn // [feedback][map]: the errors below
 	total    []float32    // Σ_f fbs[f] (several synapses)
+	taps     []*taps      // [feedback]: where a changed unit below lands
 	phi, z   *sender
 	batch    int // window of computes
 	computes int // corrections in the window
@@ -127,6 +128,7 @@ func NewStatePop(ref Ref, set *Settings, plane int, clamped, top, tied bool, fee
 				maps[j] = newDeltaIn(f.Spec.Batch * f.Spec.InH * f.Spec.InW)
 			}
 			sd.below = append(sd.below, maps)
+			sd.taps = append(sd.taps, convTaps(f.Spec))
 		}
 		if len(feedback) > 0 {
 			sd.phi = newSender(set.Encoding, plane, set.Batch)
@@ -274,7 +276,7 @@ func (p *StatePop) correctSD(batch, step int, eOwn []float32, eBelow [][][]float
 		kk := f.Spec.K * f.Spec.K
 		for j, in := range maps {
 			if len(in.dirty) > 0 {
-				p.ops += addConv(p.fbs[fi], f.E[j*kk:(j+1)*kk], in.pend, in.dirty, f.Spec)
+				p.ops += addConv(p.fbs[fi], f.E[j*kk:(j+1)*kk], in.pend, in.dirty, sd.taps[fi])
 				in.clearPending()
 			}
 		}
