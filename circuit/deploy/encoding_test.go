@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/convngc/convngc/circuit/deploy"
@@ -58,5 +59,22 @@ func TestSigmaDeltaTwoNodes(t *testing.T) {
 	}
 	if _, err := deploy.Run(ctx, m, set, deploy.WithEncoding(neuron.Encoding{Scheme: neuron.SigmaDelta, Threshold: -1})); !errors.Is(err, deploy.ErrConfig) {
 		t.Errorf("a negative threshold: %v", err)
+	}
+}
+
+// TestWriteComparison: the comparison table gives each run's figures and
+// the reference's over them.
+func TestWriteComparison(t *testing.T) {
+	var b strings.Builder
+	err := deploy.WriteComparison(&b,
+		deploy.Comparison{Encoding: "dense", PerImageStep: deploy.PerImageStep{Messages: 260, Bytes: 90000, SynapticOps: 1e6}, MSE: 20, FinalEnergy: 6},
+		deploy.Comparison{Encoding: "sigma-delta θ=0.005", PerImageStep: deploy.PerImageStep{Messages: 260, Bytes: 30000, SynapticOps: 4e5}, MSE: 20.5, FinalEnergy: 6.3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"sigma-delta θ=0.005", "30000 (3.00×)", "400000 (2.50×)", "20.50 (+2.5%)", "6.300 (+5.0%)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
 	}
 }
