@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/spf13/pflag"
+
 	"github.com/convngc/convngc/baselines"
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
@@ -33,96 +35,121 @@ func runBaseline(ctx context.Context, e *env, args []string) error {
 	return fmt.Errorf("baseline: want a sub-command: train or eval")
 }
 
-func runBaselineTrain(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "baseline train", "--model conv-ae|conv-dae|ngc-fc [flags]",
-		"Train a baseline on a data set, save it (safetensors), and evaluate its reconstruction on\n"+
-			"test images. conv-ae and conv-dae are the paper's convolutional autoencoders (48,393\n"+
-			"parameters; the DAE uses SELU and trains on inputs with Gaussian noise), ngc-fc the fully\n"+
-			"connected NGC (3072-200-200-200-200, 738,072 parameters; --pcn for the PCN variant).\n"+
-			"Zero-valued model flags keep the paper's setting.\n\n"+jobHelp)
-	kind := fs.String("model", "conv-ae", "baseline: conv-ae, conv-dae or ngc-fc")
-	pcn := fs.Bool("pcn", false, "ngc-fc: PCN variant, multiply the bottom-up correction by φ'(z)")
-	var df dataFlags
-	var jf jobFlags
-	df.register(fs, 10000)
-	lr := fs.Float64("lr", 0, "Adam step size (0: the paper's, 2e-5 for the autoencoders, 1e-3 for ngc-fc)")
-	batch := fs.Int("batch", 0, "mini-batch size (0: the paper's, 128 for the autoencoders, 500 for ngc-fc)")
-	steps := fs.Int("T", 0, "ngc-fc: inference steps (0: 60)")
-	act := fs.String("activation", "", "autoencoders: hidden activation (default relu for conv-ae, selu for conv-dae)")
-	loss := fs.String("loss", "", "autoencoders: training loss, bce or mse (default bce)")
-	momentum := fs.Float64("bn-momentum", 0, "autoencoders: batch-norm running-average momentum (0: 0.99; short runs: 0.9)")
-	noise := fs.Float64("noise-std", 0, "conv-dae: std of the training noise on [0,1] pixels (0: 0.1)")
-	seed := fs.Uint64("seed", 1, "seed of initialisation, shuffling and noise")
-	from := fs.String("from", "", "start a new job from this trained baseline (its config is kept: model flags are refused)")
-	jf.register(fs, "<model>.safetensors")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	name := *kind // the model's name: conv-ae, conv-dae, ngc or pcn
+const baselineTrainDoc = "Train a baseline on a data set, save it (safetensors), and evaluate its reconstruction on\n" +
+	"test images. conv-ae and conv-dae are the paper's convolutional autoencoders (48,393\n" +
+	"parameters; the DAE uses SELU and trains on inputs with Gaussian noise), ngc-fc the fully\n" +
+	"connected NGC (3072-200-200-200-200, 738,072 parameters; --pcn for the PCN variant).\n" +
+	"Zero-valued model flags keep the paper's setting.\n\n" + jobHelp
+
+// baselineTrainFlags are the flags of ngc baseline train.
+type baselineTrainFlags struct {
+	kind, act, loss, from string
+	pcn                   bool
+	lr, momentum, noise   float64
+	batch, steps          int
+	seed                  uint64
+	df                    dataFlags
+	jf                    jobFlags
+}
+
+// baselineModelFlags are the flags a trained baseline's config fixes.
+var baselineModelFlags = []string{"model", "pcn", "lr", "batch", "T", "activation", "loss", "bn-momentum", "noise-std", "seed"}
+
+func (b *baselineTrainFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&b.kind, "model", "conv-ae", "baseline: conv-ae, conv-dae or ngc-fc")
+	fs.BoolVar(&b.pcn, "pcn", false, "ngc-fc: PCN variant, multiply the bottom-up correction by φ'(z)")
+	b.df.register(fs, 10000)
+	fs.Float64Var(&b.lr, "lr", 0, "Adam step size (0: the paper's, 2e-5 for the autoencoders, 1e-3 for ngc-fc)")
+	fs.IntVar(&b.batch, "batch", 0, "mini-batch size (0: the paper's, 128 for the autoencoders, 500 for ngc-fc)")
+	fs.IntVar(&b.steps, "T", 0, "ngc-fc: inference steps (0: 60)")
+	fs.StringVar(&b.act, "activation", "", "autoencoders: hidden activation (default relu for conv-ae, selu for conv-dae)")
+	fs.StringVar(&b.loss, "loss", "", "autoencoders: training loss, bce or mse (default bce)")
+	fs.Float64Var(&b.momentum, "bn-momentum", 0, "autoencoders: batch-norm running-average momentum (0: 0.99; short runs: 0.9)")
+	fs.Float64Var(&b.noise, "noise-std", 0, "conv-dae: std of the training noise on [0,1] pixels (0: 0.1)")
+	fs.Uint64Var(&b.seed, "seed", 1, "seed of initialisation, shuffling and noise")
+	fs.StringVar(&b.from, "from", "", "start a new job from this trained baseline (its config is kept: model flags are refused)")
+	b.jf.register(fs, "<model>.safetensors")
+}
+
+// check refuses bad values with one line, before anything loads.
+func (b *baselineTrainFlags) check(fs *pflag.FlagSet) error {
+	name := b.kind // the model's name: conv-ae, conv-dae, ngc or pcn
 	switch {
-	case *pcn || name == "pcn":
+	case b.pcn || name == "pcn":
 		name = "pcn"
 	case name == "ngc-fc":
 		name = "ngc"
 	}
-	jf.defaultOut = name + ".safetensors"
+	b.jf.defaultOut = name + ".safetensors"
 	if err := checkRules("baseline train",
-		rule{"lr", *lr, *lr >= 0, "a positive learning rate, or 0 for the paper's"},
-		rule{"batch", *batch, *batch >= 0, "a mini-batch of at least 1 image, or 0 for the paper's"},
-		rule{"T", *steps, *steps >= 0, "at least 1 step, or 0 for 60"},
-		rule{"bn-momentum", *momentum, *momentum >= 0 && *momentum < 1, "a momentum in [0, 1), 0 for 0.99"},
-		rule{"noise-std", *noise, *noise >= 0, "a positive standard deviation, or 0 for 0.1"},
-		rule{"max-images", df.maxImages, df.maxImages >= 0, "0 (all) or more"},
+		rule{"lr", b.lr, b.lr >= 0, "a positive learning rate, or 0 for the paper's"},
+		rule{"batch", b.batch, b.batch >= 0, "a mini-batch of at least 1 image, or 0 for the paper's"},
+		rule{"T", b.steps, b.steps >= 0, "at least 1 step, or 0 for 60"},
+		rule{"bn-momentum", b.momentum, b.momentum >= 0 && b.momentum < 1, "a momentum in [0, 1), 0 for 0.99"},
+		rule{"noise-std", b.noise, b.noise >= 0, "a positive standard deviation, or 0 for 0.1"},
+		rule{"max-images", b.df.maxImages, b.df.maxImages >= 0, "0 (all) or more"},
 	); err != nil {
 		return err
 	}
 	defaultTask := ngc.Reconstruct
-	if *kind == "conv-dae" {
+	if b.kind == "conv-dae" {
 		defaultTask = ngc.Denoise
 	}
-	if err := jf.check("baseline train", defaultTask); err != nil {
+	if err := b.jf.check("baseline train", defaultTask); err != nil {
 		return err
 	}
-	if jf.resume && *from != "" {
+	if b.jf.resume && b.from != "" {
 		return fmt.Errorf("baseline train: --resume continues the job beside --out; --from starts a new one: give one of them")
 	}
-	var (
-		m     baselines.Model
-		state *training.State
-		err   error
-	)
-	open := func(f *safetensors.File) (training.Learner, error) { return baselines.FromCheckpoint(f) }
-	if jf.resume || *from != "" {
-		for _, name := range []string{"model", "pcn", "lr", "batch", "T", "activation", "loss", "bn-momentum", "noise-std", "seed"} {
+	if b.jf.resume || b.from != "" {
+		for _, name := range baselineModelFlags {
 			if fs.Changed(name) {
 				return fmt.Errorf("baseline train: --%s: a trained baseline keeps its config; train a new one instead of using --from or --resume", name)
 			}
 		}
 	}
+	return nil
+}
+
+// start returns the model and job state of a resumed job, a job started
+// from a trained baseline (--from), or a new one.
+func (b *baselineTrainFlags) start(e *env, fs *pflag.FlagSet) (baselines.Model, *training.State, error) {
 	switch {
-	case jf.resume:
-		l, s, err := jf.resumeJob(e, fs, &df, open)
+	case b.jf.resume:
+		open := func(f *safetensors.File) (training.Learner, error) { return baselines.FromCheckpoint(f) }
+		l, s, err := b.jf.resumeJob(e, fs, &b.df, open)
 		if err != nil {
-			return fmt.Errorf("baseline train: %w", err)
+			return nil, nil, fmt.Errorf("baseline train: %w", err)
 		}
-		m, state = l.(baselines.Model), s
-	case *from != "":
-		if m, err = baselines.Load(*from); err != nil {
-			return err
-		}
-		state = training.NewState(jf.spec(&df))
-	default:
-		ae := baselines.AEConfig{LearningRate: *lr, Batch: *batch, Activation: *act, Loss: *loss, BNMomentum: *momentum, NoiseStd: *noise, Seed: *seed}
-		if m, err = newBaseline(*kind, *pcn, ae, baselines.NGCConfig{LearningRate: *lr, Batch: *batch, Steps: *steps, Seed: *seed}); err != nil {
-			return err
-		}
-		state = training.NewState(jf.spec(&df))
+		return l.(baselines.Model), s, nil
+	case b.from != "":
+		m, err := baselines.Load(b.from)
+		return m, training.NewState(b.jf.spec(&b.df)), err
+	}
+	ae := baselines.AEConfig{LearningRate: b.lr, Batch: b.batch, Activation: b.act, Loss: b.loss, BNMomentum: b.momentum, NoiseStd: b.noise, Seed: b.seed}
+	m, err := newBaseline(b.kind, b.pcn, ae, baselines.NGCConfig{LearningRate: b.lr, Batch: b.batch, Steps: b.steps, Seed: b.seed})
+	return m, training.NewState(b.jf.spec(&b.df)), err
+}
+
+func runBaselineTrain(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "baseline train", "--model conv-ae|conv-dae|ngc-fc [flags]", baselineTrainDoc)
+	var b baselineTrainFlags
+	b.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := b.check(fs); err != nil {
+		return err
+	}
+	m, state, err := b.start(e, fs)
+	if err != nil {
+		return err
 	}
 	report := map[string]any{
 		"command": append([]string{"ngc", "baseline", "train"}, args...),
 		"model":   m.Name(), "params": m.Params(), "config": baselines.ConfigOf(m),
 	}
-	return jf.train(ctx, e, fs, "baseline train", m.Name(), fmt.Sprintf("training %s (%d parameters)", m.Name(), m.Params()),
+	return b.jf.train(ctx, e, fs, "baseline train", m.Name(), fmt.Sprintf("training %s (%d parameters)", m.Name(), m.Params()),
 		m, state, report, m.Seed(), m.Save)
 }
 

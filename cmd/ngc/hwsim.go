@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"github.com/convngc/convngc/hwsim"
 	"github.com/convngc/convngc/hwsim/study"
 	"github.com/convngc/convngc/ngc"
@@ -28,38 +30,48 @@ const hwsimDoc = "Estimate what a trained model's actor circuit costs on neuromo
 	"Dynamics flags given here (--T, --beta, --gamma, --top-mean, --top-std) replace the model's\n" +
 	"own settings. The study is package hwsim/study (study.Run)."
 
-func runHwsim(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "hwsim", "--model FILE [flags]", hwsimDoc)
-	model := fs.String("model", "", "trained model (safetensors) to study (required)")
-	var df dataFlags
-	df.register(fs, 16)
-	split := fs.String("split", "test", "split to take images from: train, validation or test")
-	archs := fs.StringSlice("arch", []string{"loihi", "loihi2", "truenorth", "spinnaker", "cpu"},
+// hwsimFlags are the flags of ngc hwsim.
+type hwsimFlags struct {
+	study.Options
+	model, split, mode, jitter, out string
+	archs                           []string
+	quiet                           bool
+	df                              dataFlags
+	dyn                             dynamicsFlags
+}
+
+func (h *hwsimFlags) register(fs *pflag.FlagSet) {
+	o := &h.Options
+	fs.StringVar(&h.model, "model", "", "trained model (safetensors) to study (required)")
+	h.df.register(fs, 16)
+	fs.StringVar(&h.split, "split", "test", "split to take images from: train, validation or test")
+	fs.StringSliceVar(&h.archs, "arch", []string{"loihi", "loihi2", "truenorth", "spinnaker", "cpu"},
 		"architectures: built-in names ("+strings.Join(hwsim.Names(), ", ")+") or architecture JSON files")
-	mode := fs.String("mode", "both", "dynamics in virtual time: sync, async or both")
-	var o study.Options
+	fs.StringVar(&h.mode, "mode", "both", "dynamics in virtual time: sync, async or both")
 	fs.IntVar(&o.Budget, "budget", 0, "async: corrections per state map per mini-batch (0: T)")
 	fs.IntVar(&o.MaxLag, "max-lag", 0, "async: staleness bound in versions (0: none)")
-	jitter := fs.String("jitter", "0.25", "seeded jitter of every latency and compute time: a fraction (0.25: up to +25%) or a duration (50ns: up to +50 ns)")
+	fs.StringVar(&h.jitter, "jitter", "0.25", "seeded jitter of every latency and compute time: a fraction (0.25: up to +25%) or a duration (50ns: up to +50 ns)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the jitter and the initial top states")
 	fs.IntVar(&o.Batch, "batch", 16, "mini-batch size (images run together; full batches only)")
-	dyn := dynamicsFlags{zeroSteps: true}
-	dyn.register(fs)
+	h.dyn.zeroSteps = true
+	h.dyn.register(fs)
 	fs.BoolVar(&o.Quantize, "quantize", false, "quantise every map message to the architecture's value width (rate codes: their value_bits; graded spikes: --value-bits), one full scale per image and message, to measure what the representation does to accuracy")
 	fs.IntVar(&o.ValueBits, "value-bits", 32, "with --quantize, the width (2 to 32 bits) of a population's values wherever the architecture carries that many: graded spikes, SpiNNaker payloads, CPU words; rate-coded architectures keep their own narrower value_bits")
-	out := fs.String("out", filepath.Join("runs", "hwsim"), "directory for hwsim.json and the plots")
-	quiet := fs.Bool("quiet", false, "no progress bar")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *model == "" {
+	fs.StringVar(&h.out, "out", filepath.Join("runs", "hwsim"), "directory for hwsim.json and the plots")
+	fs.BoolVar(&h.quiet, "quiet", false, "no progress bar")
+}
+
+// check refuses bad values with one line, before anything loads.
+func (h *hwsimFlags) check(fs *pflag.FlagSet) error {
+	o := &h.Options
+	if h.model == "" {
 		return fmt.Errorf("hwsim: --model is required")
 	}
 	var err error
-	if o.Modes, err = study.ParseModes(*mode); err != nil {
+	if o.Modes, err = study.ParseModes(h.mode); err != nil {
 		return fmt.Errorf("hwsim: --%w", err)
 	}
-	if o.Jitter, o.JitterSeconds, err = study.ParseJitter(*jitter); err != nil {
+	if o.Jitter, o.JitterSeconds, err = study.ParseJitter(h.jitter); err != nil {
 		return fmt.Errorf("hwsim: --%w", err)
 	}
 	if err := checkRules("hwsim",
@@ -70,56 +82,69 @@ func runHwsim(ctx context.Context, e *env, args []string) error {
 	); err != nil {
 		return err
 	}
-	if err := dyn.check("hwsim", fs); err != nil {
+	if err := h.dyn.check("hwsim", fs); err != nil {
 		return err
 	}
-	if err := checkRules("hwsim", rule{"max-images", df.maxImages, df.maxImages >= 0, "0 (all) or more"}); err != nil {
+	if err := checkRules("hwsim", rule{"max-images", h.df.maxImages, h.df.maxImages >= 0, "0 (all) or more"}); err != nil {
 		return err
 	}
-	if err := checkWritable(filepath.Join(*out, "hwsim.json")); err != nil {
+	if err := checkWritable(filepath.Join(h.out, "hwsim.json")); err != nil {
 		return fmt.Errorf("hwsim: --out: %w", err)
 	}
-	if len(*archs) == 0 {
+	if len(h.archs) == 0 {
 		return fmt.Errorf("hwsim: --arch names no architecture")
 	}
-	sp, err := data.ParseSplit(*split)
+	return nil
+}
+
+func runHwsim(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "hwsim", "--model FILE [flags]", hwsimDoc)
+	var h hwsimFlags
+	h.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := h.check(fs); err != nil {
+		return err
+	}
+	sp, err := data.ParseSplit(h.split)
 	if err != nil {
 		return err
 	}
-	m, err := ngc.Load(*model)
+	m, err := ngc.Load(h.model)
 	if err != nil {
 		return err
 	}
-	if m, err = dyn.applyNoted(e, "hwsim", fs, m); err != nil {
+	if m, err = h.dyn.applyNoted(e, "hwsim", fs, m); err != nil {
 		return err
 	}
 	if err := study.CheckModel(m); err != nil {
 		return err
 	}
-	if o.Targets, err = study.LoadTargets(*archs); err != nil {
+	if h.Targets, err = study.LoadTargets(h.archs); err != nil {
 		return fmt.Errorf("hwsim: --arch %w", err)
 	}
-	set, err := df.load(ctx, sp)
+	set, err := h.df.load(ctx, sp)
 	if err != nil {
 		return err
 	}
 	var bar *report.Progress
-	o.Progress = func(p study.Progress) {
+	h.Progress = func(p study.Progress) {
 		if bar == nil {
-			bar = report.NewProgress(e.stderr, *quiet, p.Total, "hwsim")
+			bar = report.NewProgress(e.stderr, h.quiet, p.Total, "hwsim")
 		}
 		bar.Set(p.Done, p.Desc)
 	}
-	rep, err := study.Run(ctx, m, set, o)
+	rep, err := study.Run(ctx, m, set, h.Options)
 	if err != nil {
 		return err
 	}
 	bar.Done()
-	rep.Command, rep.Model = append([]string{"ngc", "hwsim"}, args...), *model
+	rep.Command, rep.Model = append([]string{"ngc", "hwsim"}, args...), h.model
 	if err := rep.WriteText(e.stdout); err != nil {
 		return err
 	}
-	jsonPath, plots, err := rep.Save(*out)
+	jsonPath, plots, err := rep.Save(h.out)
 	if err != nil {
 		return err
 	}

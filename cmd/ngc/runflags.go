@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/convngc/convngc/bus"
+	"github.com/convngc/convngc/circuit"
+	"github.com/convngc/convngc/circuit/deploy"
+	"github.com/convngc/convngc/ngc"
+)
+
+const runDoc = "Coordinate a run of the actor runtime: every feature map's state and error populations are\n" +
+	"actors that talk only by messages over a bus. The coordinator loads the images, clamps\n" +
+	"them, gathers the outputs and prints the paper's metrics (as `ngc eval`) and the runtime's\n" +
+	"figures (messages, bytes, per-actor counts, msgs/s, bytes/s); it writes a JSON report and a\n" +
+	"PNG grid. With --learn it also trains over the mini-batches (each batch's reconstruction is\n" +
+	"measured before its update) and saves the trained model.\n\n" +
+	"With no flags beyond --model every actor runs in this process on the in-process bus.\n" +
+	"--bus embedded starts a NATS server in this process and prints its URL; --bus nats://...\n" +
+	"joins an existing server. With --placement, the populations placed on other nodes run in\n" +
+	"`ngc worker --bus URL --run ID --node NAME` processes, which get the circuit, parameters,\n" +
+	"config and placement from this coordinator; a lost node or message fails the run within\n" +
+	"--timeout, naming it. Every completed mini-batch goes into a journal (--journal); after a\n" +
+	"failure, relaunch the workers and run the same command with --resume to continue.\n\n" +
+	"Dynamics flags given here (--T, --beta, --gamma, --top-mean, --top-std) replace the model's\n" +
+	"own settings, in every node."
+
+// runFlags are the flags of `ngc run`.
+type runFlags struct {
+	model, split, task, save, mode, fire   string
+	busURL, listen, placement, node, runID string
+	out, journal                           string
+	noise                                  float64
+	noClip, learn, resume, quiet           bool
+	epochs, batch                          int
+	seed                                   uint64
+	timeout, joinTimeout                   time.Duration
+	as                                     deploy.AsyncSettings
+	df                                     dataFlags
+	dyn                                    dynamicsFlags
+	bf                                     busFlags
+	of                                     opsFlags
+}
+
+func (rf *runFlags) register(e *env) *pflag.FlagSet {
+	fs := newFlags(e, "run", "--model FILE [flags]", runDoc)
+	fs.StringVar(&rf.model, "model", "", "trained model (safetensors) to run (required)")
+	rf.df.register(fs, 0)
+	fs.StringVar(&rf.split, "split", "test", "split to run on: train, validation or test")
+	fs.StringVar(&rf.task, "task", "recon", "recon (reconstruction) or denoise")
+	fs.Float64Var(&rf.noise, "noise-std", 0.1, "standard deviation of the denoising noise, on [0,1] pixels")
+	fs.BoolVar(&rf.noClip, "no-clip", false, "do not clip noisy pixels to [0,1]")
+	fs.BoolVar(&rf.learn, "learn", false, "train: apply the local update after every mini-batch (reconstruction only), in order, without shuffling")
+	fs.IntVar(&rf.epochs, "epochs", 1, "passes over the images with --learn (a last partial mini-batch is skipped)")
+	fs.StringVar(&rf.save, "save", "", "where --learn writes the trained model (default: <model>-run.safetensors)")
+	fs.StringVar(&rf.mode, "mode", "sync", "runner: sync (step-tagged dataflow, reproduces the batched reference) or async (actors fire on arrival with the latest inputs)")
+	fs.IntVar(&rf.as.Budget, "budget", 0, "--mode async: corrections per state map and mini-batch (0: T)")
+	fs.IntVar(&rf.as.MaxLag, "max-lag", 0, "--mode async: correct only with inputs at most this many versions old (0: no bound)")
+	fs.DurationVar(&rf.as.WallClock, "wall-clock", 0, "--mode async: end a mini-batch's corrections after this long (0: no bound)")
+	fs.DurationVar(&rf.as.Delay, "delay", 0, "hold every message this long at its receiver (an injected link latency, both modes)")
+	fs.DurationVar(&rf.as.DelayJitter, "delay-jitter", 0, "add to each link's delay a fixed share of this, drawn per link from --seed (both modes)")
+	fs.StringVar(&rf.fire, "fire", "own-error", "--mode async: a state map corrects when its own error advances (own-error), or on any arrival (arrival, the original rule)")
+	fs.StringVar(&rf.busURL, "bus", "inproc", "inproc (this process only), embedded (a NATS server in this process), or a NATS URL nats://HOST:PORT")
+	fs.StringVar(&rf.listen, "listen", "127.0.0.1:0", "address of the --bus embedded server; 0.0.0.0:4222 lets other machines join")
+	fs.StringVar(&rf.placement, "placement", "", "placement JSON assigning populations to nodes (default: all on --node)")
+	fs.StringVar(&rf.node, "node", "coordinator", "this process's node name: it hosts the populations the placement gives it")
+	fs.StringVar(&rf.runID, "run", "run", "run id: the first token of every subject, shared with the workers")
+	fs.IntVar(&rf.batch, "batch", 0, "mini-batch size (0: the model's, at most the number of images)")
+	rf.dyn.zeroSteps = true
+	rf.dyn.register(fs)
+	fs.Uint64Var(&rf.seed, "seed", 1, "seed of the noise and the initial top states")
+	fs.DurationVar(&rf.timeout, "timeout", circuit.DefaultTimeout, "fail when the run makes no progress or a node is silent for this long")
+	fs.DurationVar(&rf.joinTimeout, "join-timeout", deploy.DefaultJoinTimeout, "how long to wait for the placement's workers to join")
+	fs.StringVar(&rf.out, "out", "", "JSON report path (default: <model>-run.json; the PNG grid goes beside it)")
+	fs.StringVar(&rf.journal, "journal", "", "journal directory of the completed mini-batches (default: <report>.journal)")
+	fs.BoolVar(&rf.resume, "resume", false, "continue the journal's failed run from its last completed mini-batch (same flags otherwise)")
+	fs.BoolVar(&rf.quiet, "quiet", false, "no progress bar")
+	rf.bf.register(fs)
+	rf.of.register(fs)
+	return fs
+}
+
+// check refuses contradictory flags.
+func (rf *runFlags) check() error {
+	switch {
+	case rf.model == "":
+		return fmt.Errorf("run: --model is required")
+	case rf.timeout <= 0 || rf.joinTimeout <= 0:
+		return fmt.Errorf("run: --timeout and --join-timeout must be positive")
+	case rf.epochs < 1:
+		return fmt.Errorf("run: --epochs %d must be at least 1", rf.epochs)
+	case rf.batch < 0 || rf.dyn.steps < 0:
+		return fmt.Errorf("run: --batch and --T must not be negative")
+	case rf.save != "" && !rf.learn:
+		return fmt.Errorf("run: --save needs --learn")
+	case rf.busURL == "inproc" && !rf.bf.IsZero():
+		return fmt.Errorf("run: connection flags (--token, --user, --creds, --tls-*) need --bus embedded or a NATS URL")
+	case rf.mode != deploy.ModeSync && rf.mode != deploy.ModeAsync:
+		return fmt.Errorf("run: --mode %q: want sync or async", rf.mode)
+	case rf.fire != "own-error" && rf.fire != "arrival":
+		return fmt.Errorf("run: --fire %q: want own-error or arrival", rf.fire)
+	case rf.mode == deploy.ModeSync && (rf.as.Budget != 0 || rf.as.MaxLag != 0 || rf.as.WallClock != 0 || rf.fire != "own-error"):
+		return fmt.Errorf("run: --budget, --max-lag, --wall-clock and --fire need --mode async")
+	case rf.as.Budget < 0 || rf.as.MaxLag < 0 || rf.as.WallClock < 0 || rf.as.Delay < 0 || rf.as.DelayJitter < 0:
+		return fmt.Errorf("run: --budget, --max-lag, --wall-clock and --delay* must not be negative")
+	}
+	t, err := ngc.ParseTask(rf.task)
+	if err != nil {
+		return fmt.Errorf("run: --%w", err)
+	}
+	if rf.learn && t != ngc.Reconstruct {
+		return fmt.Errorf("run: --learn trains on reconstruction; drop --task %s", rf.task)
+	}
+	for name, v := range map[string]string{"--run": rf.runID, "--node": rf.node} {
+		if err := bus.ValidToken(v); err != nil {
+			return fmt.Errorf("run: %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// paths returns the report, the journal and the trained model's paths.
+func (rf *runFlags) paths() (report, journal, save string) {
+	stem := strings.TrimSuffix(rf.model, filepath.Ext(rf.model))
+	report, journal, save = rf.out, rf.journal, rf.save
+	if report == "" {
+		report = stem + "-run.json"
+	}
+	if journal == "" {
+		journal = strings.TrimSuffix(report, filepath.Ext(report)) + ".journal"
+	}
+	if rf.learn && save == "" {
+		save = stem + "-run.safetensors"
+	}
+	return report, journal, save
+}
