@@ -60,39 +60,44 @@ func maxDiff(a, b []float32) float64 {
 // give the batched reference's outputs and energies.
 func TestSyncMatchesBatched(t *testing.T) {
 	for _, task := range []ngc.Task{ngc.Reconstruct, ngc.Denoise} {
-		m := smallModel(t, nil)
-		c, err := FromModel(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		const B = 4
-		ws, _ := m.NewWorkspace(B)
-		x := images(B, 16, 1)
-		var tr ngc.Trace
-		if err := m.Infer(ws, x, task, rand.New(rand.NewPCG(9, 1)), &tr); err != nil {
-			t.Fatal(err)
-		}
-		want := make([]float32, len(x))
-		ws.Output(want)
+		checkSyncInference(t, smallModel(t, nil), task, images(4, 16, 1))
+	}
+}
 
-		s, err := Start(context.Background(), c, inproc(t), Task(task), Batch(B), TopSeed(9))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := s.RunBatch(context.Background(), x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Close()
-		if d := maxDiff(res.Output, want); d > 1e-5 {
-			t.Errorf("%v: actor output differs from batched by %g", task, d)
-		}
-		got := res.Trace()
-		for step := range tr.Steps {
-			for l := range tr.Steps[step] {
-				if math.Abs(got.Steps[step][l]-tr.Steps[step][l]) > 1e-4*(1+tr.Steps[step][l]) {
-					t.Fatalf("%v: step %d layer %d energy %v, batched %v", task, step+1, l, got.Steps[step][l], tr.Steps[step][l])
-				}
+// checkSyncInference runs one batch x through the sync actors of m's
+// circuit and through the batched reference, from the same top states,
+// and compares the outputs (1e-5) and every step's energies (1e-4).
+func checkSyncInference(t *testing.T, m *ngc.Model, task ngc.Task, x []float32) {
+	t.Helper()
+	c, err := FromModel(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	B := len(x) / (3 * 16 * 16)
+	ws, _ := m.NewWorkspace(B)
+	var tr ngc.Trace
+	if err := m.Infer(ws, x, task, rand.New(rand.NewPCG(9, 1)), &tr); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, len(x))
+	ws.Output(want)
+	s, err := Start(context.Background(), c, inproc(t), Task(task), Batch(B), TopSeed(9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.RunBatch(context.Background(), x)
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff(res.Output, want); d > 1e-5 {
+		t.Errorf("%v: actor output differs from batched by %g", task, d)
+	}
+	got := res.Trace()
+	for step := range tr.Steps {
+		for l := range tr.Steps[step] {
+			if math.Abs(got.Steps[step][l]-tr.Steps[step][l]) > 1e-4*(1+tr.Steps[step][l]) {
+				t.Fatalf("%v: step %d layer %d energy %v, batched %v", task, step+1, l, got.Steps[step][l], tr.Steps[step][l])
 			}
 		}
 	}
@@ -314,37 +319,7 @@ func TestSyncMatchesBatchedOnSkipGraph(t *testing.T) {
 		if m.Config().Chain() {
 			t.Fatal("the skip graph resolved as a chain")
 		}
-		c, err := FromModel(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ws, _ := m.NewWorkspace(B)
-		var tr ngc.Trace
-		if err := m.Infer(ws, x, task, rand.New(rand.NewPCG(9, 1)), &tr); err != nil {
-			t.Fatal(err)
-		}
-		want := make([]float32, len(x))
-		ws.Output(want)
-		s, err := Start(context.Background(), c, inproc(t), Task(task), Batch(B), TopSeed(9))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := s.RunBatch(context.Background(), x)
-		s.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := maxDiff(res.Output, want); d > 1e-5 {
-			t.Errorf("%v: actor output differs from batched by %g", task, d)
-		}
-		got := res.Trace()
-		for step := range tr.Steps {
-			for l := range tr.Steps[step] {
-				if math.Abs(got.Steps[step][l]-tr.Steps[step][l]) > 1e-4*(1+tr.Steps[step][l]) {
-					t.Fatalf("%v: step %d layer %d energy %v, batched %v", task, step+1, l, got.Steps[step][l], tr.Steps[step][l])
-				}
-			}
-		}
+		checkSyncInference(t, m, task, x)
 	}
 
 	m, err := ngc.New(ngc.Config{Graph: g, Steps: 8, Batch: B, Seed: 6})
