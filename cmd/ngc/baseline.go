@@ -52,9 +52,6 @@ type baselineTrainFlags struct {
 	jf                    jobFlags
 }
 
-// baselineModelFlags are the flags a trained baseline's config fixes.
-var baselineModelFlags = []string{"model", "pcn", "lr", "batch", "T", "activation", "loss", "bn-momentum", "noise-std", "seed"}
-
 func (b *baselineTrainFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&b.kind, "model", "conv-ae", "baseline: conv-ae, conv-dae or ngc-fc")
 	fs.BoolVar(&b.pcn, "pcn", false, "ngc-fc: PCN variant, multiply the bottom-up correction by φ'(z)")
@@ -102,7 +99,7 @@ func (b *baselineTrainFlags) check(fs *pflag.FlagSet) error {
 		return fmt.Errorf("baseline train: --resume continues the job beside --out; --from starts a new one: give one of them")
 	}
 	if b.jf.resume || b.from != "" {
-		for _, name := range baselineModelFlags {
+		for _, name := range []string{"model", "pcn", "lr", "batch", "T", "activation", "loss", "bn-momentum", "noise-std", "seed"} {
 			if fs.Changed(name) {
 				return fmt.Errorf("baseline train: --%s: a trained baseline keeps its config; train a new one instead of using --from or --resume", name)
 			}

@@ -80,7 +80,11 @@ func steps(name string, ys []float64) viz.Series {
 func EnergyPlot(title string, r ngc.EvalResult, layers bool) viz.LinePlot {
 	series := []viz.Series{steps("total", r.Energy)}
 	if layers && len(r.EnergyLayers) > 0 {
-		for l := range r.EnergyLayers[0] {
+		n := len(r.EnergyLayers[0]) // layers every step reports
+		for _, row := range r.EnergyLayers {
+			n = min(n, len(row))
+		}
+		for l := range n {
 			ys := make([]float64, len(r.EnergyLayers))
 			for i := range ys {
 				ys[i] = r.EnergyLayers[i][l]

@@ -41,6 +41,10 @@ func TestPlots(t *testing.T) {
 	if p := EnergyPlot("e", r, true); len(p.Series) != 3 || p.Series[2].Name != "layer 1" || p.Series[2].Y[2] != 0.5 || p.Series[0].X[2] != 3 {
 		t.Errorf("energy plot with layers: %+v", p.Series)
 	}
+	r.EnergyLayers[1] = r.EnergyLayers[1][:1] // a ragged trace plots the layers every step has
+	if p := EnergyPlot("e", r, true); len(p.Series) != 2 {
+		t.Errorf("ragged energy plot: %d series", len(p.Series))
+	}
 	if p := EnergyPlot("e", r, false); len(p.Series) != 1 {
 		t.Errorf("energy plot: %d series", len(p.Series))
 	}
