@@ -45,6 +45,28 @@ type Report struct {
 	Placement *circuit.Placement
 	// Journal is the journal directory ("" without one).
 	Journal string
+	// Curve is the validation curve of a learning run (WithValidation).
+	Curve []CurvePoint
+}
+
+// CurvePoint is one validation of a learning run: the model the actors
+// held after Batches mini-batches, measured on the validation images.
+type CurvePoint struct {
+	Batches      int `json:"batches"`
+	ImageUpdates int `json:"image_updates"`
+	// Messages and Bytes are what this process's bus carried so far
+	// (frames sent: every process's in one process, the coordinator's own
+	// otherwise); SynapticOps are this process's populations'.
+	Messages    uint64 `json:"messages"`
+	Bytes       uint64 `json:"bytes"`
+	SynapticOps int64  `json:"synaptic_ops"`
+	// Seconds is the wall time of the mini-batches so far, validations
+	// left out.
+	Seconds float64 `json:"seconds"`
+	// MSE, PSNR and SSIM are the validation reconstruction's metrics.
+	MSE  float64 `json:"mse"`
+	PSNR float64 `json:"psnr"`
+	SSIM float64 `json:"ssim"`
 }
 
 // Run coordinates one run of model m over the images of set: it starts the
@@ -97,6 +119,8 @@ type coordinator struct {
 	noise *rand.Rand
 	done  int // completed batches
 	model *ngc.Model
+	start *ngc.Model   // the model the run started from (validation before the first batch)
+	curve []CurvePoint // validations (WithValidation)
 
 	mu      sync.Mutex
 	joined  map[string]string // node → the joined worker's instance
@@ -136,7 +160,7 @@ func newCoordinator(m *ngc.Model, set *data.Set, cfg *config) (*coordinator, err
 	if err != nil {
 		return nil, err
 	}
-	co := &coordinator{cfg: cfg, log: cfg.log.With("run", cfg.run), set: set, c: c, assign: assign,
+	co := &coordinator{cfg: cfg, log: cfg.log.With("run", cfg.run), set: set, c: c, assign: assign, start: m,
 		remote: remoteNodes(assign, cfg.node), self: instance(), joined: map[string]string{},
 		joinCh: make(chan struct{}, 1), failure: make(chan error, 1), stop: make(chan struct{}),
 		noise: rand.New(rand.NewPCG(cfg.seed, 0xda3e39cb94b95bdb))} // as ngc eval's corruption
@@ -191,6 +215,8 @@ func (c *config) check() error {
 		return fmt.Errorf("%w: learning trains on reconstruction, not on denoising", ErrConfig)
 	case c.resume && c.journal == "":
 		return fmt.Errorf("%w: resuming needs the journal's directory", ErrConfig)
+	case c.val != nil && (!c.learn || c.valEvery < 1 || c.val.Len() == 0):
+		return fmt.Errorf("%w: validation needs learning, a period of at least 1 mini-batch and images", ErrConfig)
 	}
 	if err := c.encoding.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrConfig, err)
@@ -306,7 +332,7 @@ func (co *coordinator) close() {
 // report assembles the Report of what was done so far.
 func (co *coordinator) report() *Report {
 	r := &Report{Result: co.res, Runtime: co.rt, Model: co.model, Batches: co.done, Of: co.total, Batch: co.B,
-		Steps: co.c.Config.Steps, Bus: co.rt.Bus, Placement: co.man.Placement}
+		Steps: co.c.Config.Steps, Bus: co.rt.Bus, Placement: co.man.Placement, Curve: co.curve}
 	if co.journal != nil {
 		r.Journal, r.Resumed = co.journal.dir, co.journal.resumed
 	}

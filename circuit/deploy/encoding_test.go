@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -76,5 +77,36 @@ func TestWriteComparison(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// TestValidationCurve: a learning run measures the actors' model on the
+// validation images before the first mini-batch, every k-th and after the
+// last, with the training done so far.
+func TestValidationCurve(t *testing.T) {
+	m, set := exampleModel()
+	rep, err := deploy.Run(context.Background(), m, set, deploy.WithLearning(2), deploy.WithValidation(set, 3),
+		deploy.WithEncoding(neuron.Encoding{Scheme: neuron.SigmaDelta, Threshold: 0.01}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batches []int
+	for i, p := range rep.Curve {
+		batches = append(batches, p.Batches)
+		if i > 0 {
+			q := rep.Curve[i-1]
+			if p.ImageUpdates <= q.ImageUpdates || p.Messages <= q.Messages || p.SynapticOps <= q.SynapticOps || p.Seconds <= q.Seconds || !(p.MSE > 0) {
+				t.Errorf("point %d %+v after %+v", i, p, q)
+			}
+		}
+	}
+	if want := []int{0, 3, 4}; !slices.Equal(batches, want) {
+		t.Errorf("validated after %v mini-batches, want %v", batches, want)
+	}
+	if rep.Curve[len(rep.Curve)-1].ImageUpdates != 16 {
+		t.Errorf("last point %+v, want 16 image-updates", rep.Curve[len(rep.Curve)-1])
+	}
+	if _, err := deploy.Run(context.Background(), m, set, deploy.WithValidation(set, 1)); !errors.Is(err, deploy.ErrConfig) {
+		t.Errorf("validation without learning: %v", err)
 	}
 }

@@ -61,12 +61,35 @@ func (co *coordinator) run(ctx context.Context) error {
 			co.log.Info(fmt.Sprintf("learning uses %d mini-batches of %d per epoch; the last %d images are skipped", co.per, co.B, skip))
 		}
 	}
+	if co.cfg.val != nil && co.done == 0 {
+		if err := co.validate(rctx, co.start, 0); err != nil {
+			return cause(err)
+		}
+	}
 	for k := co.done; k < co.total; k++ {
 		batchNo = k + 1
 		if err := co.batch(rctx, k); err != nil {
 			return cause(err)
 		}
 	}
+	return nil
+}
+
+// validate measures model m, the actors' after batches mini-batches, on
+// the validation images (WithValidation) and records it in the curve.
+func (co *coordinator) validate(ctx context.Context, m *ngc.Model, batches int) error {
+	res, err := m.Evaluate(ctx, co.cfg.val, ngc.EvalOptions{Task: ngc.Reconstruct, Batch: co.B, Seed: co.cfg.seed})
+	if err != nil {
+		return fmt.Errorf("deploy: validation after %d mini-batches: %w", batches, err)
+	}
+	st := co.b.Stats()
+	p := CurvePoint{Batches: batches, ImageUpdates: co.rt.Images, Messages: st.Sent.Msgs, Bytes: st.Sent.Bytes,
+		Seconds: co.rt.Seconds, MSE: res.Report.MSE, PSNR: res.Report.PSNR, SSIM: res.Report.SSIM}
+	if co.s != nil {
+		p.SynapticOps = co.s.SynapticOps()
+	}
+	co.curve = append(co.curve, p)
+	co.log.Info(fmt.Sprintf("validation after %d mini-batches (%d image-updates): MSE %.2f", batches, p.ImageUpdates, p.MSE))
 	return nil
 }
 
@@ -107,8 +130,14 @@ func (co *coordinator) batch(ctx context.Context, k int) error {
 	if err := co.account(rec, clean, in, out); err != nil {
 		return err
 	}
-	if co.cfg.learn && (co.journal != nil || k+1 == co.total) {
+	validate := co.cfg.val != nil && ((k+1)%co.cfg.valEvery == 0 || k+1 == co.total)
+	if co.cfg.learn && (co.journal != nil || k+1 == co.total || validate) {
 		if err := co.gatherModel(ctx); err != nil {
+			return err
+		}
+	}
+	if validate {
+		if err := co.validate(ctx, co.model, k+1); err != nil {
 			return err
 		}
 	}

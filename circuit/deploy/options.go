@@ -9,6 +9,7 @@ import (
 	"github.com/convngc/convngc/circuit"
 	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
+	"github.com/convngc/convngc/ngc/data"
 )
 
 // Option configures Run or Work, in the style of nats.go's options. Each
@@ -23,6 +24,8 @@ type config struct {
 	mode        string
 	async       AsyncSettings
 	encoding    neuron.Encoding
+	val         *data.Set
+	valEvery    int
 	task        ngc.Task
 	noiseStd    float64
 	clip        bool
@@ -87,6 +90,16 @@ func WithAsync(a AsyncSettings) Option {
 // units that moved by more than a threshold, and receivers update their
 // sums by the changes (see neuron.Encoding).
 func WithEncoding(enc neuron.Encoding) Option { return func(c *config) { c.encoding = enc } }
+
+// WithValidation measures, when learning, the model the actors hold on the
+// images of set (reconstruction by the batched reference, which the sync
+// actors reproduce): before the first mini-batch, after every every-th
+// and after the last (Run). Report.Curve records each measurement with the
+// training done so far, so that configurations can be compared at equal
+// image-updates, messages or wall time.
+func WithValidation(set *data.Set, every int) Option {
+	return func(c *config) { c.val, c.valEvery = set, every }
+}
 
 // WithLinkDelay injects a link latency in sync mode (Run): every message
 // waits d plus a fixed share of jitter, drawn per link from the run's seed,
