@@ -148,12 +148,17 @@ func (rt *Runtime) gather(co *coordinator, remote bool) {
 		steps = co.cfg.async.Budget
 	}
 	if n := float64(rt.Images) * float64(steps); n > 0 {
-		rt.PerImageStep = PerImageStep{Messages: float64(rt.Messages) / n, Bytes: float64(rt.Bytes) / n,
+		// A frame carries a whole mini-batch: it is one message for each
+		// of its images.
+		rt.PerImageStep = PerImageStep{Messages: float64(rt.Messages) * float64(co.B) / n, Bytes: float64(rt.Bytes) / n,
 			WireBytes: float64(rt.WireBytes) / n, SynapticOps: float64(rt.SynapticOps) / n}
 	}
 }
 
-// PerImageStep are a run's figures per image and step of the window.
+// PerImageStep are a run's figures per image and step of the window:
+// messages (a frame of a B-image mini-batch counting B), bytes (their
+// uncompressed wire size), bytes after compression where frames are
+// serialised, and synaptic operations.
 type PerImageStep struct {
 	Messages    float64 `json:"messages"`
 	Bytes       float64 `json:"bytes"`

@@ -10,6 +10,7 @@ import (
 
 	"github.com/convngc/convngc/hwsim"
 	"github.com/convngc/convngc/hwsim/study"
+	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
 	"github.com/convngc/convngc/ngc/report"
@@ -27,6 +28,11 @@ const hwsimDoc = "Estimate what a trained model's actor circuit costs on neuromo
 	"the CPU row for the batched reference is measured wall time times the stated package power.\n" +
 	"Prints tables; writes hwsim.json and PNG plots (discrepancy and reconstruction error vs\n" +
 	"virtual time and vs messages, staleness, energy per image per architecture) to --out.\n" +
+	"--encoding sigma-delta --threshold θ runs every mode and the training batch twice on the\n" +
+	"same images, with dense and with sigma-delta messages (only the units that moved by more\n" +
+	"than θ are sent; deltas are graded spikes on Loihi 2, spikes on Loihi and TrueNorth), and\n" +
+	"reports each architecture's energy and latency per image for both, and their messages,\n" +
+	"values, bytes and synaptic operations per image and step.\n" +
 	"Dynamics flags given here (--T, --beta, --gamma, --top-mean, --top-std) replace the model's\n" +
 	"own settings. The study is package hwsim/study (study.Run)."
 
@@ -38,6 +44,7 @@ type hwsimFlags struct {
 	quiet                           bool
 	df                              dataFlags
 	dyn                             dynamicsFlags
+	enc                             encodingFlags
 }
 
 func (h *hwsimFlags) register(fs *pflag.FlagSet) {
@@ -55,6 +62,7 @@ func (h *hwsimFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Batch, "batch", 16, "mini-batch size (images run together; full batches only)")
 	h.dyn.zeroSteps = true
 	h.dyn.register(fs)
+	h.enc.register(fs, false)
 	fs.BoolVar(&o.Quantize, "quantize", false, "quantise every map message to the architecture's value width (rate codes: their value_bits; graded spikes: --value-bits), one full scale per image and message, to measure what the representation does to accuracy")
 	fs.IntVar(&o.ValueBits, "value-bits", 32, "with --quantize, the width (2 to 32 bits) of a population's values wherever the architecture carries that many: graded spikes, SpiNNaker payloads, CPU words; rate-coded architectures keep their own narrower value_bits")
 	fs.StringVar(&h.out, "out", filepath.Join("runs", "hwsim"), "directory for hwsim.json and the plots")
@@ -84,6 +92,12 @@ func (h *hwsimFlags) check(fs *pflag.FlagSet) error {
 	}
 	if err := h.dyn.check("hwsim", fs); err != nil {
 		return err
+	}
+	if o.Encoding, err = h.enc.encoding("hwsim"); err != nil {
+		return err
+	}
+	if o.Quantize && o.Encoding.Scheme != neuron.Dense {
+		return fmt.Errorf("hwsim: --quantize is not modelled with --encoding %s", h.enc.scheme)
 	}
 	if err := checkRules("hwsim", rule{"max-images", h.df.maxImages, h.df.maxImages >= 0, "0 (all) or more"}); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"github.com/convngc/convngc/bus"
 	"github.com/convngc/convngc/circuit"
 	"github.com/convngc/convngc/circuit/deploy"
+	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
 	"github.com/convngc/convngc/ngc/report"
@@ -29,6 +30,10 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if err := rf.dyn.check("run", fs); err != nil {
 		return err
 	}
+	enc, err := rf.enc.encoding("run")
+	if err != nil {
+		return err
+	}
 	log, err := rf.of.logger(e.stderr)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
@@ -36,6 +41,13 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	m, set, p, err := rf.load(ctx, e, fs)
 	if err != nil {
 		return err
+	}
+	var val *data.Set
+	if rf.valImages > 0 {
+		vo := data.Options{Dataset: rf.df.dataset, Path: rf.df.path, Split: data.Validation, MaxImages: rf.valImages, Seed: rf.df.seed}
+		if val, err = data.Load(ctx, vo); err != nil {
+			return fmt.Errorf("run: --val-images: %w", err)
+		}
 	}
 	errs := deploy.NewErrorLog(log, 5)
 	b, err := rf.openBus(e, errs, p)
@@ -50,8 +62,18 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	}
 	defer stopMetrics()
 	reportPath, journal, saveTo := rf.paths()
+	var dense *deploy.Report
+	if enc.Scheme != neuron.Dense && !rf.enc.noDense {
+		// The reference: the same images with dense messages, in this
+		// process (traffic and operations do not depend on the placement).
+		bar := report.NewProgress(e.stderr, rf.quiet, 0, "run (dense)")
+		if dense, err = deploy.Run(ctx, m, set, rf.common(log, bar, val)...); err != nil {
+			return fmt.Errorf("run: the dense reference run: %w", err)
+		}
+		bar.Done()
+	}
 	bar := report.NewProgress(e.stderr, rf.quiet, 0, "run")
-	opts := rf.options(b.Bus, p, log, journal, metrics, bar)
+	opts := append(rf.options(b.Bus, p, log, journal, metrics, bar, val), deploy.WithEncoding(enc))
 	rep, err := deploy.Run(ctx, m, set, opts...)
 	bar.Done()
 	errs.Close()
@@ -67,7 +89,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	return rf.finish(e, args, set.Name, b.Kind, reportPath, saveTo, rep)
+	return rf.finish(e, args, set.Name, b.Kind, reportPath, saveTo, rep, dense)
 }
 
 // load reads the model (with the dynamics flags), the images and the
@@ -142,10 +164,22 @@ func (rf *runFlags) openBus(e *env, errs *deploy.ErrorLog, p *circuit.Placement)
 }
 
 // options turns the flags into deploy options.
-func (rf *runFlags) options(b bus.Bus, p *circuit.Placement, log *slog.Logger, journal string, m *deploy.Metrics, bar *report.Progress) []deploy.Option {
+func (rf *runFlags) options(b bus.Bus, p *circuit.Placement, log *slog.Logger, journal string, m *deploy.Metrics, bar *report.Progress, val *data.Set) []deploy.Option {
 	opts := []deploy.Option{deploy.WithBus(b), deploy.WithRunID(rf.runID), deploy.WithNode(rf.node), deploy.WithPlacement(p),
-		deploy.WithBatch(rf.batch), deploy.WithSeed(rf.seed), deploy.WithTimeout(rf.timeout), deploy.WithJoinTimeout(rf.joinTimeout),
-		deploy.WithLogger(log), deploy.WithJournal(journal), deploy.WithMetrics(m), deploy.WithProgress(runProgress(bar))}
+		deploy.WithJoinTimeout(rf.joinTimeout), deploy.WithJournal(journal), deploy.WithMetrics(m)}
+	opts = append(opts, rf.common(log, bar, val)...)
+	if rf.resume {
+		opts = append(opts, deploy.WithResume())
+	}
+	return opts
+}
+
+// common are the options of both the run and its dense reference (which
+// runs in this process on a private in-process bus, unjournalled): the
+// batches and seed, the dynamics, the task, learning and validation.
+func (rf *runFlags) common(log *slog.Logger, bar *report.Progress, val *data.Set) []deploy.Option {
+	opts := []deploy.Option{deploy.WithBatch(rf.batch), deploy.WithSeed(rf.seed), deploy.WithTimeout(rf.timeout),
+		deploy.WithLogger(log), deploy.WithProgress(runProgress(bar))}
 	as := rf.as
 	as.DelaySeed = rf.seed
 	as.FireOnArrival = rf.fire == "arrival"
@@ -161,8 +195,8 @@ func (rf *runFlags) options(b bus.Bus, p *circuit.Placement, log *slog.Logger, j
 	if rf.learn {
 		opts = append(opts, deploy.WithLearning(rf.epochs))
 	}
-	if rf.resume {
-		opts = append(opts, deploy.WithResume())
+	if val != nil {
+		opts = append(opts, deploy.WithValidation(val, rf.valEvery))
 	}
 	return opts
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/convngc/convngc/bus"
 	"github.com/convngc/convngc/circuit"
 	"github.com/convngc/convngc/circuit/deploy"
+	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
 )
 
@@ -28,7 +30,14 @@ const runDoc = "Coordinate a run of the actor runtime: every feature map's state
 	"--timeout, naming it. Every completed mini-batch goes into a journal (--journal); after a\n" +
 	"failure, relaunch the workers and run the same command with --resume to continue.\n\n" +
 	"Dynamics flags given here (--T, --beta, --gamma, --top-mean, --top-std) replace the model's\n" +
-	"own settings, in every node."
+	"own settings, in every node.\n\n" +
+	"--encoding sigma-delta --threshold θ sends only the units whose value moved by more than θ\n" +
+	"since what the receivers hold, and the receivers update their sums by the changes alone;\n" +
+	"θ = 0 gives the dense run's results bit for bit (sync). The same images are first run with\n" +
+	"dense messages, in this process (--no-dense skips it), and both runs' messages, bytes and\n" +
+	"synaptic operations per image and step, MSE and final energy are printed side by side.\n" +
+	"With --learn, --val-images N measures the actors' model on N validation images every\n" +
+	"--val-every mini-batches (the report's curve: MSE against image-updates, messages, time)."
 
 // runFlags are the flags of `ngc run`.
 type runFlags struct {
@@ -43,6 +52,8 @@ type runFlags struct {
 	as                                     deploy.AsyncSettings
 	df                                     dataFlags
 	dyn                                    dynamicsFlags
+	enc                                    encodingFlags
+	valImages, valEvery                    int
 	bf                                     busFlags
 	of                                     opsFlags
 }
@@ -73,6 +84,9 @@ func (rf *runFlags) register(e *env) *pflag.FlagSet {
 	fs.IntVar(&rf.batch, "batch", 0, "mini-batch size (0: the model's, at most the number of images)")
 	rf.dyn.zeroSteps = true
 	rf.dyn.register(fs)
+	rf.enc.register(fs, true)
+	fs.IntVar(&rf.valImages, "val-images", 0, "--learn: measure the model on this many images of the validation split during training (0: none)")
+	fs.IntVar(&rf.valEvery, "val-every", 10, "--learn with --val-images: measure every this many mini-batches (and before the first, after the last)")
 	fs.Uint64Var(&rf.seed, "seed", 1, "seed of the noise and the initial top states")
 	fs.DurationVar(&rf.timeout, "timeout", circuit.DefaultTimeout, "fail when the run makes no progress or a node is silent for this long")
 	fs.DurationVar(&rf.joinTimeout, "join-timeout", deploy.DefaultJoinTimeout, "how long to wait for the placement's workers to join")
@@ -108,6 +122,10 @@ func (rf *runFlags) check() error {
 		return fmt.Errorf("run: --budget, --max-lag, --wall-clock and --fire need --mode async")
 	case rf.as.Budget < 0 || rf.as.MaxLag < 0 || rf.as.WallClock < 0 || rf.as.Delay < 0 || rf.as.DelayJitter < 0:
 		return fmt.Errorf("run: --budget, --max-lag, --wall-clock and --delay* must not be negative")
+	case rf.valImages < 0 || rf.valEvery < 1:
+		return fmt.Errorf("run: --val-images must not be negative and --val-every must be at least 1")
+	case rf.valImages > 0 && !rf.learn:
+		return fmt.Errorf("run: --val-images needs --learn")
 	}
 	t, err := ngc.ParseTask(rf.task)
 	if err != nil {
@@ -138,4 +156,43 @@ func (rf *runFlags) paths() (report, journal, save string) {
 		save = stem + "-run.safetensors"
 	}
 	return report, journal, save
+}
+
+// encodingFlags are the message-encoding flags of `ngc run` and `ngc hwsim`.
+type encodingFlags struct {
+	scheme    string
+	threshold float64
+	relative  bool
+	rebase    int
+	noDense   bool
+}
+
+// register adds the flags; with noDense, also --no-dense (ngc run, which
+// runs the dense reference itself).
+func (f *encodingFlags) register(fs *pflag.FlagSet, noDense bool) {
+	fs.StringVar(&f.scheme, "encoding", "dense", "map messages: dense (every unit, every step) or sigma-delta (the units that moved by more than --threshold)")
+	fs.Float64Var(&f.threshold, "threshold", 0, "--encoding sigma-delta: θ ≥ 0, the change a unit must exceed to be sent (0: every change; bit for bit dense in sync mode)")
+	fs.BoolVar(&f.relative, "relative", false, "--encoding sigma-delta: θ relative to the map's scale (θ × the RMS of each image's map in the message)")
+	fs.IntVar(&f.rebase, "rebase", 0, "--encoding sigma-delta: receivers recompute their sums whole every K computations (0: at the start of every window only)")
+	if noDense {
+		fs.BoolVar(&f.noDense, "no-dense", false, "--encoding sigma-delta: do not first run the same images with dense messages for comparison")
+	}
+}
+
+// encoding checks the flags and returns the encoding they describe.
+func (f *encodingFlags) encoding(cmd string) (neuron.Encoding, error) {
+	s, err := neuron.ParseScheme(f.scheme)
+	if err != nil {
+		return neuron.Encoding{}, fmt.Errorf("%s: --encoding %q: want dense or sigma-delta", cmd, f.scheme)
+	}
+	if err := checkRules(cmd,
+		rule{"threshold", f.threshold, f.threshold >= 0 && !math.IsInf(f.threshold, 0), "a finite θ ≥ 0"},
+		rule{"rebase", f.rebase, f.rebase >= 0, "0 (at window starts only) or more"},
+	); err != nil {
+		return neuron.Encoding{}, err
+	}
+	if s == neuron.Dense && (f.threshold != 0 || f.relative || f.rebase != 0 || f.noDense) {
+		return neuron.Encoding{}, fmt.Errorf("%s: --threshold, --relative, --rebase and --no-dense need --encoding sigma-delta", cmd)
+	}
+	return neuron.Encoding{Scheme: s, Threshold: f.threshold, Relative: f.relative, Rebase: f.rebase}, nil
 }

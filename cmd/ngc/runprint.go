@@ -13,13 +13,26 @@ import (
 	"github.com/convngc/convngc/ngc/report"
 )
 
-// finish prints the results and writes the report and the grid.
-func (rf *runFlags) finish(e *env, args []string, dataset, busName, reportPath, saveTo string, rep *deploy.Report) error {
+// finish prints the results (beside the dense reference's, when there is
+// one) and writes the report and the grid.
+func (rf *runFlags) finish(e *env, args []string, dataset, busName, reportPath, saveTo string, rep, dense *deploy.Report) error {
 	fmt.Fprintln(e.stdout, report.Summary(dataset, rep.Result))
 	if err := rep.Runtime.WriteText(e.stdout); err != nil {
 		return err
 	}
-	if err := report.WriteJSON(reportPath, rf.reportJSON(args, dataset, busName, rep, nil)); err != nil {
+	if dense != nil {
+		if err := deploy.WriteComparison(e.stdout, deploy.CompareOf(dense), deploy.CompareOf(rep)); err != nil {
+			return err
+		}
+	}
+	for _, c := range rep.Curve {
+		fmt.Fprintf(e.stdout, "validation after %d image-updates: MSE %.2f, PSNR %.2f\n", c.ImageUpdates, c.MSE, c.PSNR)
+	}
+	js := rf.reportJSON(args, dataset, busName, rep, nil)
+	if dense != nil {
+		js["dense"] = map[string]any{"comparison": deploy.CompareOf(dense), "result": dense.Result, "runtime": dense.Runtime, "curve": dense.Curve}
+	}
+	if err := report.WriteJSON(reportPath, js); err != nil {
 		return err
 	}
 	stem := strings.TrimSuffix(reportPath, filepath.Ext(reportPath))
@@ -62,6 +75,7 @@ func (rf *runFlags) reportJSON(args []string, dataset, busName string, rep *depl
 		"batch": rep.Batch, "steps": rep.Steps, "learn": rf.learn, "noise_std": rf.noise, "clip": !rf.noClip, "seed": rf.seed,
 		"result": rep.Result, "runtime": rep.Runtime, "status": status, "error": msg, "batches_done": rep.Batches,
 		"batches": rep.Of, "batches_resumed": rep.Resumed, "journal": rep.Journal,
+		"encoding": rep.Runtime.Encoding, "comparison": deploy.CompareOf(rep), "curve": rep.Curve,
 	}
 }
 
