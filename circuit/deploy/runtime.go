@@ -148,17 +148,27 @@ func (rt *Runtime) gather(co *coordinator, remote bool) {
 		steps = co.cfg.async.Budget
 	}
 	if n := float64(rt.Images) * float64(steps); n > 0 {
-		// A frame carries a whole mini-batch: it is one message for each
-		// of its images.
-		rt.PerImageStep = PerImageStep{Messages: float64(rt.Messages) * float64(co.B) / n, Bytes: float64(rt.Bytes) / n,
-			WireBytes: float64(rt.WireBytes) / n, SynapticOps: float64(rt.SynapticOps) / n}
+		// The populations' traffic (not the coordinator's clamps nor the
+		// heartbeats). A frame carries a whole mini-batch: it is one
+		// message for each of its images.
+		var msgs, bytes uint64
+		for _, c := range rt.PerActor {
+			msgs += c.Msgs
+			bytes += c.Bytes
+		}
+		rt.PerImageStep = PerImageStep{Messages: float64(msgs) * float64(co.B) / n, Bytes: float64(bytes) / n, SynapticOps: float64(rt.SynapticOps) / n}
+		if rt.Bytes > 0 {
+			rt.PerImageStep.WireBytes = float64(rt.WireBytes) / float64(rt.Bytes) * float64(bytes) / n
+		}
 	}
 }
 
-// PerImageStep are a run's figures per image and step of the window:
-// messages (a frame of a B-image mini-batch counting B), bytes (their
-// uncompressed wire size), bytes after compression where frames are
-// serialised, and synaptic operations.
+// PerImageStep are a run's figures per image and step of the window, of
+// the populations' traffic (every frame an actor sent; not the
+// coordinator's clamps nor the heartbeats): messages (a frame of a B-image
+// mini-batch counting B), bytes (their uncompressed wire size), bytes
+// after compression where frames are serialised (the run's overall ratio
+// applied), and synaptic operations.
 type PerImageStep struct {
 	Messages    float64 `json:"messages"`
 	Bytes       float64 `json:"bytes"`
