@@ -41,6 +41,8 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	rt := fs.Bool("runtime", false, "compare the batched reference with the actor runtime (in-process and NATS buses)")
 	peakTime := fs.Duration("peak-time", 300*time.Millisecond, "time to measure the FMA peak with each kernel (0: do not measure it)")
 	kernels := fs.String("kernels", "", "the batched path's micro-kernels: "+strings.Join(tensor.TileKernelSets(), ", ")+"\n(default: the first, the fastest this machine has)")
+	scaling := fs.IntSlice("scaling", nil, "instead, sweep image sizes (e.g. 32,64,128: the paper network with one more layer of 25 maps per doubling) at every --scaling-batch, and print the cost per image and per pixel")
+	scalingBatches := fs.IntSlice("scaling-batch", []int{50, 100, 250, 500, 1000}, "with --scaling, the mini-batch sizes")
 	natsMode := fs.String("nats", "embedded", "with --runtime, how the NATS actors connect to the embedded server: embedded (in-memory\nconnection, as ngc run --bus embedded), tcp (loopback TCP), both, or none")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -80,6 +82,22 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	}
 	if *rt {
 		return benchRuntime(ctx, e, o, nats, *jsonOut, peak, *peakTime)
+	}
+	if len(*scaling) > 0 {
+		rows, err := bench.Scaling(ctx, *scaling, *scalingBatches, o.Steps, o.Repeats)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Conv-NGC batched reference, T=%d, GOMAXPROCS=%d, tile kernels %s, best of %d\n%s",
+			o.Steps, runtime.GOMAXPROCS(0), tensor.TileKernels(), o.Repeats, bench.ScalingTable(rows))
+		if peak != nil {
+			fmt.Fprintln(e.stdout, peak)
+		}
+		if *jsonOut != "" {
+			return report.WriteJSON(*jsonOut, map[string]any{"scaling": rows, "gomaxprocs": runtime.GOMAXPROCS(0),
+				"tile_kernels": tensor.TileKernels(), "fma_peak": peak, "load_average": bench.LoadAverage()})
+		}
+		return nil
 	}
 	fmt.Fprintf(e.stdout, "Conv-NGC batched reference, paper network, B=%d, T=%d, GOMAXPROCS=%d, tile kernels %s\n",
 		o.Batch, o.Steps, runtime.GOMAXPROCS(0), tensor.TileKernels())
