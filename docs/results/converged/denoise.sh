@@ -12,8 +12,8 @@ export NGC_DATA_DIR=${NGC_DATA_DIR:-$(cd "$root/.." && pwd)/shared/data}
 ngc=${NGC:-$root/ngc-bin}
 [ -x "$ngc" ] || (cd "$root" && go build -o "$ngc" ./cmd/ngc)
 ds=$1
-model=${MODEL:-$here/$ds/model-best.safetensors}
-out=$here/$ds/denoise
+model=${MODEL:-$here/$ds/model-best.safetensors}   # MODEL and OUT override the checkpoint and the output folder
+out=${OUT:-$here/$ds/denoise}
 mkdir -p "$out"
 data=()
 [ "$ds" = cifar10 ] && data=(--data "$NGC_DATA_DIR/cifar10/bin")   # the 1,000 exact test images
