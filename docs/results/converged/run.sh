@@ -13,6 +13,12 @@
 # The job's checkpoint, best model, curve and log are committed beside this script as they grow
 # (<ds>/model-latest.safetensors etc.); to go on from the committed checkpoint on another machine:
 #   ./run.sh resume cifar10
+# The second recipe (the paper's settings lose stability late in training: once layer 1's gain
+# passes what the state update's step beta = 0.1 can follow, inference diverges within the
+# window) continues the paper-settings job's best checkpoint with half the step and twice the
+# window (beta 0.05, T 120: the same integration time beta*T = 6), Adam 1e-3 halved whenever 2
+# validations in a row bring no new best, with the same stopping rule:
+#   (in this folder) FROM=cifar10/model-best.safetensors RUN_DIR=cifar10-r2 ./run.sh recipe2 cifar10
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -27,7 +33,11 @@ start)
   "$ngc" train --from "$FROM" --dataset "$ds" --max-images 0 \
     --epochs 0 --patience 5 --min-improvement 0.01 --val-images 1000 --checkpoint-every 10m \
     --eval-images 0 --out "$run/model.safetensors" ;;
+recipe2)
+  "$ngc" train --from "$FROM" --dataset "$ds" --max-images 0 --beta 0.05 --T 120 \
+    --lr-decay 0.5 --lr-patience 2 --epochs 0 --patience 5 --min-improvement 0.01 --val-images 1000 \
+    --checkpoint-every 10m --eval-images 0 --out "$run/model.safetensors" ;;
 resume)
   "$ngc" train --resume --eval-images 0 --out "$run/model.safetensors" ;;
-*) echo "usage: run.sh start|resume DATASET (start needs FROM=checkpoint)" >&2; exit 2 ;;
+*) echo "usage: run.sh start|recipe2|resume DATASET (start and recipe2 need FROM=checkpoint)" >&2; exit 2 ;;
 esac
