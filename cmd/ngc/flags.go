@@ -160,36 +160,26 @@ func (d *dynamicsFlags) register(fs *pflag.FlagSet) {
 	fs.Float64Var(&d.topSD, "top-std", 0, "standard deviation σ_z of the initial top states, 0 for deterministic runs (default: the model's)")
 }
 
-// dynamicsFlag is one dynamics flag: its rule and how it changes a config.
-type dynamicsFlag struct {
-	rule
-	set func(c *ngc.Config)
-}
-
-func (d *dynamicsFlags) flags() []dynamicsFlag {
+// rules are the dynamics flags' rules, in ngc.TunableSettings' order.
+func (d *dynamicsFlags) rules() []rule {
 	steps := rule{"T", d.steps, d.steps >= 1, "at least 1 step"}
 	if d.zeroSteps {
 		steps = rule{"T", d.steps, d.steps >= 0, "0 (the model's) or more"}
 	}
-	return []dynamicsFlag{
-		{steps, func(c *ngc.Config) {
-			if d.steps > 0 {
-				c.Steps = d.steps
-			}
-		}},
-		{rule{"beta", d.beta, d.beta > 0, "a positive rate"}, func(c *ngc.Config) { c.Beta = d.beta }},
-		{rule{"gamma", d.gamma, d.gamma >= 0, wantNonNegative}, func(c *ngc.Config) { c.Gamma = ngc.Float(d.gamma) }},
-		{rule{"top-mean", d.topMean, true, wantFinite}, func(c *ngc.Config) { c.TopMean = ngc.Float(d.topMean) }},
-		{rule{"top-std", d.topSD, d.topSD >= 0, wantNonNegative}, func(c *ngc.Config) { c.TopStd = ngc.Float(d.topSD) }},
+	return []rule{steps,
+		{"beta", d.beta, d.beta > 0, "a positive rate"},
+		{"gamma", d.gamma, d.gamma >= 0, wantNonNegative},
+		{"top-mean", d.topMean, true, wantFinite},
+		{"top-std", d.topSD, d.topSD >= 0, wantNonNegative},
 	}
 }
 
 // check refuses, with one line naming the flag, given values no network
 // can run with.
 func (d *dynamicsFlags) check(cmd string, fs *pflag.FlagSet) error {
-	for _, f := range d.flags() {
-		if fs.Changed(f.flag) {
-			if err := checkRules(cmd, f.rule); err != nil {
+	for _, r := range d.rules() {
+		if fs.Changed(r.flag) {
+			if err := checkRules(cmd, r); err != nil {
 				return err
 			}
 		}
@@ -197,30 +187,36 @@ func (d *dynamicsFlags) check(cmd string, fs *pflag.FlagSet) error {
 	return nil
 }
 
-// apply returns m with the given dynamics flags, and a note of what
-// changed ("" when nothing did). Values no network can run with are
-// refused with one line naming the flag.
+// apply returns m with the given dynamics flags (ngc.Config.Override), and
+// a note of what changed ("" when nothing did). Values no network can run
+// with are refused with one line naming the flag.
 func (d *dynamicsFlags) apply(cmd string, fs *pflag.FlagSet, m *ngc.Model) (*ngc.Model, string, error) {
 	if err := d.check(cmd, fs); err != nil {
 		return nil, "", err
 	}
-	c := m.Config()
-	var changes []string
-	for _, f := range d.flags() {
-		if !fs.Changed(f.flag) || (f.flag == "T" && d.steps == 0) {
-			continue
+	var given []string
+	for _, r := range d.rules() {
+		if fs.Changed(r.flag) && (r.flag != "T" || d.steps != 0) {
+			given = append(given, r.flag)
 		}
-		f.set(&c)
-		changes = append(changes, fmt.Sprintf("--%s %v", f.flag, f.value))
 	}
-	if len(changes) == 0 {
+	if len(given) == 0 {
 		return m, "", nil
+	}
+	c, changes, err := m.Config().Override(ngc.Config{Steps: d.steps, Beta: d.beta, Gamma: ngc.Float(d.gamma),
+		TopMean: ngc.Float(d.topMean), TopStd: ngc.Float(d.topSD)}, given...)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", cmd, err)
+	}
+	notes := make([]string, len(changes))
+	for i, ch := range changes {
+		notes[i] = fmt.Sprintf("--%s %v", ch.Setting, ch.Now)
 	}
 	r, err := m.Retune(c)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", cmd, err)
 	}
-	return r, strings.Join(changes, " "), nil
+	return r, strings.Join(notes, " "), nil
 }
 
 // applyNoted is apply, saying on stderr what changed.

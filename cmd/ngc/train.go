@@ -88,7 +88,10 @@ func startJob(e *env, fs *pflag.FlagSet, mf *modelFlags, df *dataFlags, jf *jobF
 		}
 		state = training.NewState(jf.spec(df))
 	}
-	cfg, changes := overrides(fs, mf, m.Config())
+	cfg, changes, err := overrides(fs, mf, m.Config())
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(changes) > 0 {
 		if m, err = m.Retune(cfg); err != nil {
 			return nil, nil, err
@@ -99,42 +102,19 @@ func startJob(e *env, fs *pflag.FlagSet, mf *modelFlags, df *dataFlags, jf *jobF
 }
 
 // overrides applies the model flags given on the command line to a trained
-// model's config and lists the changes.
-func overrides(fs *pflag.FlagSet, mf *modelFlags, c ngc.Config) (ngc.Config, []string) {
-	var changes []string
-	note := func(name string, was, now any) {
-		if fmt.Sprint(was) != fmt.Sprint(now) {
-			changes = append(changes, fmt.Sprintf("--%s %v (was %v)", name, now, was))
+// model's config (ngc.Config.Override) and lists the changes.
+func overrides(fs *pflag.FlagSet, mf *modelFlags, c ngc.Config) (ngc.Config, []string, error) {
+	var given, changes []string
+	for _, name := range ngc.TunableSettings() {
+		if fs.Changed(name) {
+			given = append(given, name)
 		}
 	}
-	given := mf.config()
-	for _, f := range []struct {
-		name string
-		set  func()
-	}{
-		{"T", func() { note("T", c.Steps, given.Steps); c.Steps = given.Steps }},
-		{"beta", func() { note("beta", c.Beta, given.Beta); c.Beta = given.Beta }},
-		{"gamma", func() { note("gamma", *c.Gamma, *given.Gamma); c.Gamma = given.Gamma }},
-		{"top-mean", func() { note("top-mean", *c.TopMean, *given.TopMean); c.TopMean = given.TopMean }},
-		{"top-std", func() { note("top-std", *c.TopStd, *given.TopStd); c.TopStd = given.TopStd }},
-		{"phi", func() { note("phi", c.Phi, given.Phi); c.Phi = given.Phi }},
-		{"bottom-sigmoid", func() {
-			note("bottom-sigmoid", c.BottomSigmoid, given.BottomSigmoid)
-			c.BottomSigmoid = given.BottomSigmoid
-		}},
-		{"pcn", func() { note("pcn", c.PCN, given.PCN); c.PCN = given.PCN }},
-		{"lambda", func() { note("lambda", *c.Lambda, *given.Lambda); c.Lambda = given.Lambda }},
-		{"lr", func() { note("lr", c.LearningRate, given.LearningRate); c.LearningRate = given.LearningRate }},
-		{"max-kernel-norm", func() {
-			note("max-kernel-norm", c.MaxKernelNorm, given.MaxKernelNorm)
-			c.MaxKernelNorm = given.MaxKernelNorm
-		}},
-		{"batch", func() { note("batch", c.Batch, given.Batch); c.Batch = given.Batch }},
-		{"seed", func() { note("seed", c.Seed, given.Seed); c.Seed = given.Seed }},
-	} {
-		if fs.Changed(f.name) {
-			f.set()
+	c, all, err := c.Override(mf.config(), given...)
+	for _, ch := range all {
+		if !ch.Same() {
+			changes = append(changes, fmt.Sprintf("--%s %v (was %v)", ch.Setting, ch.Now, ch.Was))
 		}
 	}
-	return c, changes
+	return c, changes, err
 }
