@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/convngc/convngc/ngc/data"
 	"github.com/convngc/convngc/ngc/graph"
 	"github.com/convngc/convngc/ngc/tensor"
 )
@@ -257,6 +258,27 @@ func (c Config) ChannelsAt(l int) int {
 	}
 	return c.Channels[len(c.Channels)-1-l]
 }
+
+// CheckImages refuses, with an error wrapping ErrConfig, a config whose
+// images are not those every data set of package data holds (data.Height ×
+// data.Width pixels, data.Channels colour channels).
+func (c Config) CheckImages() error {
+	if c.ImageSize != data.Height || c.ChannelsAt(0) != data.Channels {
+		return &imagesError{c.ImageSize, c.ChannelsAt(0)}
+	}
+	return nil
+}
+
+// imagesError is CheckImages' refusal: its message says what the model
+// takes and what the data sets hold, and it wraps ErrConfig.
+type imagesError struct{ size, channels int }
+
+func (e *imagesError) Error() string {
+	return fmt.Sprintf("the model takes %d×%d images of %d channels, the data sets hold %d×%d×%d",
+		e.size, e.size, e.channels, data.Height, data.Width, data.Channels)
+}
+
+func (e *imagesError) Unwrap() error { return ErrConfig }
 
 // SizeAt returns the side in pixels of the maps of layer ℓ.
 func (c Config) SizeAt(l int) int {

@@ -141,9 +141,8 @@ func newCoordinator(m *ngc.Model, set *data.Set, cfg *config) (*coordinator, err
 	if m == nil || set == nil {
 		return nil, fmt.Errorf("%w: no model or no images", ErrConfig)
 	}
-	if mc := m.Config(); mc.ImageSize != data.Height || mc.ChannelsAt(0) != data.Channels {
-		return nil, fmt.Errorf("%w: the model takes %d×%d images of %d channels, the data sets hold %d×%d×%d",
-			ErrConfig, mc.ImageSize, mc.ImageSize, mc.ChannelsAt(0), data.Height, data.Width, data.Channels)
+	if err := m.Config().CheckImages(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	if set.Len() == 0 {
 		return nil, fmt.Errorf("%w: %s has no images", ErrConfig, set.Name)

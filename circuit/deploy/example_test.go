@@ -92,3 +92,19 @@ func Example_twoNodes() {
 	// in-process: 2 nodes, 8 images, node w sent messages: true, same MSE as in one process: true
 	// tcp: 2 nodes, 8 images, node w sent messages: true, same MSE as in one process: true
 }
+
+// A run described in plain values, as a command line or a configuration
+// file gives them: Settings turns them into Run's options.
+func ExampleSettings() {
+	m, set := exampleModel()
+	s := deploy.Settings{RunID: "study", Node: "coordinator", Batch: 4, Seed: 1, Mode: deploy.ModeSync,
+		Timeout: circuit.DefaultTimeout, JoinTimeout: deploy.DefaultJoinTimeout}
+	rep, err := deploy.Run(context.Background(), m, set, s.Options()...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	doc := rep.Document(s, nil, nil)
+	fmt.Println(doc["status"], doc["run"], doc["batches_done"], "mini-batches")
+	// Output:
+	// ok study 2 mini-batches
+}

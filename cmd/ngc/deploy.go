@@ -54,16 +54,11 @@ func (of *opsFlags) register(fs *pflag.FlagSet) {
 
 // logger returns the slog logger of --log-format, writing to w.
 func (of *opsFlags) logger(w io.Writer, attrs ...any) (*slog.Logger, error) {
-	var h slog.Handler
-	switch of.logFormat {
-	case "text":
-		h = slog.NewTextHandler(w, nil)
-	case "json":
-		h = slog.NewJSONHandler(w, nil)
-	default:
+	log, err := deploy.NewLogger(w, of.logFormat, attrs...)
+	if err != nil {
 		return nil, fmt.Errorf("--log-format %q: want text or json", of.logFormat)
 	}
-	return slog.New(h).With(attrs...), nil
+	return log, nil
 }
 
 // serveMetrics serves m on --metrics-addr until the returned stop is called.

@@ -3,9 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -39,123 +36,107 @@ const runDoc = "Coordinate a run of the actor runtime: every feature map's state
 	"With --learn, --val-images N measures the actors' model on N validation images every\n" +
 	"--val-every mini-batches (the report's curve: MSE against image-updates, messages, time)."
 
-// runFlags are the flags of `ngc run`.
+// runFlags are the flags of `ngc run`; those of the run itself bind to
+// deploy.Settings.
 type runFlags struct {
-	model, split, task, save, mode, fire   string
-	busURL, listen, placement, node, runID string
-	out, journal                           string
-	noise                                  float64
-	noClip, learn, resume, quiet           bool
-	epochs, batch                          int
-	seed                                   uint64
-	timeout, joinTimeout                   time.Duration
-	as                                     deploy.AsyncSettings
-	df                                     dataFlags
-	dyn                                    dynamicsFlags
-	enc                                    encodingFlags
-	valImages, valEvery                    int
-	bf                                     busFlags
-	of                                     opsFlags
+	deploy.Settings
+	model, split, task, save, fire string
+	busURL, listen, placement      string
+	out                            string
+	quiet                          bool
+	df                             dataFlags
+	dyn                            dynamicsFlags
+	enc                            encodingFlags
+	valImages                      int
+	bf                             busFlags
+	of                             opsFlags
 }
 
 func (rf *runFlags) register(e *env) *pflag.FlagSet {
 	fs := newFlags(e, "run", "--model FILE [flags]", runDoc)
+	s, as := &rf.Settings, &rf.Async
 	fs.StringVar(&rf.model, "model", "", "trained model (safetensors) to run (required)")
 	rf.df.register(fs, 0)
 	fs.StringVar(&rf.split, "split", "test", "split to run on: train, validation or test")
 	fs.StringVar(&rf.task, "task", "recon", "recon (reconstruction) or denoise")
-	fs.Float64Var(&rf.noise, "noise-std", 0.1, "standard deviation of the denoising noise, on [0,1] pixels")
-	fs.BoolVar(&rf.noClip, "no-clip", false, "do not clip noisy pixels to [0,1]")
-	fs.BoolVar(&rf.learn, "learn", false, "train: apply the local update after every mini-batch (reconstruction only), in order, without shuffling")
-	fs.IntVar(&rf.epochs, "epochs", 1, "passes over the images with --learn (a last partial mini-batch is skipped)")
+	fs.Float64Var(&s.NoiseStd, "noise-std", 0.1, "standard deviation of the denoising noise, on [0,1] pixels")
+	fs.BoolVar(&s.NoClip, "no-clip", false, "do not clip noisy pixels to [0,1]")
+	fs.BoolVar(&s.Learn, "learn", false, "train: apply the local update after every mini-batch (reconstruction only), in order, without shuffling")
+	fs.IntVar(&s.Epochs, "epochs", 1, "passes over the images with --learn (a last partial mini-batch is skipped)")
 	fs.StringVar(&rf.save, "save", "", "where --learn writes the trained model (default: <model>-run.safetensors)")
-	fs.StringVar(&rf.mode, "mode", "sync", "runner: sync (step-tagged dataflow, reproduces the batched reference) or async (actors fire on arrival with the latest inputs)")
-	fs.IntVar(&rf.as.Budget, "budget", 0, "--mode async: corrections per state map and mini-batch (0: T)")
-	fs.IntVar(&rf.as.MaxLag, "max-lag", 0, "--mode async: correct only with inputs at most this many versions old (0: no bound)")
-	fs.DurationVar(&rf.as.WallClock, "wall-clock", 0, "--mode async: end a mini-batch's corrections after this long (0: no bound)")
-	fs.DurationVar(&rf.as.Delay, "delay", 0, "hold every message this long at its receiver (an injected link latency, both modes)")
-	fs.DurationVar(&rf.as.DelayJitter, "delay-jitter", 0, "add to each link's delay a fixed share of this, drawn per link from --seed (both modes)")
+	fs.StringVar(&s.Mode, "mode", "sync", "runner: sync (step-tagged dataflow, reproduces the batched reference) or async (actors fire on arrival with the latest inputs)")
+	fs.IntVar(&as.Budget, "budget", 0, "--mode async: corrections per state map and mini-batch (0: T)")
+	fs.IntVar(&as.MaxLag, "max-lag", 0, "--mode async: correct only with inputs at most this many versions old (0: no bound)")
+	fs.DurationVar(&as.WallClock, "wall-clock", 0, "--mode async: end a mini-batch's corrections after this long (0: no bound)")
+	fs.DurationVar(&as.Delay, "delay", 0, "hold every message this long at its receiver (an injected link latency, both modes)")
+	fs.DurationVar(&as.DelayJitter, "delay-jitter", 0, "add to each link's delay a fixed share of this, drawn per link from --seed (both modes)")
 	fs.StringVar(&rf.fire, "fire", "own-error", "--mode async: a state map corrects when its own error advances (own-error), or on any arrival (arrival, the original rule)")
 	fs.StringVar(&rf.busURL, "bus", "inproc", "inproc (this process only), embedded (a NATS server in this process), or a NATS URL nats://HOST:PORT")
 	fs.StringVar(&rf.listen, "listen", "127.0.0.1:0", "address of the --bus embedded server; 0.0.0.0:4222 lets other machines join")
 	fs.StringVar(&rf.placement, "placement", "", "placement JSON assigning populations to nodes (default: all on --node)")
-	fs.StringVar(&rf.node, "node", "coordinator", "this process's node name: it hosts the populations the placement gives it")
-	fs.StringVar(&rf.runID, "run", "run", "run id: the first token of every subject, shared with the workers")
-	fs.IntVar(&rf.batch, "batch", 0, "mini-batch size (0: the model's, at most the number of images)")
+	fs.StringVar(&s.Node, "node", "coordinator", "this process's node name: it hosts the populations the placement gives it")
+	fs.StringVar(&s.RunID, "run", "run", "run id: the first token of every subject, shared with the workers")
+	fs.IntVar(&s.Batch, "batch", 0, "mini-batch size (0: the model's, at most the number of images)")
 	rf.dyn.zeroSteps = true
 	rf.dyn.register(fs)
 	rf.enc.register(fs, true)
 	fs.IntVar(&rf.valImages, "val-images", 0, "--learn: measure the model on this many images of the validation split during training (0: none)")
-	fs.IntVar(&rf.valEvery, "val-every", 10, "--learn with --val-images: measure every this many mini-batches (and before the first, after the last)")
-	fs.Uint64Var(&rf.seed, "seed", 1, "seed of the noise and the initial top states")
-	fs.DurationVar(&rf.timeout, "timeout", circuit.DefaultTimeout, "fail when the run makes no progress or a node is silent for this long")
-	fs.DurationVar(&rf.joinTimeout, "join-timeout", deploy.DefaultJoinTimeout, "how long to wait for the placement's workers to join")
+	fs.IntVar(&s.ValidateEvery, "val-every", 10, "--learn with --val-images: measure every this many mini-batches (and before the first, after the last)")
+	fs.Uint64Var(&s.Seed, "seed", 1, "seed of the noise and the initial top states")
+	fs.DurationVar(&s.Timeout, "timeout", circuit.DefaultTimeout, "fail when the run makes no progress or a node is silent for this long")
+	fs.DurationVar(&s.JoinTimeout, "join-timeout", deploy.DefaultJoinTimeout, "how long to wait for the placement's workers to join")
 	fs.StringVar(&rf.out, "out", "", "JSON report path (default: <model>-run.json; the PNG grid goes beside it)")
-	fs.StringVar(&rf.journal, "journal", "", "journal directory of the completed mini-batches (default: <report>.journal)")
-	fs.BoolVar(&rf.resume, "resume", false, "continue the journal's failed run from its last completed mini-batch (same flags otherwise)")
+	fs.StringVar(&s.Journal, "journal", "", "journal directory of the completed mini-batches (default: <report>.journal)")
+	fs.BoolVar(&s.Resume, "resume", false, "continue the journal's failed run from its last completed mini-batch (same flags otherwise)")
 	fs.BoolVar(&rf.quiet, "quiet", false, "no progress bar")
 	rf.bf.register(fs)
 	rf.of.register(fs)
 	return fs
 }
 
-// check refuses contradictory flags.
+// check refuses contradictory flags and parses --task and --fire.
 func (rf *runFlags) check() error {
+	s, as := &rf.Settings, rf.Async
 	switch {
 	case rf.model == "":
 		return fmt.Errorf("run: --model is required")
-	case rf.timeout <= 0 || rf.joinTimeout <= 0:
+	case s.Timeout <= 0 || s.JoinTimeout <= 0:
 		return fmt.Errorf("run: --timeout and --join-timeout must be positive")
-	case rf.epochs < 1:
-		return fmt.Errorf("run: --epochs %d must be at least 1", rf.epochs)
-	case rf.batch < 0 || rf.dyn.steps < 0:
+	case s.Epochs < 1:
+		return fmt.Errorf("run: --epochs %d must be at least 1", s.Epochs)
+	case s.Batch < 0 || rf.dyn.steps < 0:
 		return fmt.Errorf("run: --batch and --T must not be negative")
-	case rf.save != "" && !rf.learn:
+	case rf.save != "" && !s.Learn:
 		return fmt.Errorf("run: --save needs --learn")
 	case rf.busURL == "inproc" && !rf.bf.IsZero():
 		return fmt.Errorf("run: connection flags (--token, --user, --creds, --tls-*) need --bus embedded or a NATS URL")
-	case rf.mode != deploy.ModeSync && rf.mode != deploy.ModeAsync:
-		return fmt.Errorf("run: --mode %q: want sync or async", rf.mode)
+	case s.Mode != deploy.ModeSync && s.Mode != deploy.ModeAsync:
+		return fmt.Errorf("run: --mode %q: want sync or async", s.Mode)
 	case rf.fire != "own-error" && rf.fire != "arrival":
 		return fmt.Errorf("run: --fire %q: want own-error or arrival", rf.fire)
-	case rf.mode == deploy.ModeSync && (rf.as.Budget != 0 || rf.as.MaxLag != 0 || rf.as.WallClock != 0 || rf.fire != "own-error"):
+	case s.Mode == deploy.ModeSync && (as.Budget != 0 || as.MaxLag != 0 || as.WallClock != 0 || rf.fire != "own-error"):
 		return fmt.Errorf("run: --budget, --max-lag, --wall-clock and --fire need --mode async")
-	case rf.as.Budget < 0 || rf.as.MaxLag < 0 || rf.as.WallClock < 0 || rf.as.Delay < 0 || rf.as.DelayJitter < 0:
+	case as.Budget < 0 || as.MaxLag < 0 || as.WallClock < 0 || as.Delay < 0 || as.DelayJitter < 0:
 		return fmt.Errorf("run: --budget, --max-lag, --wall-clock and --delay* must not be negative")
-	case rf.valImages < 0 || rf.valEvery < 1:
+	case rf.valImages < 0 || s.ValidateEvery < 1:
 		return fmt.Errorf("run: --val-images must not be negative and --val-every must be at least 1")
-	case rf.valImages > 0 && !rf.learn:
+	case rf.valImages > 0 && !s.Learn:
 		return fmt.Errorf("run: --val-images needs --learn")
 	}
 	t, err := ngc.ParseTask(rf.task)
 	if err != nil {
 		return fmt.Errorf("run: --%w", err)
 	}
-	if rf.learn && t != ngc.Reconstruct {
+	if s.Learn && t != ngc.Reconstruct {
 		return fmt.Errorf("run: --learn trains on reconstruction; drop --task %s", rf.task)
 	}
-	for name, v := range map[string]string{"--run": rf.runID, "--node": rf.node} {
+	s.Task, s.Async.FireOnArrival = t, rf.fire == "arrival"
+	for name, v := range map[string]string{"--run": s.RunID, "--node": s.Node} {
 		if err := bus.ValidToken(v); err != nil {
 			return fmt.Errorf("run: %s: %w", name, err)
 		}
 	}
 	return nil
-}
-
-// paths returns the report, the journal and the trained model's paths.
-func (rf *runFlags) paths() (report, journal, save string) {
-	stem := strings.TrimSuffix(rf.model, filepath.Ext(rf.model))
-	report, journal, save = rf.out, rf.journal, rf.save
-	if report == "" {
-		report = stem + "-run.json"
-	}
-	if journal == "" {
-		journal = strings.TrimSuffix(report, filepath.Ext(report)) + ".journal"
-	}
-	if rf.learn && save == "" {
-		save = stem + "-run.safetensors"
-	}
-	return report, journal, save
 }
 
 // encodingFlags are the message-encoding flags of `ngc run` and `ngc hwsim`.

@@ -59,22 +59,8 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("worker: %w", err)
 	}
 	defer stopMetrics()
-	// --wait bounds connecting and joining, not the run.
-	connCtx := ctx
-	if *wait > 0 {
-		var cancel context.CancelFunc
-		connCtx, cancel = context.WithTimeout(ctx, *wait)
-		defer cancel()
-	}
-	b, err := deploy.Connect(connCtx, *url, log, opts...)
-	if err != nil {
-		return fmt.Errorf("worker: %w", err)
-	}
-	defer b.Close()
-	defer errs.Close()
-	err = deploy.Work(ctx, b, *runID, *node, deploy.WithLogger(log), deploy.WithJoinTimeout(*wait), deploy.WithMetrics(metrics))
-	errs.Mute()
-	if err != nil {
+	h := deploy.Host{URL: *url, Run: *runID, Node: *node, Wait: *wait, BusOptions: opts, Errors: errs, Logger: log, Metrics: metrics}
+	if err := h.Serve(ctx); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
 	return nil

@@ -16,9 +16,8 @@ import (
 // CheckModel refuses a model whose images are not the data sets' (32×32,
 // 3 channels).
 func CheckModel(m *ngc.Model) error {
-	if cfg := m.Config(); cfg.ImageSize != data.Height || cfg.ChannelsAt(0) != data.Channels {
-		return fmt.Errorf("hwsim: the model takes %d×%d images of %d channels, the data sets hold %d×%d×%d",
-			cfg.ImageSize, cfg.ImageSize, cfg.ChannelsAt(0), data.Height, data.Width, data.Channels)
+	if err := m.Config().CheckImages(); err != nil {
+		return fmt.Errorf("hwsim: %w", err)
 	}
 	return nil
 }
