@@ -95,7 +95,7 @@ func (x *experimentFlags) check() error {
 	); err != nil {
 		return err
 	}
-	if err := checkWritable(filepath.Join(x.out, "protocol.json")); err != nil {
+	if err := report.CheckWritable(filepath.Join(x.out, "protocol.json")); err != nil {
 		return fmt.Errorf("experiment: --out: %w", err)
 	}
 	for _, s := range x.pairs {

@@ -102,7 +102,7 @@ func (h *hwsimFlags) check(fs *pflag.FlagSet) error {
 	if err := checkRules("hwsim", rule{"max-images", h.df.maxImages, h.df.maxImages >= 0, "0 (all) or more"}); err != nil {
 		return err
 	}
-	if err := checkWritable(filepath.Join(h.out, "hwsim.json")); err != nil {
+	if err := report.CheckWritable(filepath.Join(h.out, "hwsim.json")); err != nil {
 		return fmt.Errorf("hwsim: --out: %w", err)
 	}
 	if len(h.archs) == 0 {

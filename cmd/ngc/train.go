@@ -104,13 +104,8 @@ func startJob(e *env, fs *pflag.FlagSet, mf *modelFlags, df *dataFlags, jf *jobF
 // overrides applies the model flags given on the command line to a trained
 // model's config (ngc.Config.Override) and lists the changes.
 func overrides(fs *pflag.FlagSet, mf *modelFlags, c ngc.Config) (ngc.Config, []string, error) {
-	var given, changes []string
-	for _, name := range ngc.TunableSettings() {
-		if fs.Changed(name) {
-			given = append(given, name)
-		}
-	}
-	c, all, err := c.Override(mf.config(), given...)
+	var changes []string
+	c, all, err := c.Override(mf.config(), changed(fs, ngc.TunableSettings())...)
 	for _, ch := range all {
 		if !ch.Same() {
 			changes = append(changes, fmt.Sprintf("--%s %v (was %v)", ch.Setting, ch.Now, ch.Was))

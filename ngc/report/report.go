@@ -25,6 +25,22 @@ func Summary(dataset string, r ngc.EvalResult) string {
 		r.Task, r.Images, dataset, r.Report.MSE, r.Report.PSNR, r.Report.SSIM, r.Report.SSIMGaussian)
 }
 
+// CheckWritable makes sure a file can be created in path's folder, creating
+// the folder, so that long work does not find out at its end that it
+// cannot write its outputs.
+func CheckWritable(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".ngc-write-test-*")
+	if err != nil {
+		return fmt.Errorf("%s is not writable: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 // WriteJSON writes v as indented JSON to path, creating its folder.
 func WriteJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")

@@ -88,3 +88,29 @@ func TestWrite(t *testing.T) {
 		t.Errorf("grid: %v", err)
 	}
 }
+
+// TestCheckWritable: a new folder is created and left empty; a folder
+// under a file is refused.
+func TestCheckWritable(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		ok   bool
+	}{
+		{filepath.Join(dir, "out.json"), true},
+		{filepath.Join(dir, "a", "b", "out.json"), true},
+		{filepath.Join(file, "out.json"), false},
+	} {
+		err := CheckWritable(tc.path)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckWritable(%s): %v, want ok %v", tc.path, err, tc.ok)
+		}
+		if entries, _ := os.ReadDir(filepath.Dir(tc.path)); tc.ok && len(entries) != 0 && filepath.Dir(tc.path) != dir {
+			t.Errorf("CheckWritable(%s) left %d files", tc.path, len(entries))
+		}
+	}
+}
