@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
-	"github.com/convngc/convngc/cmd/ngc/internal/experiment"
+	"github.com/convngc/convngc/baselines/experiment"
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/report"
 )
@@ -71,11 +70,8 @@ func (x *experimentFlags) register(fs *pflag.FlagSet) {
 
 // check refuses bad values with one line and completes the protocol.
 func (x *experimentFlags) check() error {
+	x.Protocol = x.Protocol.Complete()
 	p := &x.Protocol
-	if len(p.Tables) == 1 && p.Tables[0] == "all" {
-		p.Tables = experiment.TableNames()
-	}
-	p.FC.Steps = p.ConvNGC.Steps
 	if err := checkRules("experiment",
 		rule{"trials", p.Trials, p.Trials >= 1, "at least 1 trial"},
 		rule{"epochs", p.Epochs, p.Epochs >= 1, "at least 1 epoch"},
@@ -98,13 +94,11 @@ func (x *experimentFlags) check() error {
 	if err := report.CheckWritable(filepath.Join(x.out, "protocol.json")); err != nil {
 		return fmt.Errorf("experiment: --out: %w", err)
 	}
-	for _, s := range x.pairs {
-		pr, err := experiment.ParsePair(s)
-		if err != nil {
-			return err
-		}
-		p.Pairs = append(p.Pairs, pr)
+	pairs, err := experiment.ParsePairs(x.pairs)
+	if err != nil {
+		return err
 	}
+	p.Pairs = append(p.Pairs, pairs...)
 	return p.Validate()
 }
 
@@ -119,50 +113,13 @@ func runExperiment(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	start := time.Now()
-	v := &experimentView{e: e, start: start, quiet: x.quiet}
-	res, err := experiment.Run(ctx, x.Protocol, experiment.Options{Dir: x.out, Events: v.event})
-	v.bar.Done()
+	v := experiment.NewView(e.stderr, x.quiet, start)
+	res, err := experiment.Run(ctx, x.Protocol, experiment.Options{Dir: x.out, Events: v.Event})
+	v.Done()
 	if err != nil {
 		return err
 	}
 	fmt.Fprint(e.stdout, experiment.Markdown(x.Protocol, res.Trials))
-	fmt.Fprintf(e.stdout, "trials: %d (trained %d models, computed %d evaluations, reused %d stored trials) in %s\n",
-		len(res.Trials), res.Trained, res.Evaluated, res.Reused, time.Since(start).Round(time.Second))
-	if res.Ignored > 0 {
-		fmt.Fprintf(e.stdout, "ignored %d stored trial files of other protocols in %s/trials\n", res.Ignored, x.out)
-	}
-	fmt.Fprintf(e.stdout, "outputs in %s: %s\n", x.out, strings.Join(res.Files, ", "))
+	fmt.Fprint(e.stdout, res.Describe(x.out, time.Since(start)))
 	return nil
-}
-
-// experimentView shows an experiment's events: a line per trial done or
-// reused on stderr, a progress bar in between (not when quiet) from the
-// first event on.
-type experimentView struct {
-	e     *env
-	start time.Time
-	quiet bool
-	bar   *report.Progress // nil (quiet) until the first event
-}
-
-func (v *experimentView) event(ev experiment.Event) {
-	switch ev.Stage {
-	case "reuse", "done":
-		v.bar.Clear()
-		fmt.Fprintf(v.e.stderr, "[%d/%d %s] %s %s: %s\n", ev.Job, ev.Jobs, time.Since(v.start).Round(time.Second),
-			ev.Name, map[string]string{"reuse": "reused", "done": "done"}[ev.Stage], ev.Message)
-		v.bar.Set(ev.Job, ev.Name)
-		return
-	}
-	if v.bar == nil && !v.quiet {
-		v.bar = report.NewProgress(v.e.stderr, false, ev.Jobs, "experiment")
-	}
-	d := ev.Name + " " + ev.Stage
-	if ev.Stage == "eval" {
-		d += " " + ev.Message
-	}
-	if ev.Total > 0 {
-		d += fmt.Sprintf(" %d/%d", ev.Done, ev.Total)
-	}
-	v.bar.Set(ev.Job-1, d)
 }
