@@ -14,47 +14,35 @@ import (
 	"github.com/convngc/convngc/ngc/graph"
 )
 
-// modelFlags are the knobs of ngc.Config.
+// modelFlags are the knobs of ngc.Config, bound to its fields, and the
+// circuit flags.
 type modelFlags struct {
-	channels      []int
-	steps         int
-	beta, gamma   float64
-	topMean       float64
-	topStd        float64
-	phi           string
-	bottomSigmoid bool
-	pcn           bool
-	untied        bool
-	lambda        float64
-	optimizer     string
-	lr            float64
-	maxNorm       float64
-	initStd       float64
-	batch         int
-	seed          uint64
-	graphFile     string
-	residual      int
-	pathway       string
+	ngc.Config
+	graphFile string
+	residual  int
+	pathway   string
 }
 
 func (mf *modelFlags) register(fs *pflag.FlagSet) {
-	fs.IntSliceVar(&mf.channels, "channels", ngc.PaperChannels, "maps per state layer from the top down to the image's colour channels")
-	fs.IntVar(&mf.steps, "T", 60, "inference steps per mini-batch (stimulus window T)")
-	fs.Float64Var(&mf.beta, "beta", 0.1, "state update rate β")
-	fs.Float64Var(&mf.gamma, "gamma", 0.001, "state leak γ")
-	fs.Float64Var(&mf.topMean, "top-mean", 0.5, "mean μ_z of the initial top states")
-	fs.Float64Var(&mf.topStd, "top-std", 0.05, "standard deviation σ_z of the initial top states (0: deterministic)")
-	fs.StringVar(&mf.phi, "phi", "leaky-relu", "state activation φ: leaky-relu, relu, identity, sigmoid or selu")
-	fs.BoolVar(&mf.bottomSigmoid, "bottom-sigmoid", false, "predict the image through a logistic sigmoid (identity otherwise)")
-	fs.BoolVar(&mf.pcn, "pcn", false, "PCN variant: multiply the bottom-up correction by φ'(z)")
-	fs.BoolVar(&mf.untied, "untied", false, "learn separate error kernels E instead of using Wᵀ")
-	fs.Float64Var(&mf.lambda, "lambda", 1, "update factor λ of the error kernels E (with --untied)")
-	fs.StringVar(&mf.optimizer, "optimizer", "adam", "kernel update rule: adam, or normalized (the paper's Algorithm 2 step)")
-	fs.Float64Var(&mf.lr, "lr", 0.001, "learning rate (Adam step size, or the normalised step α)")
-	fs.Float64Var(&mf.maxNorm, "max-kernel-norm", 1, "re-project every kernel to this Euclidean norm after each update (negative: off)")
-	fs.Float64Var(&mf.initStd, "init-std", 0.1, "standard deviation of the initial kernels")
-	fs.IntVar(&mf.batch, "batch", 500, "mini-batch size")
-	fs.Uint64Var(&mf.seed, "seed", 1, "seed of initialisation, shuffling and inference noise")
+	c := &mf.Config
+	c.Gamma, c.TopMean, c.TopStd, c.Lambda, c.InitStd = new(float64), new(float64), new(float64), new(float64), new(float64)
+	fs.IntSliceVar(&c.Channels, "channels", ngc.PaperChannels, "maps per state layer from the top down to the image's colour channels")
+	fs.IntVar(&c.Steps, "T", 60, "inference steps per mini-batch (stimulus window T)")
+	fs.Float64Var(&c.Beta, "beta", 0.1, "state update rate β")
+	fs.Float64Var(c.Gamma, "gamma", 0.001, "state leak γ")
+	fs.Float64Var(c.TopMean, "top-mean", 0.5, "mean μ_z of the initial top states")
+	fs.Float64Var(c.TopStd, "top-std", 0.05, "standard deviation σ_z of the initial top states (0: deterministic)")
+	fs.StringVar(&c.Phi, "phi", "leaky-relu", "state activation φ: leaky-relu, relu, identity, sigmoid or selu")
+	fs.BoolVar(&c.BottomSigmoid, "bottom-sigmoid", false, "predict the image through a logistic sigmoid (identity otherwise)")
+	fs.BoolVar(&c.PCN, "pcn", false, "PCN variant: multiply the bottom-up correction by φ'(z)")
+	fs.BoolVar(&c.Untied, "untied", false, "learn separate error kernels E instead of using Wᵀ")
+	fs.Float64Var(c.Lambda, "lambda", 1, "update factor λ of the error kernels E (with --untied)")
+	fs.StringVar(&c.Optimizer, "optimizer", "adam", "kernel update rule: adam, or normalized (the paper's Algorithm 2 step)")
+	fs.Float64Var(&c.LearningRate, "lr", 0.001, "learning rate (Adam step size, or the normalised step α)")
+	fs.Float64Var(&c.MaxKernelNorm, "max-kernel-norm", 1, "re-project every kernel to this Euclidean norm after each update (negative: off)")
+	fs.Float64Var(c.InitStd, "init-std", 0.1, "standard deviation of the initial kernels")
+	fs.IntVar(&c.Batch, "batch", 500, "mini-batch size")
+	fs.Uint64Var(&c.Seed, "seed", 1, "seed of initialisation, shuffling and inference noise")
 	fs.StringVar(&mf.graphFile, "graph", "", "circuit description (JSON, see package ngc/graph): any layers and synapses, skip synapses and residual blocks; replaces --channels")
 	fs.IntVar(&mf.residual, "residual", 0, "turn every stride-2 synapse into the paper's Appendix C residual block with this many maps inside (0: plain synapses)")
 	fs.StringVar(&mf.pathway, "pathway", "lra", "residual blocks' error pathway: lra (the paper's Eq. 8-11, skipping pools and rectifiers) or exact (through them)")
@@ -65,29 +53,27 @@ func (mf *modelFlags) register(fs *pflag.FlagSet) {
 // --max-kernel-norm, negative standard deviations and rates, and a batch,
 // T or channel count below 1.
 func (mf *modelFlags) check(cmd string) error {
-	if err := checkRules(cmd,
-		rule{"beta", mf.beta, mf.beta > 0, "a positive number (the state update rate)"},
-		rule{"gamma", mf.gamma, mf.gamma >= 0, wantNonNegative},
-		rule{"top-mean", mf.topMean, true, wantFinite},
-		rule{"top-std", mf.topStd, mf.topStd >= 0, wantNonNegative},
-		rule{"lambda", mf.lambda, mf.lambda >= 0, wantNonNegative},
-		rule{"lr", mf.lr, mf.lr > 0, "a positive learning rate"},
-		rule{"max-kernel-norm", mf.maxNorm, mf.maxNorm != 0, "a positive norm, or negative to turn the projection off"},
-		rule{"init-std", mf.initStd, mf.initStd >= 0, wantNonNegative},
-		rule{"T", mf.steps, mf.steps >= 1, "at least 1 inference step"},
-		rule{"batch", mf.batch, mf.batch >= 1, "at least 1 image"},
-		rule{"channels", mf.channels, len(mf.channels) >= 2 && !slices.ContainsFunc(mf.channels, func(c int) bool { return c < 1 }),
+	c := &mf.Config
+	return checkRules(cmd,
+		rule{"beta", c.Beta, c.Beta > 0, "a positive number (the state update rate)"},
+		rule{"gamma", *c.Gamma, *c.Gamma >= 0, wantNonNegative},
+		rule{"top-mean", *c.TopMean, true, wantFinite},
+		rule{"top-std", *c.TopStd, *c.TopStd >= 0, wantNonNegative},
+		rule{"lambda", *c.Lambda, *c.Lambda >= 0, wantNonNegative},
+		rule{"lr", c.LearningRate, c.LearningRate > 0, "a positive learning rate"},
+		rule{"max-kernel-norm", c.MaxKernelNorm, c.MaxKernelNorm != 0, "a positive norm, or negative to turn the projection off"},
+		rule{"init-std", *c.InitStd, *c.InitStd >= 0, wantNonNegative},
+		rule{"T", c.Steps, c.Steps >= 1, "at least 1 inference step"},
+		rule{"batch", c.Batch, c.Batch >= 1, "at least 1 image"},
+		rule{"channels", c.Channels, len(c.Channels) >= 2 && !slices.ContainsFunc(c.Channels, func(c int) bool { return c < 1 }),
 			"at least two layers (top ... image), each of at least 1 map"},
-	); err != nil {
-		return err
-	}
-	return nil
+	)
 }
 
-// modelConfig is config with the circuit of --graph, or the chain with
-// --residual blocks.
+// modelConfig is the flags' config with the circuit of --graph, or the
+// chain with --residual blocks.
 func (mf *modelFlags) modelConfig() (ngc.Config, error) {
-	c := mf.config()
+	c := mf.Config
 	switch {
 	case mf.pathway != graph.PathwayLRA && mf.pathway != graph.PathwayExact:
 		return ngc.Config{}, fmt.Errorf("--pathway %q: want lra or exact", mf.pathway)
@@ -105,16 +91,6 @@ func (mf *modelFlags) modelConfig() (ngc.Config, error) {
 		return c.WithResidual(mf.residual, mf.pathway)
 	}
 	return c, nil
-}
-
-func (mf *modelFlags) config() ngc.Config {
-	return ngc.Config{
-		Channels: mf.channels, Steps: mf.steps, Beta: mf.beta, Gamma: ngc.Float(mf.gamma),
-		TopMean: ngc.Float(mf.topMean), TopStd: ngc.Float(mf.topStd), Phi: mf.phi,
-		BottomSigmoid: mf.bottomSigmoid, PCN: mf.pcn, Untied: mf.untied, Lambda: ngc.Float(mf.lambda),
-		Optimizer: mf.optimizer, LearningRate: mf.lr, MaxKernelNorm: mf.maxNorm, InitStd: ngc.Float(mf.initStd),
-		Batch: mf.batch, Seed: mf.seed,
-	}
 }
 
 // dataFlags select a data set.

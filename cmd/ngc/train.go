@@ -44,7 +44,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("train: %w", err)
 	}
 	report := map[string]any{"command": append([]string{"ngc", "train"}, args...), "config": m.Config()}
-	return jf.train(ctx, e, fs, "train", "Conv-NGC", "", &training.ConvNGC{Model: m}, state, report, mf.seed, m.Save)
+	return jf.train(ctx, e, fs, "train", "Conv-NGC", "", &training.ConvNGC{Model: m}, state, report, mf.Seed, m.Save)
 }
 
 // shapeFlags are the model flags that decide what the parameters are: they
@@ -105,7 +105,7 @@ func startJob(e *env, fs *pflag.FlagSet, mf *modelFlags, df *dataFlags, jf *jobF
 // model's config (ngc.Config.Override) and lists the changes.
 func overrides(fs *pflag.FlagSet, mf *modelFlags, c ngc.Config) (ngc.Config, []string, error) {
 	var changes []string
-	c, all, err := c.Override(mf.config(), changed(fs, ngc.TunableSettings())...)
+	c, all, err := c.Override(mf.Config, changed(fs, ngc.TunableSettings())...)
 	for _, ch := range all {
 		if !ch.Same() {
 			changes = append(changes, fmt.Sprintf("--%s %v (was %v)", ch.Setting, ch.Now, ch.Was))
