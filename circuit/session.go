@@ -220,8 +220,9 @@ func Start(ctx context.Context, c *Circuit, b bus.Bus, opts ...Option) (*Session
 		if o.async.Budget < 1 || o.async.WallClock < 0 || o.async.MaxLag < 0 {
 			return nil, fmt.Errorf("circuit: asynchronous budget %d, lag bound %d and wall-clock bound %v must not be negative", o.async.Budget, o.async.MaxLag, o.async.WallClock)
 		}
-		// Maps that read the same error messages share their patches.
-		set.MessagePatches = newMessagePatches()
+		// Maps correct at their own times: a layer's maps share their
+		// feedback product by the messages they hold.
+		set.MessageFeedback = newMessageFeedback()
 	} else {
 		// The shared patches are keyed by step: only the lock-step
 		// dataflow reads identical inputs across maps.

@@ -31,24 +31,35 @@ type Settings struct {
 	// lower layer, so that the state maps of one process that all read the
 	// same errors gather them once. Nil: every state map gathers its own.
 	Patches PatchSource
-	// MessagePatches, when set, supplies the patches in the asynchronous
-	// runtime, where maps of one layer correct at different times and are
-	// matched by the messages they read rather than by step. Sigma-delta
-	// receivers keep their inputs in buffers of their own, updated in
-	// place, and do not use it.
-	MessagePatches MessagePatchSource
+	// MessageFeedback, when set, lets the state maps of one process share
+	// their feedback in the asynchronous runtime, where maps of one layer
+	// correct at their own times and are matched by the messages they read
+	// rather than by step. Sigma-delta receivers keep their inputs in
+	// buffers of their own, updated in place, and do not use it.
+	MessageFeedback MessageFeedbackSharer
 	// Encoding is how the populations' map messages travel (φ(z), z, e):
 	// Dense (the zero value) or SigmaDelta.
 	Encoding Encoding
 }
 
-// MessagePatchSource gives the im2col patch matrix (tensor.Im2ColMaps with
-// spec s) of the maps x, where every x[j] is the data of a received
-// message. Message data is never changed after it is sent, so callers that
-// pass the very same slices read the same values and may share one matrix.
-// The caller reads cols until it calls release, exactly once.
-type MessagePatchSource interface {
-	MessagePatches(x [][]float32, s tensor.ConvSpec) (cols []float32, release func())
+// MessageFeedbackSharer may be implemented by the Settings.MessageFeedback
+// value of an asynchronous run. It lets the state maps of one process whose
+// feedback reads the very same error messages compute it together: the
+// first map to ask for a set of messages computes the feedback of every
+// enrolled map from them in one pass (one convolution with an output map
+// per enrolled map, reading the messages once), and the others take their
+// result. Every map keeps its kernels; the sharer only reads them. That is
+// safe because a map changes its kernels only when its window's
+// corrections are over for every map of its layer: the learning inputs it
+// waits for need every one of them final.
+type MessageFeedbackSharer interface {
+	// ShareMessageFeedback enrols synapse (ref's layer → lower) of state
+	// map ref: its live kernels E[i·] ([1][InC][K][K], spec s with
+	// OutC = 1). The returned function writes into dst (s.Batch·s.OutH·
+	// s.OutW floats) E ∗ x for the errors x of layer lower, every x[j] the
+	// data of a received message, which is never changed once sent. It may
+	// return nil to decline (the map then computes alone).
+	ShareMessageFeedback(ref Ref, lower int, s tensor.ConvSpec, kernel []float32) func(x [][]float32, dst []float32)
 }
 
 // PatchSource gives the im2col patch matrix (tensor.Im2ColMaps with spec s)

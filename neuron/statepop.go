@@ -45,6 +45,15 @@ type StatePop struct {
 	// together with the other state maps of this process that read the
 	// same errors (see FeedbackSharer).
 	shared []func(batch, step int, x [][]float32)
+	// sharedMsg[f], when set, computes synapse f's feedback in the
+	// asynchronous runtime together with the other state maps of this
+	// process that hold the same error messages (see
+	// MessageFeedbackSharer).
+	sharedMsg []func(x [][]float32, dst []float32)
+	// mc[f] computes synapse f's feedback for this map alone, directly on
+	// the error maps' slices (tensor.MapConv: no patch matrix, no
+	// matrix–vector product).
+	mc []*tensor.MapConv
 
 	batch, step int
 	pending     map[int64]*stateInputs
@@ -112,6 +121,20 @@ func NewStatePop(ref Ref, set *Settings, plane int, clamped, top, tied bool, fee
 			for i := range feedback {
 				p.shared[i] = sh.ShareFeedback(ref, feedback[i].Lower, feedback[i].Spec, feedback[i].E, p.fbs[i])
 			}
+		}
+		if sh := set.MessageFeedback; sh != nil {
+			p.sharedMsg = make([]func([][]float32, []float32), len(feedback))
+			for i := range feedback {
+				p.sharedMsg[i] = sh.ShareMessageFeedback(ref, feedback[i].Lower, feedback[i].Spec, feedback[i].E)
+			}
+		}
+		p.mc = make([]*tensor.MapConv, len(feedback))
+		for i := range feedback {
+			mc, err := tensor.NewMapConv(feedback[i].Spec, false)
+			if err != nil {
+				return nil, fmt.Errorf("neuron: %v feedback to layer %d: %w", ref, feedback[i].Lower, err)
+			}
+			p.mc[i] = mc
 		}
 	}
 	if err := set.Encoding.Validate(); err != nil {
@@ -226,10 +249,11 @@ func (p *StatePop) correctAt(batch, step int, eOwn []float32, eBelow [][][]float
 
 // feedbackWhole computes the feedback of synapse fi from the errors x of
 // the layer below into p.fbs[fi], by a whole convolution: shared with the
-// process's other maps at a known step, from shared patches, or alone.
-// Sigma-delta receivers' buffers change in place, so own (set for them)
-// keeps away from the asynchronous patch cache, which matches maps by
-// buffer.
+// process's other maps at a known step, from shared patches, shared with
+// the maps that hold the very same messages (the asynchronous runtime,
+// where maps correct at their own times), or alone. Sigma-delta receivers'
+// buffers change in place, so own (set for them) keeps away from the
+// message sharer, which matches maps by buffer.
 func (p *StatePop) feedbackWhole(fi, batch, step int, x [][]float32, own bool) {
 	f := &p.feedback[fi]
 	dst := p.fbs[fi]
@@ -240,10 +264,10 @@ func (p *StatePop) feedbackWhole(fi, batch, step int, x [][]float32, own bool) {
 	case step >= 0 && p.set.Patches != nil:
 		cols := p.set.Patches.Patches(f.Lower, batch, step, x, f.Spec, p.scratch(f.Spec.ColsLen()))
 		tensor.ConvCols([][]float32{dst}, cols, f.E, f.Spec)
-	case step < 0 && p.set.MessagePatches != nil && !own:
-		cols, release := p.set.MessagePatches.MessagePatches(x, f.Spec)
-		tensor.ConvCols([][]float32{dst}, cols, f.E, f.Spec)
-		release()
+	case step < 0 && p.sharedMsg != nil && p.sharedMsg[fi] != nil && !own:
+		p.sharedMsg[fi](x, dst)
+	case p.mc[fi] != nil:
+		p.mc[fi].Do(p.fbs[fi:fi+1], x, f.E)
 	default:
 		tensor.ConvMaps([][]float32{dst}, x, f.E, p.scratch(f.Spec.ColsLen()), f.Spec)
 	}
