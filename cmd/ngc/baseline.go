@@ -9,7 +9,6 @@ import (
 	"github.com/convngc/convngc/baselines"
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
-	"github.com/convngc/convngc/ngc/report"
 	"github.com/convngc/convngc/ngc/safetensors"
 	"github.com/convngc/convngc/ngc/training"
 )
@@ -189,24 +188,23 @@ func runBaselineEval(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := ef.evaluate(e, set, m.Name()+" "+ef.t.String(), ngc.EvalOptions{},
+	res, err := ef.evaluate(e, set, m.Name()+" "+ef.t.String(),
 		func(s *data.Set, o ngc.EvalOptions) (ngc.EvalResult, error) { return m.Evaluate(ctx, s, o) })
 	if err != nil {
 		return err
 	}
-	path, stem, err := ef.writeReport(map[string]any{
+	o := ef.outputs()
+	if err := o.Write(map[string]any{
 		"command": append([]string{"ngc", "baseline", "eval"}, args...), "model": ef.model, "kind": m.Name(), "params": m.Params(),
-		"config": baselines.ConfigOf(m), "dataset": set.Name, "noise_std": ef.noise, "clip": !ef.noClip, "result": res,
-	}, res)
-	if err != nil {
+		"config": baselines.ConfigOf(m), "dataset": set.Name, "noise_std": ef.NoiseStd, "clip": !ef.NoClip, "result": res,
+	}, res, ef.t == ngc.Denoise); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "report: %s\ngrid: %s\n", path, stem+".png")
-	if len(res.Energy) > 0 {
-		if err := report.EnergyPlot(m.Name()+" "+ef.t.String()+" on "+set.Name, res, false).WritePNG(stem + "-energy.png"); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "energy plot: %s\n", stem+"-energy.png")
+	fmt.Fprintf(e.stdout, "report: %s\ngrid: %s\n", o.JSON, o.Grid)
+	if energy, _, err := o.WritePlots(m.Name()+" "+ef.t.String()+" on "+set.Name, res, false); err != nil {
+		return err
+	} else if energy {
+		fmt.Fprintf(e.stdout, "energy plot: %s\n", o.Energy)
 	}
 	return nil
 }

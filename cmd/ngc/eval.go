@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -23,17 +21,16 @@ const evalDoc = "Run a trained model on a data set's images and print the paper'
 	"per layer over the window (with --per-step also the MSE against the clean images after every\n" +
 	"step t of the window)."
 
-// evalFlags are the flags ngc eval and ngc baseline eval share.
+// evalFlags are the flags ngc eval and ngc baseline eval share; those of
+// the evaluation bind to ngc.EvalOptions.
 type evalFlags struct {
-	cmd           string
-	model, split  string
-	task, out     string
-	noise         float64
-	noClip, quiet bool
-	batch         int
-	seed          uint64
-	df            dataFlags
-	t             ngc.Task
+	ngc.EvalOptions
+	cmd          string
+	model, split string
+	task, out    string
+	quiet        bool
+	df           dataFlags
+	t            ngc.Task
 }
 
 // register registers --model to --batch.
@@ -42,14 +39,14 @@ func (ef *evalFlags) register(fs *pflag.FlagSet, modelHelp string) {
 	ef.df.register(fs, 0)
 	fs.StringVar(&ef.split, "split", "test", "split to evaluate: train, validation or test")
 	fs.StringVar(&ef.task, "task", "recon", "recon (reconstruction) or denoise")
-	fs.Float64Var(&ef.noise, "noise-std", 0.1, "standard deviation of the denoising noise, on [0,1] pixels")
-	fs.BoolVar(&ef.noClip, "no-clip", false, "do not clip noisy pixels to [0,1]")
-	fs.IntVar(&ef.batch, "batch", 0, "mini-batch size (0: the model's)")
+	fs.Float64Var(&ef.NoiseStd, "noise-std", 0.1, "standard deviation of the denoising noise, on [0,1] pixels")
+	fs.BoolVar(&ef.NoClip, "no-clip", false, "do not clip noisy pixels to [0,1]")
+	fs.IntVar(&ef.Batch, "batch", 0, "mini-batch size (0: the model's)")
 }
 
 // registerTail registers --seed, --out and --quiet.
 func (ef *evalFlags) registerTail(fs *pflag.FlagSet, seedHelp, outHelp string) {
-	fs.Uint64Var(&ef.seed, "seed", 1, seedHelp)
+	fs.Uint64Var(&ef.Seed, "seed", 1, seedHelp)
 	fs.StringVar(&ef.out, "out", "", outHelp)
 	fs.BoolVar(&ef.quiet, "quiet", false, "no progress bar")
 }
@@ -60,8 +57,8 @@ func (ef *evalFlags) check(more ...rule) error {
 		return fmt.Errorf("%s: --model is required", ef.cmd)
 	}
 	if err := checkRules(ef.cmd, append([]rule{
-		rule{"batch", ef.batch, ef.batch >= 0, "0 (the model's) or more"},
-		rule{"noise-std", ef.noise, ef.noise > 0, "a positive standard deviation"},
+		rule{"batch", ef.Batch, ef.Batch >= 0, "0 (the model's) or more"},
+		rule{"noise-std", ef.NoiseStd, ef.NoiseStd > 0, "a positive standard deviation"},
 		rule{"max-images", ef.df.maxImages, ef.df.maxImages >= 0, "0 (all) or more"}}, more...)...); err != nil {
 		return err
 	}
@@ -82,12 +79,13 @@ func (ef *evalFlags) load(ctx context.Context) (*data.Set, error) {
 	return ef.df.load(ctx, sp)
 }
 
-// evaluate runs evaluate with a progress bar and prints the metrics.
-func (ef *evalFlags) evaluate(e *env, set *data.Set, desc string, opts ngc.EvalOptions,
+// evaluate runs evaluate with the flags' options and a progress bar, and
+// prints the metrics.
+func (ef *evalFlags) evaluate(e *env, set *data.Set, desc string,
 	evaluate func(*data.Set, ngc.EvalOptions) (ngc.EvalResult, error)) (ngc.EvalResult, error) {
 	bar := report.NewProgress(e.stderr, ef.quiet, set.Len(), desc)
-	opts.Task, opts.NoiseStd, opts.NoClip, opts.Batch, opts.Seed, opts.Keep = ef.t, ef.noise, ef.noClip, ef.batch, ef.seed, 10
-	opts.Progress = func(d, _ int) { bar.Set(d, "") }
+	opts := ef.EvalOptions
+	opts.Task, opts.Keep, opts.Progress = ef.t, 10, func(d, _ int) { bar.Set(d, "") }
 	res, err := evaluate(set, opts)
 	bar.Done()
 	if err == nil {
@@ -96,18 +94,10 @@ func (ef *evalFlags) evaluate(e *env, set *data.Set, desc string, opts ngc.EvalO
 	return res, err
 }
 
-// writeReport writes the JSON report (--out, default <model>-<task>.json)
-// and the grid beside it, and returns the report's path and their stem.
-func (ef *evalFlags) writeReport(v map[string]any, res ngc.EvalResult) (path, stem string, err error) {
-	path = ef.out
-	if path == "" {
-		path = strings.TrimSuffix(ef.model, filepath.Ext(ef.model)) + "-" + ef.t.String() + ".json"
-	}
-	stem = strings.TrimSuffix(path, filepath.Ext(path))
-	if err := report.WriteJSON(path, v); err != nil {
-		return "", "", err
-	}
-	return path, stem, report.WriteGrid(stem+".png", res, ef.t == ngc.Denoise)
+// outputs are the report's files: --out (default <model>-<task>.json) and
+// the pictures beside it.
+func (ef *evalFlags) outputs() report.Outputs {
+	return report.OutputsFor(ef.out, ef.model, "-"+ef.t.String())
 }
 
 func runEval(ctx context.Context, e *env, args []string) error {
@@ -116,13 +106,13 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	ef.register(fs, "trained model (safetensors) to evaluate (required)")
 	var dyn dynamicsFlags
 	dyn.register(fs)
-	clamp := fs.Int("clamp-steps", 1, "denoising: steps during which the noisy image stays clamped before it moves (1: the paper's; T or more: reconstruct the noisy image)")
-	perStep := fs.Bool("per-step", false, "also measure MSE and PSNR of the output predicted after every step t = 1..T (costs about T/2 evaluations)")
+	fs.IntVar(&ef.ClampSteps, "clamp-steps", 1, "denoising: steps during which the noisy image stays clamped before it moves (1: the paper's; T or more: reconstruct the noisy image)")
+	fs.BoolVar(&ef.PerStep, "per-step", false, "also measure MSE and PSNR of the output predicted after every step t = 1..T (costs about T/2 evaluations)")
 	ef.registerTail(fs, "seed of the noise and the initial top states", "JSON report path (default: <model>-<task>.json; the grid and plot go beside it)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := ef.check(rule{"clamp-steps", *clamp, *clamp >= 1, "at least 1"}); err != nil {
+	if err := ef.check(rule{"clamp-steps", ef.ClampSteps, ef.ClampSteps >= 1, "at least 1"}); err != nil {
 		return err
 	}
 	if err := dyn.check("eval", fs); err != nil {
@@ -139,30 +129,25 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := ef.evaluate(e, set, ef.t.String(), ngc.EvalOptions{ClampSteps: *clamp, PerStep: *perStep},
+	res, err := ef.evaluate(e, set, ef.t.String(),
 		func(s *data.Set, o ngc.EvalOptions) (ngc.EvalResult, error) { return m.Evaluate(ctx, s, o) })
 	if err != nil {
 		return err
 	}
-	path, stem, err := ef.writeReport(map[string]any{
+	o := ef.outputs()
+	if err := o.Write(map[string]any{
 		"command": append([]string{"ngc", "eval"}, args...), "model": ef.model, "dataset": set.Name,
-		"noise_std": ef.noise, "clip": !ef.noClip, "clamp_steps": *clamp, "config": m.Config(), "result": res,
-	}, res)
+		"noise_std": ef.NoiseStd, "clip": !ef.NoClip, "clamp_steps": ef.ClampSteps, "config": m.Config(), "result": res,
+	}, res, ef.t == ngc.Denoise); err != nil {
+		return err
+	}
+	_, steps, err := o.WritePlots(ef.t.String()+" on "+set.Name, res, true)
 	if err != nil {
 		return err
 	}
-	title := ef.t.String() + " on " + set.Name
-	if len(res.Energy) > 0 {
-		if err := report.EnergyPlot(title, res, true).WritePNG(stem + "-energy.png"); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(e.stdout, "report: %s\ngrid: %s\nenergy plot: %s\n", path, stem+".png", stem+"-energy.png")
-	if len(res.StepMSE) > 0 {
-		if err := report.StepPlot(title+": output after step t", res).WritePNG(stem + "-steps.png"); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "%s\nper-step plot: %s\n", report.StepSummary(res), stem+"-steps.png")
+	fmt.Fprintf(e.stdout, "report: %s\ngrid: %s\nenergy plot: %s\n", o.JSON, o.Grid, o.Energy)
+	if steps {
+		fmt.Fprintf(e.stdout, "%s\nper-step plot: %s\n", report.StepSummary(res), o.Steps)
 	}
 	return nil
 }

@@ -5,8 +5,6 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
-	"strings"
 
 	"github.com/convngc/convngc/circuit/deploy"
 	"github.com/convngc/convngc/ngc"
@@ -28,14 +26,11 @@ func (rf *runFlags) finish(e *env, args []string, dataset, reportPath, saveTo st
 	for _, c := range rep.Curve {
 		fmt.Fprintf(e.stdout, "validation after %d image-updates: MSE %.2f, PSNR %.2f\n", c.ImageUpdates, c.MSE, c.PSNR)
 	}
-	if err := report.WriteJSON(reportPath, rf.document(args, dataset, rep, nil, dense)); err != nil {
+	o := report.OutputsFor(reportPath, "", "")
+	if err := o.Write(rf.document(args, dataset, rep, nil, dense), rep.Result, rf.Task == ngc.Denoise); err != nil {
 		return err
 	}
-	stem := strings.TrimSuffix(reportPath, filepath.Ext(reportPath))
-	if err := report.WriteGrid(stem+".png", rep.Result, rf.Task == ngc.Denoise); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "report: %s\ngrid: %s\n", reportPath, stem+".png")
+	fmt.Fprintf(e.stdout, "report: %s\ngrid: %s\n", o.JSON, o.Grid)
 	if rf.Learn {
 		fmt.Fprintf(e.stdout, "model: %s\n", saveTo)
 	}

@@ -114,3 +114,47 @@ func TestCheckWritable(t *testing.T) {
 		}
 	}
 }
+
+func TestOutputsFor(t *testing.T) {
+	for _, tc := range []struct {
+		path, model, suffix string
+		want                Outputs
+	}{
+		{"", "dir/m.safetensors", "-denoise", Outputs{"dir/m-denoise.json", "dir/m-denoise.png", "dir/m-denoise-energy.png", "dir/m-denoise-steps.png"}},
+		{"out/r.json", "m.safetensors", "-recon", Outputs{"out/r.json", "out/r.png", "out/r-energy.png", "out/r-steps.png"}},
+	} {
+		if got := OutputsFor(tc.path, tc.model, tc.suffix); got != tc.want {
+			t.Errorf("OutputsFor(%q, %q, %q) = %+v", tc.path, tc.model, tc.suffix, got)
+		}
+	}
+}
+
+// TestOutputsWrite: the report, the grid, and the plots the result has
+// data for, no others.
+func TestOutputsWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		energy, steps bool
+	}{{"both", true, true}, {"energy", true, false}, {"none", false, false}} {
+		o := OutputsFor(filepath.Join(t.TempDir(), "r.json"), "", "")
+		r := result(2)
+		if !tc.energy {
+			r.Energy, r.EnergyLayers = nil, nil
+		}
+		if !tc.steps {
+			r.StepMSE = nil
+		}
+		if err := o.Write(map[string]any{"n": 1}, r, true); err != nil {
+			t.Fatal(err)
+		}
+		energy, steps, err := o.WritePlots("t", r, true)
+		if err != nil || energy != tc.energy || steps != tc.steps {
+			t.Errorf("%s: WritePlots = %v, %v, %v", tc.name, energy, steps, err)
+		}
+		for path, want := range map[string]bool{o.JSON: true, o.Grid: true, o.Energy: tc.energy, o.Steps: tc.steps} {
+			if _, err := os.Stat(path); (err == nil) != want {
+				t.Errorf("%s: %s exists %v, want %v", tc.name, filepath.Base(path), err == nil, want)
+			}
+		}
+	}
+}
