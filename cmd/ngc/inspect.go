@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/convngc/convngc/ngc"
+	"github.com/convngc/convngc/ngc/report"
 )
 
 func runInspect(ctx context.Context, e *env, args []string) error {
@@ -58,9 +59,7 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	fmt.Fprint(e.stdout, s.String())
-	c := s.Config
-	fmt.Fprintf(e.stdout, "T=%d β=%g γ=%g z_top~N(%g, %g) φ=%s optimizer=%s lr=%g batch=%d untied=%v pcn=%v\n",
-		c.Steps, c.Beta, *c.Gamma, *c.TopMean, *c.TopStd, c.Phi, c.Optimizer, c.LearningRate, c.Batch, c.Untied, c.PCN)
+	fmt.Fprintln(e.stdout, report.Dynamics(s.Config))
 	return nil
 }
 
@@ -88,13 +87,5 @@ func compareModels(e *env, a, b string, asJSON bool) error {
 		return nil
 	}
 	fmt.Fprintf(e.stdout, "%s against %s: largest absolute differences\n", a, b)
-	fmt.Fprintf(e.stdout, "%-6s %12s %12s %12s %10s\n", "layer", "W", "bias", "E", "‖W‖")
-	for _, d := range diffs {
-		de := "—"
-		if d.E != nil {
-			de = fmt.Sprintf("%.3g", *d.E)
-		}
-		fmt.Fprintf(e.stdout, "%-6d %12.3g %12.3g %12s %10.4f\n", d.Layer, d.W, d.Bias, de, d.NormW)
-	}
-	return nil
+	return report.WriteParamDiffs(e.stdout, diffs)
 }
