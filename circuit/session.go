@@ -220,9 +220,9 @@ func Start(ctx context.Context, c *Circuit, b bus.Bus, opts ...Option) (*Session
 		if o.async.Budget < 1 || o.async.WallClock < 0 || o.async.MaxLag < 0 {
 			return nil, fmt.Errorf("circuit: asynchronous budget %d, lag bound %d and wall-clock bound %v must not be negative", o.async.Budget, o.async.MaxLag, o.async.WallClock)
 		}
-		// Maps correct at their own times: a layer's maps share their
-		// feedback product by the messages they hold.
-		set.MessageFeedback = newMessageFeedback()
+		// Populations fire at their own times: those of a layer share
+		// their feedback or prediction product by the messages they hold.
+		set.MessageConvs = newMessageConvs()
 	} else {
 		// The shared patches are keyed by step: only the lock-step
 		// dataflow reads identical inputs across maps.

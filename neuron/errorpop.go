@@ -48,6 +48,10 @@ type ErrorPop struct {
 
 	ops int64    // synaptic operations of the last prediction
 	sd  *errorSD // sigma-delta receivers and sender (nil: dense)
+	// sharedMsg[d], when set, computes dendrite d's prediction in the
+	// asynchronous runtime together with the other error maps of this
+	// process that hold the same φ(z) messages (see MessageConvSharer).
+	sharedMsg []SharedConv
 }
 
 // errorSD is an error population's sigma-delta state.
@@ -99,6 +103,12 @@ func NewErrorPop(ref Ref, set *Settings, plane int, g tensor.Activation, bias fl
 	}
 	if err := set.Encoding.Validate(); err != nil {
 		return nil, fmt.Errorf("neuron: %v: %w", ref, err)
+	}
+	if sh := set.MessageConvs; sh != nil && set.Encoding.Scheme != SigmaDelta {
+		p.sharedMsg = make([]SharedConv, len(dendrites))
+		for i, d := range dendrites {
+			p.sharedMsg[i] = sh.ShareMessageConv(ref, d.Upper, d.Spec, d.W)
+		}
 	}
 	if set.Encoding.Scheme == SigmaDelta {
 		sd := &errorSD{z: newDeltaIn(plane), e: newSender(set.Encoding, plane, set.Batch), batch: -1}
@@ -154,6 +164,37 @@ func (p *ErrorPop) Predict(phis [][][]float32) []float32 {
 	return p.mu
 }
 
+// predictMsgs is Predict from φ(z) maps that are all received messages'
+// data (the asynchronous runtime, dense): a dendrite shared with the error
+// maps of this process that hold the same messages takes its sum from the
+// group's product.
+func (p *ErrorPop) predictMsgs(phis [][][]float32) []float32 {
+	if p.sharedMsg == nil {
+		return p.Predict(phis)
+	}
+	p.ops = 0
+	for di := range p.dendrites {
+		d := &p.dendrites[di]
+		p.ops += d.Spec.MACs()
+		dst := p.mu
+		if di > 0 {
+			dst = p.tmp
+		}
+		if sh := p.sharedMsg[di]; sh != nil {
+			sh.Conv(phis[di], dst)
+		} else {
+			tensor.ConvTMaps([][]float32{dst}, phis[di], d.W, p.cols[:d.Spec.ColsLen()], d.Spec)
+		}
+		if di > 0 {
+			for k, v := range p.tmp {
+				p.mu[k] += v
+			}
+		}
+	}
+	Predict(p.mu, p.bias, p.plane, p.g)
+	return p.mu
+}
+
 // Ops returns the synaptic operations (multiply-accumulates over the
 // mini-batch) of the last prediction.
 func (p *ErrorPop) Ops() int64 { return p.ops }
@@ -165,7 +206,7 @@ func (p *ErrorPop) Encoding() Encoding { return p.set.Encoding }
 // (dense), or from the sigma-delta receivers (phis are their values).
 func (p *ErrorPop) predict(batch int, phis [][][]float32) []float32 {
 	if p.sd == nil {
-		return p.Predict(phis)
+		return p.predictMsgs(phis)
 	}
 	sd := p.sd
 	if batch != sd.batch {
@@ -309,8 +350,15 @@ func (p *ErrorPop) Learn(phis [][][]float32) {
 		d := &p.dendrites[di]
 		g := p.grad[:len(d.W)]
 		tensor.ConvKernelGradMaps(g, [][]float32{p.e}, phis[di], p.cols[:d.Spec.ColsLen()], d.Spec, alpha, 0)
-		d.opt.Step(d.W, g)
-		ProjectKernels(d.W, d.Spec.K*d.Spec.K, p.set.MaxKernelNorm)
+		update := func() {
+			d.opt.Step(d.W, g)
+			ProjectKernels(d.W, d.Spec.K*d.Spec.K, p.set.MaxKernelNorm)
+		}
+		if p.sharedMsg != nil && p.sharedMsg[di] != nil {
+			p.sharedMsg[di].Update(update)
+		} else {
+			update()
+		}
 	}
 	var gb [1]float32
 	BiasGrad(gb[:], p.e, p.plane, alpha)

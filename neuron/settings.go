@@ -31,35 +31,48 @@ type Settings struct {
 	// lower layer, so that the state maps of one process that all read the
 	// same errors gather them once. Nil: every state map gathers its own.
 	Patches PatchSource
-	// MessageFeedback, when set, lets the state maps of one process share
-	// their feedback in the asynchronous runtime, where maps of one layer
-	// correct at their own times and are matched by the messages they read
-	// rather than by step. Sigma-delta receivers keep their inputs in
-	// buffers of their own, updated in place, and do not use it.
-	MessageFeedback MessageFeedbackSharer
+	// MessageConvs, when set, lets the populations of one process share
+	// their convolutions in the asynchronous runtime, where the
+	// populations of a layer fire at their own times and are matched by
+	// the messages they read rather than by step. Sigma-delta receivers
+	// keep their inputs in buffers of their own, updated in place, and do
+	// not use it.
+	MessageConvs MessageConvSharer
 	// Encoding is how the populations' map messages travel (φ(z), z, e):
 	// Dense (the zero value) or SigmaDelta.
 	Encoding Encoding
 }
 
-// MessageFeedbackSharer may be implemented by the Settings.MessageFeedback
-// value of an asynchronous run. It lets the state maps of one process whose
-// feedback reads the very same error messages compute it together: the
-// first map to ask for a set of messages computes the feedback of every
-// enrolled map from them in one pass (one convolution with an output map
-// per enrolled map, reading the messages once), and the others take their
-// result. Every map keeps its kernels; the sharer only reads them. That is
-// safe because a map changes its kernels only when its window's
-// corrections are over for every map of its layer: the learning inputs it
-// waits for need every one of them final.
-type MessageFeedbackSharer interface {
-	// ShareMessageFeedback enrols synapse (ref's layer → lower) of state
-	// map ref: its live kernels E[i·] ([1][InC][K][K], spec s with
-	// OutC = 1). The returned function writes into dst (s.Batch·s.OutH·
-	// s.OutW floats) E ∗ x for the errors x of layer lower, every x[j] the
-	// data of a received message, which is never changed once sent. It may
-	// return nil to decline (the map then computes alone).
-	ShareMessageFeedback(ref Ref, lower int, s tensor.ConvSpec, kernel []float32) func(x [][]float32, dst []float32)
+// MessageConvSharer may be implemented by the Settings.MessageConvs value
+// of an asynchronous run. It lets the populations of one process whose
+// convolutions read the very same messages compute them together: the
+// state maps of a layer their feedback from the errors below, the error
+// maps of a layer their predictions from φ(z) above. The first population
+// to ask for a set of messages computes every enrolled member's output from
+// them in one pass (one convolution with an output map per member, reading
+// the messages once), and the others take their result. Every population
+// keeps its kernel; the sharer reads it, and the population changes it only
+// through SharedConv.Update.
+type MessageConvSharer interface {
+	// ShareMessageConv enrols the synapse of population ref with layer
+	// other: a state map's feedback from the errors of lower layer other
+	// (spec s with OutC = 1, kernel E[i·] laid out [1][InC][K][K]) or an
+	// error map's prediction from φ(z) of upper layer other (InC = 1,
+	// kernel W[·j] laid out [OutC][1][K][K]). kernel is live. It may return
+	// nil to decline (the population then computes alone).
+	ShareMessageConv(ref Ref, other int, s tensor.ConvSpec, kernel []float32) SharedConv
+}
+
+// SharedConv is one population's part in a MessageConvSharer's group.
+type SharedConv interface {
+	// Conv writes the population's output from the maps x into dst: the
+	// feedback E ∗ x (s.Batch·s.OutH·s.OutW floats) or the prediction
+	// sum Σ_i W[i·] ⊛ x_i (s.Batch·s.InH·s.InW floats). Every x[i] is the
+	// data of a received message, which is never changed once sent.
+	Conv(x [][]float32, dst []float32)
+	// Update runs f, which changes the population's kernel, while no
+	// product of the group reads it.
+	Update(f func())
 }
 
 // PatchSource gives the im2col patch matrix (tensor.Im2ColMaps with spec s)

@@ -47,9 +47,8 @@ type StatePop struct {
 	shared []func(batch, step int, x [][]float32)
 	// sharedMsg[f], when set, computes synapse f's feedback in the
 	// asynchronous runtime together with the other state maps of this
-	// process that hold the same error messages (see
-	// MessageFeedbackSharer).
-	sharedMsg []func(x [][]float32, dst []float32)
+	// process that hold the same error messages (see MessageConvSharer).
+	sharedMsg []SharedConv
 	// mc[f] computes synapse f's feedback for this map alone, directly on
 	// the error maps' slices (tensor.MapConv: no patch matrix, no
 	// matrix–vector product).
@@ -122,10 +121,10 @@ func NewStatePop(ref Ref, set *Settings, plane int, clamped, top, tied bool, fee
 				p.shared[i] = sh.ShareFeedback(ref, feedback[i].Lower, feedback[i].Spec, feedback[i].E, p.fbs[i])
 			}
 		}
-		if sh := set.MessageFeedback; sh != nil {
-			p.sharedMsg = make([]func([][]float32, []float32), len(feedback))
+		if sh := set.MessageConvs; sh != nil && set.Encoding.Scheme != SigmaDelta {
+			p.sharedMsg = make([]SharedConv, len(feedback))
 			for i := range feedback {
-				p.sharedMsg[i] = sh.ShareMessageFeedback(ref, feedback[i].Lower, feedback[i].Spec, feedback[i].E)
+				p.sharedMsg[i] = sh.ShareMessageConv(ref, feedback[i].Lower, feedback[i].Spec, feedback[i].E)
 			}
 		}
 		p.mc = make([]*tensor.MapConv, len(feedback))
@@ -265,7 +264,7 @@ func (p *StatePop) feedbackWhole(fi, batch, step int, x [][]float32, own bool) {
 		cols := p.set.Patches.Patches(f.Lower, batch, step, x, f.Spec, p.scratch(f.Spec.ColsLen()))
 		tensor.ConvCols([][]float32{dst}, cols, f.E, f.Spec)
 	case step < 0 && p.sharedMsg != nil && p.sharedMsg[fi] != nil && !own:
-		p.sharedMsg[fi](x, dst)
+		p.sharedMsg[fi].Conv(x, dst)
 	case p.mc[fi] != nil:
 		p.mc[fi].Do(p.fbs[fi:fi+1], x, f.E)
 	default:
@@ -363,9 +362,21 @@ func (p *StatePop) LearnE(eBelow [][][]float32) {
 		f := &p.feedback[fi]
 		g := p.grad[:len(f.E)]
 		tensor.ConvKernelGradMaps(g, eBelow[fi], [][]float32{p.phi}, p.scratch(f.Spec.ColsLen()), f.Spec, alpha, 0)
-		f.opt.Step(f.E, g)
-		ProjectKernels(f.E, f.Spec.K*f.Spec.K, p.set.MaxKernelNorm)
+		p.updateKernel(fi, func() {
+			f.opt.Step(f.E, g)
+			ProjectKernels(f.E, f.Spec.K*f.Spec.K, p.set.MaxKernelNorm)
+		})
 	}
+}
+
+// updateKernel runs f, which changes synapse fi's kernels, through the
+// sharer that reads them, if any.
+func (p *StatePop) updateKernel(fi int, f func()) {
+	if p.sharedMsg != nil && p.sharedMsg[fi] != nil {
+		p.sharedMsg[fi].Update(f)
+		return
+	}
+	f()
 }
 
 // Handle consumes one message of the synchronous dataflow and emits what
@@ -567,15 +578,19 @@ func (p *StatePop) adoptWeights(w [][][]float32) error {
 	for fi := range p.feedback {
 		f := &p.feedback[fi]
 		kk := f.Spec.K * f.Spec.K
+		off := f.WeightsOffset + p.ref.Index*kk
 		for j, wj := range w[fi] {
 			// The weights message of error map j holds W[·j] for every
 			// map of this layer: this map's kernel is block i.
-			off := f.WeightsOffset + p.ref.Index*kk
 			if off+kk > len(wj) {
 				return fmt.Errorf("%w: %v got %d weights from %v, too few for its kernel", ErrProtocol, p.ref, len(wj), Ref{ErrorRole, f.Lower, j})
 			}
-			copy(f.E[j*kk:(j+1)*kk], wj[off:off+kk])
 		}
+		p.updateKernel(fi, func() {
+			for j, wj := range w[fi] {
+				copy(f.E[j*kk:(j+1)*kk], wj[off:off+kk])
+			}
+		})
 	}
 	return nil
 }
