@@ -85,8 +85,9 @@ const (
 	// SyncDynamics: the synchronous dataflow (neuron.StatePop.Handle,
 	// neuron.ErrorPop.Handle); it reproduces the batched reference.
 	SyncDynamics Dynamics = iota
-	// AsyncDynamics: fire on arrival with the latest inputs
-	// (neuron.AsyncStatePop, neuron.AsyncErrorPop).
+	// AsyncDynamics: populations fire on their own schedule with the
+	// latest inputs (neuron.AsyncStatePop, neuron.AsyncErrorPop): error maps
+	// on arrival, state maps by EngineConfig.FireOnArrival's rule.
 	AsyncDynamics
 )
 
@@ -138,6 +139,11 @@ type EngineConfig struct {
 	// AsyncDynamics (0: Net.Steps); MaxLag a staleness bound (0: none). See
 	// neuron.NewAsyncStatePop.
 	Budget, MaxLag int
+	// FireOnArrival makes async state maps correct on any arrival (the
+	// original rule, neuron.FireOnArrival) instead of when their own error
+	// advances (neuron.FireOnOwnError, the default, as in the goroutine
+	// runtime's circuit.AsyncConfig).
+	FireOnArrival bool
 	// Jitter stretches every latency and compute time by a factor
 	// 1 + Jitter·u, and JitterTime adds JitterTime·u′ seconds (u, u′
 	// uniform in [0, 1), drawn from Seed).
@@ -358,6 +364,9 @@ func NewEngine(m *Mapping, net Net, cfg EngineConfig) (*Engine, error) {
 				a, err := neuron.NewAsyncStatePop(q, cfg.Budget, cfg.MaxLag)
 				if err != nil {
 					return nil, fmt.Errorf("%w: %w", ErrSim, err)
+				}
+				if !cfg.FireOnArrival {
+					a.SetFireRule(neuron.FireOnOwnError)
 				}
 				p.as = a
 			}

@@ -39,12 +39,12 @@ const hwsimDoc = "Estimate what a trained model's actor circuit costs on neuromo
 // hwsimFlags are the flags of ngc hwsim.
 type hwsimFlags struct {
 	study.Options
-	model, split, mode, jitter, out string
-	archs                           []string
-	quiet                           bool
-	df                              dataFlags
-	dyn                             dynamicsFlags
-	enc                             encodingFlags
+	model, split, mode, jitter, out, fire string
+	archs                                 []string
+	quiet                                 bool
+	df                                    dataFlags
+	dyn                                   dynamicsFlags
+	enc                                   encodingFlags
 }
 
 func (h *hwsimFlags) register(fs *pflag.FlagSet) {
@@ -57,6 +57,7 @@ func (h *hwsimFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&h.mode, "mode", "both", "dynamics in virtual time: sync, async or both")
 	fs.IntVar(&o.Budget, "budget", 0, "async: corrections per state map per mini-batch (0: T)")
 	fs.IntVar(&o.MaxLag, "max-lag", 0, "async: staleness bound in versions (0: none)")
+	fs.StringVar(&h.fire, "fire", "own-error", "async: a state map corrects when its own error advances (own-error, as ngc run), or on any arrival (arrival, the original rule)")
 	fs.StringVar(&h.jitter, "jitter", "0.25", "seeded jitter of every latency and compute time: a fraction (0.25: up to +25%) or a duration (50ns: up to +50 ns)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the jitter and the initial top states")
 	fs.IntVar(&o.Batch, "batch", 16, "mini-batch size (images run together; full batches only)")
@@ -82,6 +83,10 @@ func (h *hwsimFlags) check(fs *pflag.FlagSet) error {
 	if o.Jitter, o.JitterSeconds, err = study.ParseJitter(h.jitter); err != nil {
 		return fmt.Errorf("hwsim: --%w", err)
 	}
+	if h.fire != "own-error" && h.fire != "arrival" {
+		return fmt.Errorf("hwsim: --fire %q: want own-error or arrival", h.fire)
+	}
+	o.FireOnArrival = h.fire == "arrival"
 	if err := checkRules("hwsim",
 		rule{"value-bits", o.ValueBits, o.ValueBits >= 2 && o.ValueBits <= 32, "2 to 32 bits"},
 		rule{"batch", o.Batch, o.Batch >= 1, "at least 1 image"},

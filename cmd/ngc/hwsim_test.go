@@ -107,6 +107,7 @@ func TestHwsimCommand(t *testing.T) {
 		{"hwsim", "--model", model, "--arch", "nosuchchip"},
 		{"hwsim", "--model", model, "--batch", "0"},
 		{"hwsim", "--model", model, "--quantize", "--value-bits", "1"},
+		{"hwsim", "--model", model, "--fire", "eventually"},
 	} {
 		_, stderr, code := runNGC(t, dir, bad...)
 		lines := strings.Split(strings.TrimSpace(stderr), "\n")

@@ -51,6 +51,9 @@ type Options struct {
 	// the model's T); MaxLag the async staleness bound in versions (0:
 	// none).
 	Budget, MaxLag int
+	// FireOnArrival makes async state maps correct on any arrival instead
+	// of when their own error advances (hwsim.EngineConfig.FireOnArrival).
+	FireOnArrival bool
 	// Jitter stretches every latency and compute time by up to this
 	// fraction, and JitterSeconds adds up to this many seconds (see
 	// hwsim.EngineConfig); ParseJitter reads either from text.

@@ -21,6 +21,8 @@ type Report struct {
 	Seed          uint64  `json:"seed"`
 	Budget        int     `json:"budget"`
 	MaxLag        int     `json:"max_lag"`
+	// Fire is the async state maps' firing rule: "own-error" or "arrival".
+	Fire string `json:"fire"`
 	// Populations and Links count the actor circuit; Tied says whether the
 	// error pathway uses the transposed kernels Wᵀ.
 	Populations int  `json:"populations"`

@@ -79,6 +79,7 @@ func Run(ctx context.Context, m *ngc.Model, set *data.Set, opts Options) (*Repor
 	}
 	rep := &Report{Dataset: set.Name, Images: s.nb * s.B, Batch: s.B, Steps: s.T, Jitter: opts.Jitter,
 		JitterSeconds: opts.JitterSeconds, Seed: opts.Seed, Budget: opts.Budget, MaxLag: opts.MaxLag,
+		Fire:        fireRule(opts.FireOnArrival).String(),
 		Populations: len(s.hc.Populations), Links: len(s.hc.Links), Tied: s.c.Params.E == nil}
 	if opts.Encoding.Scheme != neuron.Dense {
 		rep.Encoding = opts.Encoding.String()
@@ -171,7 +172,8 @@ func (s *study) encoded(enc neuron.Encoding) *circuit.Circuit {
 
 // engineConfig is the virtual-time engine's configuration under dyn.
 func (s *study) engineConfig(dyn hwsim.Dynamics, valueBits int) hwsim.EngineConfig {
-	return hwsim.EngineConfig{Dynamics: dyn, Budget: s.opts.Budget, MaxLag: s.opts.MaxLag, Jitter: s.opts.Jitter,
+	return hwsim.EngineConfig{Dynamics: dyn, Budget: s.opts.Budget, MaxLag: s.opts.MaxLag,
+		FireOnArrival: s.opts.FireOnArrival, Jitter: s.opts.Jitter,
 		JitterTime: s.opts.JitterSeconds, Seed: s.opts.Seed, ValueBits: valueBits}
 }
 
@@ -304,4 +306,12 @@ func thin(s []hwsim.Sample, n int) []hwsim.Sample {
 		out = append(out, s[i*len(s)/(n-1)])
 	}
 	return append(out, s[len(s)-1])
+}
+
+// fireRule is the async state maps' firing rule the options choose.
+func fireRule(onArrival bool) neuron.FireRule {
+	if onArrival {
+		return neuron.FireOnArrival
+	}
+	return neuron.FireOnOwnError
 }

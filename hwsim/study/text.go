@@ -39,7 +39,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.JitterSeconds > 0 {
 		fmt.Fprintf(bw, " + %s", SI(r.JitterSeconds, "s"))
 	}
-	fmt.Fprintf(bw, ", seed %d; async budget %d, staleness bound %d (0: none)\n", r.Seed, r.Budget, r.MaxLag)
+	fmt.Fprintf(bw, ", seed %d; async budget %d, staleness bound %d (0: none), firing rule %s\n", r.Seed, r.Budget, r.MaxLag, r.Fire)
 	if r.Encoding != "" {
 		fmt.Fprintf(bw, "messages: dense and %s, on the same images\n", r.Encoding)
 	}
