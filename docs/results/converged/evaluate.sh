@@ -6,7 +6,7 @@
 #   tables   Tables 1, 2a, 2b and Figures 3, 4 with `ngc experiment --trained` (the converged
 #            Conv-NGC checkpoints, and the baselines' when baselines.sh has made them)
 #   async    the sync/async study on the CIFAR-10 model (1,000 test images, B=250)
-#   hwsim    hwsim's worked example on the Color-MNIST model
+#   hwsim    hwsim's worked example on the Color-MNIST model (bound 2; no bound; firing on arrival)
 #   actors   training through the actors from the converged CIFAR-10 model equals batched training
 # ./evaluate.sh [eval tables async hwsim actors]   (default: all, in that order)
 set -euo pipefail
@@ -43,7 +43,13 @@ async)
     "$ngc" run --model "$cf" --dataset cifar10 --max-images 1000 --batch 250 --mode $mode --quiet --out "$here/async/cifar10-$name.json"
   done ;;
 hwsim)
-  "$ngc" hwsim --model "$cm" --dataset color-mnist --max-images 16 --batch 16 --mode both --quiet --out "$here/hwsim" | tee "$here/hwsim/output.txt" ;;
+  # the README's worked example at the converged model (staleness bound 2, state maps firing on their
+  # own error), then async without a bound, and async firing on every arrival (the original rule)
+  hw=(--model "$cm" --dataset color-mnist --max-images 16 --batch 16 --jitter 0.25 --seed 1 --quiet)
+  mkdir -p "$here/hwsim/unbounded" "$here/hwsim/arrival"
+  "$ngc" hwsim "${hw[@]}" --mode both --max-lag 2 --out "$here/hwsim" | tee "$here/hwsim/output.txt"
+  "$ngc" hwsim "${hw[@]}" --mode async --max-lag 0 --out "$here/hwsim/unbounded" > "$here/hwsim/unbounded/output.txt"
+  "$ngc" hwsim "${hw[@]}" --mode async --max-lag 2 --fire arrival --out "$here/hwsim/arrival" > "$here/hwsim/arrival/output.txt" ;;
 actors)
   mkdir -p "$here/actors"
   "$ngc" train --from "$cf" --dataset cifar10 --max-images 2000 --max-updates 4 --epochs 0 --no-shuffle --val-images 0 \
