@@ -19,13 +19,21 @@ import (
 type Series struct {
 	Name string
 	X, Y []float64
+	// Hue, when positive, draws the curve in palette colour Hue−1, so
+	// that curves which belong together (a variant and its reference)
+	// share a colour; 0 takes the colour of the series' position.
+	Hue int
+	// Dashed draws the curve dashed.
+	Dashed bool
 }
 
 // LinePlot is a titled plot of one or more curves.
 type LinePlot struct {
 	Title, XLabel, YLabel string
-	LogY                  bool
-	Series                []Series
+	// LogX and LogY draw an axis on a logarithmic scale (points at or
+	// below zero on it are left out).
+	LogX, LogY bool
+	Series     []Series
 }
 
 var palette = []color.RGBA{
@@ -111,7 +119,7 @@ func (lp LinePlot) build() (*plot.Plot, error) {
 		}
 		pts := make(plotter.XYs, 0, len(s.X))
 		for j := range s.X {
-			if lp.LogY && s.Y[j] <= 0 || math.IsNaN(s.Y[j]) || math.IsInf(s.Y[j], 0) {
+			if lp.LogY && s.Y[j] <= 0 || lp.LogX && s.X[j] <= 0 || math.IsNaN(s.Y[j]) || math.IsInf(s.Y[j], 0) {
 				continue
 			}
 			pts = append(pts, plotter.XY{X: s.X[j], Y: s.Y[j]})
@@ -124,7 +132,13 @@ func (lp LinePlot) build() (*plot.Plot, error) {
 			return nil, fmt.Errorf("viz: series %q: %w", s.Name, err)
 		}
 		l.Color = palette[i%len(palette)]
+		if s.Hue > 0 {
+			l.Color = palette[(s.Hue-1)%len(palette)]
+		}
 		l.Width = vg.Points(1.5)
+		if s.Dashed {
+			l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
 		p.Add(l)
 		drawn++
 		if s.Name != "" {
@@ -135,6 +149,10 @@ func (lp LinePlot) build() (*plot.Plot, error) {
 	if lp.LogY && drawn > 0 { // a log axis needs positive data to span
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = logTicks{}
+	}
+	if lp.LogX && drawn > 0 {
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = logTicks{}
 	}
 	return p, nil
 }

@@ -267,8 +267,8 @@ func hwsimSweep(dir string, md *strings.Builder) ([]string, error) {
 		byDS[r.ds] = append(byDS[r.ds], r)
 	}
 	for _, ds := range sortedStrings(byDS) {
-		energy := viz.LinePlot{Title: ds + ": energy per reconstructed image (sync)", XLabel: "θ (log scale: log10 θ)", YLabel: "J per image", LogY: true}
-		latency := viz.LinePlot{Title: ds + ": virtual latency per image (sync)", XLabel: "θ (log scale: log10 θ)", YLabel: "seconds per image", LogY: true}
+		energy := viz.LinePlot{Title: ds + ": energy per reconstructed image (sync)", XLabel: "threshold θ (log)", YLabel: "J per image (log)", LogX: true, LogY: true}
+		latency := viz.LinePlot{Title: ds + ": virtual latency per image (sync)", XLabel: "threshold θ (log)", YLabel: "seconds per image (log)", LogX: true, LogY: true}
 		curves := map[string]*[4]viz.Series{}
 		var archs []string
 		for _, r := range byDS[ds] {
@@ -290,11 +290,13 @@ func hwsimSweep(dir string, md *strings.Builder) ([]string, error) {
 				}
 				c := curves[a.Arch]
 				if c == nil {
-					c = &[4]viz.Series{{Name: a.Arch + ", sigma-delta"}, {Name: a.Arch + ", dense"}, {Name: a.Arch + ", sigma-delta"}, {Name: a.Arch + ", dense"}}
+					hue := len(archs) + 1 // an architecture's two curves share a colour; dense is dashed
+					c = &[4]viz.Series{{Name: a.Arch + ", sigma-delta", Hue: hue}, {Name: a.Arch + ", dense", Hue: hue, Dashed: true},
+						{Name: a.Arch + ", sigma-delta", Hue: hue}, {Name: a.Arch + ", dense", Hue: hue, Dashed: true}}
 					curves[a.Arch] = c
 					archs = append(archs, a.Arch)
 				}
-				x := math.Log10(math.Max(r.theta, 1e-5))
+				x := r.theta
 				c[0].X, c[0].Y = append(c[0].X, x), append(c[0].Y, sd.EnergyPerImage)
 				c[1].X, c[1].Y = append(c[1].X, x), append(c[1].Y, dn.EnergyPerImage)
 				c[2].X, c[2].Y = append(c[2].X, x), append(c[2].Y, sd.ImageLatency)
