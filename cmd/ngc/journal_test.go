@@ -153,10 +153,24 @@ func TestMetricsEndpoint(t *testing.T) {
 	coord := startNGC(t, f.dir, "coordinator", "run", "--model", f.model, "--max-images", "2000", "--batch", "4",
 		"--metrics-addr", addr, "--log-format", "json", "--out", "m.json", "--quiet")
 	coord.waitLine(t, regexp.MustCompile(`metrics: http://`), 30*time.Second)
+	// Every series must show up while the run goes; they appear as the
+	// first mini-batches complete (the energy gauge after a step's energy
+	// has been gathered), so poll until all are there.
+	wants := []string{`ngc_batch{node="coordinator"}`, "ngc_frames_sent_total", "ngc_bytes_received_total", "ngc_steps_total",
+		"ngc_node_steps_total", "ngc_step{", "ngc_energy{", "ngc_heartbeat_age_seconds", "go_goroutines"}
+	missing := func(body string) []string {
+		var m []string
+		for _, w := range wants {
+			if !strings.Contains(body, w) {
+				m = append(m, w)
+			}
+		}
+		return m
+	}
 	var body string
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(body, `ngc_batch{node="coordinator"}`); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); len(missing(body)) > 0; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no progress in /metrics:\n%s", body)
+			t.Fatalf("/metrics lacks %v after 30 s:\n%s", missing(body), body)
 		}
 		resp, err := http.Get("http://" + addr + "/metrics")
 		if err != nil {
@@ -165,12 +179,6 @@ func TestMetricsEndpoint(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		body = string(b)
-	}
-	for _, want := range []string{"ngc_frames_sent_total", "ngc_bytes_received_total", "ngc_steps_total", "ngc_node_steps_total", "ngc_step{", "ngc_energy{",
-		"ngc_heartbeat_age_seconds", "go_goroutines"} {
-		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %s", want)
-		}
 	}
 	if code := coord.wait(t, time.Minute); code != 0 {
 		t.Fatalf("ngc run: exit %d\n%s", code, coord.output())
