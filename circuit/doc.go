@@ -32,6 +32,14 @@
 // time. Learning works in both modes: tied (weight transport after the
 // window) and untied (E learnt inside the state maps).
 //
+// A graph with residual blocks (the paper's Appendix C, graph.Block) runs
+// in the synchronous runtime with the dense encoding: each intermediate map
+// of a block is a population of its own (neuron.BlockPop), holding its
+// column of the stage's kernels W_k and its row of the next stage's error
+// kernels E_{k+1}, and the actors reproduce the batched reference's
+// inference and learning (see blocks.go). The asynchronous runtime and the
+// sigma-delta encoding refuse such a circuit with ErrBlocks.
+//
 // Circuit.Encoding says how the populations' map messages travel, in every
 // driver that builds them from the circuit (sessions in both modes, and
 // Populations for hwsim's virtual clock): dense, or sigma-delta

@@ -1,7 +1,6 @@
 package circuit
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/convngc/convngc/neuron"
@@ -28,10 +27,6 @@ type (
 // or parameters that do not fit it.
 var ErrGraph = graph.ErrGraph
 
-// ErrBlocks reports a graph with residual blocks, which the actor runtime
-// does not run yet (the batched reference does; see package ngc/graph).
-var ErrBlocks = errors.New("circuit: the actor runtime does not run residual blocks yet")
-
 // LoadGraph reads a graph from a JSON file (graph.Load).
 func LoadGraph(path string) (*Graph, error) { return graph.Load(path) }
 
@@ -45,16 +40,10 @@ func ConvNGC(cfg ngc.Config) (*Graph, error) {
 	return rc.Graph, nil
 }
 
-// checkRunnable reports a graph the actor runtime cannot run: an invalid
-// one, or one with residual blocks.
+// checkRunnable reports a graph the actor runtime cannot run.
 func checkRunnable(g *Graph) error {
 	if err := g.Validate(); err != nil {
 		return err
-	}
-	for i, s := range g.Synapses {
-		if s.Block != nil {
-			return fmt.Errorf("%w (synapse %d, %d→%d)", ErrBlocks, i, s.From, s.To)
-		}
 	}
 	for i, l := range g.Layers {
 		if _, err := outputActivation(l.Output); err != nil {
@@ -65,7 +54,8 @@ func checkRunnable(g *Graph) error {
 }
 
 // Populations lists every population of the graph: the state maps of every
-// layer and the error maps of every predicted layer.
+// layer, the error maps of every predicted layer, then the maps of every
+// residual block (synapse by synapse, stage by stage).
 func Populations(g *Graph) []neuron.Ref {
 	var out []neuron.Ref
 	for l, ly := range g.Layers {
@@ -81,7 +71,7 @@ func Populations(g *Graph) []neuron.Ref {
 			out = append(out, neuron.Ref{Role: neuron.ErrorRole, Layer: l, Index: j})
 		}
 	}
-	return out
+	return append(out, blockRefs(g)...)
 }
 
 func outputActivation(name string) (tensor.Activation, error) {

@@ -12,10 +12,17 @@ import (
 
 // Params are a circuit's synaptic parameters in whole-layer layout.
 type Params struct {
-	// W[s] are synapse s's prediction kernels, [C_from][C_to][K][K].
+	// W[s] are synapse s's prediction kernels, [C_from][C_to][K][K]; for a
+	// residual block, its stages' kernels W_k ([C_{k−1}][C_k][K][K]) one
+	// after the other.
 	W [][]float32
-	// E[s] are its error kernels in untied mode (same layout), nil when tied.
+	// E[s] are its error kernels in untied mode (same layout), nil when
+	// tied (and empty for a residual block).
 	E [][]float32
+	// BlockE[s] are a residual block's error kernels E_k, in W[s]'s layout
+	// (nil for a plain synapse, and nil altogether without blocks). A block
+	// learns them in tied and untied mode alike.
+	BlockE [][]float32 `json:",omitempty"`
 	// Bias[l] are the prediction biases of layer l, one per map (nil for a
 	// top layer).
 	Bias [][]float32
@@ -30,9 +37,10 @@ type Params struct {
 // and Bias, and the number of steps taken (the same for every parameter:
 // every update steps them all).
 type AdamState struct {
-	Steps          int
-	MW, VW, ME, VE [][]float32 // by synapse; ME, VE nil when tied
-	MBias, VBias   [][]float32 // by layer; nil for a top layer
+	Steps            int
+	MW, VW, ME, VE   [][]float32 // by synapse; ME, VE nil when tied
+	MBias, VBias     [][]float32 // by layer; nil for a top layer
+	MBlockE, VBlockE [][]float32 `json:",omitempty"` // by synapse, as Params.BlockE
 }
 
 // newAdamState returns zero moments shaped like p.
@@ -49,7 +57,8 @@ func newAdamState(p *Params) *AdamState {
 		}
 		return out
 	}
-	return &AdamState{MW: zeros(p.W), VW: zeros(p.W), ME: zeros(p.E), VE: zeros(p.E), MBias: zeros(p.Bias), VBias: zeros(p.Bias)}
+	return &AdamState{MW: zeros(p.W), VW: zeros(p.W), ME: zeros(p.E), VE: zeros(p.E), MBias: zeros(p.Bias), VBias: zeros(p.Bias),
+		MBlockE: zeros(p.BlockE), VBlockE: zeros(p.BlockE)}
 }
 
 // adam returns o as Adam state when it is one.
@@ -85,11 +94,26 @@ func FromModel(m *ngc.Model) (*Circuit, error) {
 		return nil, err
 	}
 	p := &Params{Bias: make([][]float32, len(g.Layers))}
+	if cfg.Untied {
+		p.E = make([][]float32, len(g.Synapses))
+	}
+	if hasBlocks(g) {
+		p.BlockE = make([][]float32, len(g.Synapses))
+	}
 	for si, s := range g.Synapses {
 		syn := m.Synapse(si)
+		if s.Block != nil {
+			var w, e []float32
+			for _, st := range syn.Stages {
+				w, e = append(w, st.W...), append(e, st.E...)
+			}
+			p.W = append(p.W, w)
+			p.BlockE[si] = e
+			continue
+		}
 		p.W = append(p.W, append([]float32(nil), syn.W...))
 		if syn.E != nil {
-			p.E = append(p.E, append([]float32(nil), syn.E...))
+			p.E[si] = append([]float32(nil), syn.E...)
 		}
 		if syn.Bias != nil {
 			p.Bias[s.To] = append([]float32(nil), syn.Bias...)
@@ -118,8 +142,23 @@ func (c *Circuit) ToModel(p *Params) (*ngc.Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(p.W) != len(c.Graph.Synapses) {
+		return nil, fmt.Errorf("%w: %d kernel sets for %d synapses", ErrGraph, len(p.W), len(c.Graph.Synapses))
+	}
 	for si, syn := range c.Graph.Synapses {
 		dst := out.Synapse(si)
+		if syn.Block != nil {
+			if len(p.W[si]) != kernelLen(c.Graph, si) || p.BlockE == nil || len(p.BlockE[si]) != len(p.W[si]) {
+				return nil, fmt.Errorf("%w: the block of synapse %d→%d does not fit the model's config", ErrGraph, syn.From, syn.To)
+			}
+			off := 0
+			for _, st := range dst.Stages {
+				copy(st.W, p.W[si][off:])
+				copy(st.E, p.BlockE[si][off:])
+				off += len(st.W)
+			}
+			continue
+		}
 		if len(dst.W) != len(p.W[si]) || (dst.Bias != nil && len(dst.Bias) != len(p.Bias[syn.To])) || (dst.E != nil && (p.E == nil || len(p.E[si]) != len(dst.E))) {
 			return nil, fmt.Errorf("%w: synapse %d→%d does not fit the model's config", ErrGraph, syn.From, syn.To)
 		}
@@ -150,11 +189,28 @@ type adamPair struct {
 }
 
 // modelAdam pairs the Adam optimisers of model m (W, bias and, untied, E
-// of every synapse of the Conv-NGC graph g) with their slices of a.
-// Optimisers that are not Adam are left out.
+// of every synapse of the Conv-NGC graph g; W and E of every stage of a
+// residual block) with their slices of a. Optimisers that are not Adam are
+// left out.
 func modelAdam(g *Graph, m *ngc.Model, a *AdamState) []adamPair {
 	var out []adamPair
 	for si, s := range g.Synapses {
+		if s.Block != nil {
+			off := 0
+			for k := range s.Block.Stages {
+				ow, oe := m.StageOptimizers(si, k)
+				w, wok := adam(ow)
+				e, eok := adam(oe)
+				if !wok || !eok {
+					continue
+				}
+				n := len(w.M)
+				out = append(out, adamPair{w, a.MW[si][off : off+n], a.VW[si][off : off+n]},
+					adamPair{e, a.MBlockE[si][off : off+n], a.VBlockE[si][off : off+n]})
+				off += n
+			}
+			continue
+		}
 		ow, ob, oe := m.SynapseOptimizers(si)
 		if o, ok := adam(ow); ok {
 			out = append(out, adamPair{o, a.MW[si], a.VW[si]})
@@ -188,15 +244,33 @@ func New(g *Graph, cfg ngc.Config) (*Circuit, error) {
 		}
 		return w
 	}
-	for si := range g.Synapses {
+	if rc.Untied {
+		p.E = make([][]float32, len(g.Synapses))
+	}
+	if hasBlocks(g) {
+		p.BlockE = make([][]float32, len(g.Synapses))
+	}
+	for si, s := range g.Synapses {
+		if s.Block != nil {
+			// Stage by stage, W_k then E_k: ngc.New's order.
+			var w, e []float32
+			for _, sg := range blockGeometry(g, si, 1) {
+				n := sg.Spec.KernelLen()
+				w = append(w, draw(n)...)
+				e = append(e, draw(n)...)
+			}
+			p.W = append(p.W, w)
+			p.BlockE[si] = e
+			continue
+		}
 		n := g.Spec(si, 1).KernelLen()
 		p.W = append(p.W, draw(n))
 		if rc.Untied {
-			p.E = append(p.E, draw(n))
+			p.E[si] = draw(n)
 		}
 	}
 	for l := range g.Layers {
-		if !g.Top(l) {
+		if !g.Top(l) && plainAbove(g, l) {
 			p.Bias[l] = make([]float32, g.Layers[l].Maps)
 		}
 	}
@@ -212,12 +286,23 @@ func (c *Circuit) Validate() error {
 	if err := c.Encoding.Validate(); err != nil {
 		return fmt.Errorf("circuit: %w", err)
 	}
-	if len(c.Params.W) != len(c.Graph.Synapses) || (c.Params.E != nil && len(c.Params.E) != len(c.Graph.Synapses)) {
+	if c.Params == nil {
+		return fmt.Errorf("%w: no parameters", ErrGraph)
+	}
+	blocks := hasBlocks(c.Graph)
+	if blocks && c.Encoding.Scheme != neuron.Dense {
+		return fmt.Errorf("%w (encoding %v)", ErrBlocks, c.Encoding)
+	}
+	if len(c.Params.W) != len(c.Graph.Synapses) || (c.Params.E != nil && len(c.Params.E) != len(c.Graph.Synapses)) ||
+		(blocks && len(c.Params.BlockE) != len(c.Graph.Synapses)) || (!blocks && c.Params.BlockE != nil) {
 		return fmt.Errorf("%w: %d kernel sets for %d synapses", ErrGraph, len(c.Params.W), len(c.Graph.Synapses))
 	}
-	for si := range c.Graph.Synapses {
-		n := c.Graph.Spec(si, 1).KernelLen()
-		if len(c.Params.W[si]) != n || (c.Params.E != nil && len(c.Params.E[si]) != n) {
+	for si, s := range c.Graph.Synapses {
+		n, ne, nb := kernelLen(c.Graph, si), kernelLen(c.Graph, si), 0
+		if s.Block != nil {
+			ne, nb = 0, n
+		}
+		if len(c.Params.W[si]) != n || (c.Params.E != nil && len(c.Params.E[si]) != ne) || (blocks && len(c.Params.BlockE[si]) != nb) {
 			return fmt.Errorf("%w: synapse %d has %d kernel values, want %d", ErrGraph, si, len(c.Params.W[si]), n)
 		}
 	}
@@ -225,8 +310,12 @@ func (c *Circuit) Validate() error {
 		return fmt.Errorf("%w: %d bias sets for %d layers", ErrGraph, len(c.Params.Bias), len(c.Graph.Layers))
 	}
 	for l, ly := range c.Graph.Layers {
-		if !c.Graph.Top(l) && len(c.Params.Bias[l]) != ly.Maps {
-			return fmt.Errorf("%w: layer %d has %d biases, want %d", ErrGraph, l, len(c.Params.Bias[l]), ly.Maps)
+		want := ly.Maps
+		if c.Graph.Top(l) || !plainAbove(c.Graph, l) {
+			want = 0
+		}
+		if len(c.Params.Bias[l]) != want {
+			return fmt.Errorf("%w: layer %d has %d biases, want %d", ErrGraph, l, len(c.Params.Bias[l]), want)
 		}
 	}
 	if a := c.Params.Adam; a != nil {
@@ -242,7 +331,8 @@ func (c *Circuit) Validate() error {
 			return true
 		}
 		if a.Steps < 0 || !same(a.MW, c.Params.W) || !same(a.VW, c.Params.W) || !same(a.ME, c.Params.E) ||
-			!same(a.VE, c.Params.E) || !same(a.MBias, c.Params.Bias) || !same(a.VBias, c.Params.Bias) {
+			!same(a.VE, c.Params.E) || !same(a.MBias, c.Params.Bias) || !same(a.VBias, c.Params.Bias) ||
+			!same(a.MBlockE, c.Params.BlockE) || !same(a.VBlockE, c.Params.BlockE) {
 			return fmt.Errorf("%w: the Adam state does not have the parameters' shapes", ErrGraph)
 		}
 	}
@@ -268,26 +358,56 @@ func (c *Circuit) settings(batch int, denoise, learn bool) (*neuron.Settings, er
 // tied reports whether the feedback uses W (no separate E).
 func (c *Circuit) tied() bool { return c.Params.E == nil }
 
+// plainAbove reports whether a plain synapse predicts layer l: the layer
+// has biases (a layer only residual blocks predict has none, as in the
+// batched reference).
+func plainAbove(g *Graph, l int) bool {
+	for _, si := range g.Above(l) {
+		if g.Synapses[si].Block == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // population builds the population ref names, with its own copy of the
 // kernels it holds (its shares of the parameters) and, when the circuit
 // carries Adam state, its share of that.
 func (c *Circuit) population(ref neuron.Ref, set *neuron.Settings) (population, error) {
 	g := c.Graph
 	kk := func(si int) int { return g.Synapses[si].Kernel * g.Synapses[si].Kernel }
-	plane := set.Batch * g.Layers[ref.Layer].Size * g.Layers[ref.Layer].Size
 	shs := c.shares(ref)
 	param := func(sh share) []float32 { return sh.of(c.Params) }
 	var pop population
+	if ref.Role == neuron.BlockRole {
+		if !validBlockRef(g, ref) {
+			return nil, fmt.Errorf("%w: no block map %v", ErrGraph, ref)
+		}
+		p, err := c.blockPopulation(ref, set, shs)
+		if err != nil {
+			return nil, err
+		}
+		return c.withAdam(ref, p)
+	}
+	plane := set.Batch * g.Layers[ref.Layer].Size * g.Layers[ref.Layer].Size
 	if ref.Role == neuron.ErrorRole {
 		var ds []neuron.Dendrite
 		for di, si := range g.Above(ref.Layer) {
+			if g.Synapses[si].Block != nil {
+				ds = append(ds, neuron.Dendrite{Upper: g.Synapses[si].From, Block: blockEnd(g, si, ref.Index)})
+				continue
+			}
 			spec := g.Spec(si, set.Batch)
 			spec.InC = 1
 			// W[·j]: [C_up][1][K][K]
 			ds = append(ds, neuron.Dendrite{Upper: g.Synapses[si].From, Spec: spec, W: gatherShares(ofDendrite(shs, di), param)})
 		}
 		gact, _ := outputActivation(g.Layers[ref.Layer].Output)
-		p, err := neuron.NewErrorPop(ref, set, plane, gact, c.Params.Bias[ref.Layer][ref.Index], g.Layers[ref.Layer].Image, c.tied(), ds)
+		var bias float32
+		if b := c.Params.Bias[ref.Layer]; b != nil {
+			bias = b[ref.Index]
+		}
+		p, err := neuron.NewErrorPop(ref, set, plane, gact, bias, g.Layers[ref.Layer].Image, c.tied(), ds)
 		if err != nil {
 			return nil, err
 		}
@@ -296,6 +416,14 @@ func (c *Circuit) population(ref neuron.Ref, set *neuron.Settings) (population, 
 		var fbs []neuron.Feedback
 		var clampedBelow []bool
 		for fi, si := range g.Below(ref.Layer) {
+			if g.Synapses[si].Block != nil {
+				spec := blockGeometry(g, si, set.Batch)[0].Spec
+				spec.OutC = 1
+				fbs = append(fbs, neuron.Feedback{Lower: g.Synapses[si].To, Spec: spec, E: gatherShares(ofDendrite(shs, fi), param),
+					Block: blockStart(g, si, ref.Index)})
+				clampedBelow = append(clampedBelow, g.Layers[g.Synapses[si].To].Image)
+				continue
+			}
 			spec := g.Spec(si, set.Batch)
 			spec.OutC = 1
 			// Offset of this synapse's kernels in the lower error maps' weight
@@ -304,6 +432,9 @@ func (c *Circuit) population(ref neuron.Ref, set *neuron.Settings) (population, 
 			for _, sj := range g.Above(g.Synapses[si].To) {
 				if sj == si {
 					break
+				}
+				if g.Synapses[sj].Block != nil {
+					continue // a block's end holds no kernels
 				}
 				off += g.Layers[g.Synapses[sj].From].Maps * kk(sj)
 			}
@@ -315,10 +446,50 @@ func (c *Circuit) population(ref neuron.Ref, set *neuron.Settings) (population, 
 		if err != nil {
 			return nil, err
 		}
+		for _, si := range g.Above(ref.Layer) {
+			if g.Synapses[si].Block != nil {
+				p.ExpectOwnErrorAtEnd() // the block's last stage learns from it
+			}
+		}
 		pop = p
 	}
+	return c.withAdam(ref, pop)
+}
+
+// zeroParams returns zero parameters shaped like c's.
+func (c *Circuit) zeroParams() *Params {
+	zeros := func(src [][]float32) [][]float32 {
+		if src == nil {
+			return nil
+		}
+		out := make([][]float32, len(src))
+		for i, v := range src {
+			if v != nil {
+				out[i] = make([]float32, len(v))
+			}
+		}
+		return out
+	}
+	return &Params{W: zeros(c.Params.W), E: zeros(c.Params.E), BlockE: zeros(c.Params.BlockE), Bias: zeros(c.Params.Bias)}
+}
+
+// holders is the number of populations that hold parameters of their own
+// (they answer a parameter dump).
+func (c *Circuit) holders() int {
+	n := 0
+	for _, ref := range Populations(c.Graph) {
+		if len(c.ownShares(ref)) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// withAdam hands pop its share of the circuit's Adam state, if any.
+func (c *Circuit) withAdam(ref neuron.Ref, pop population) (population, error) {
 	if a := c.Params.Adam; a != nil {
 		if _, opts := held(pop, c.tied()); len(opts) > 0 {
+			shs := c.ownShares(ref)
 			m := gatherShares(shs, func(sh share) []float32 { m, _ := sh.moments(a); return m })
 			v := gatherShares(shs, func(sh share) []float32 { _, v := sh.moments(a); return v })
 			if err := setAdamMoments(opts, m, v, a.Steps); err != nil {

@@ -17,8 +17,9 @@ import (
 //
 //	{"nodes": {"a": ["z.0.*", "e.0.*", "z.1.*"], "b": ["e.1.*", "z.2.*", "e.2.*", "z.3.*", "e.3.*", "z.4.*"]}}
 //
-// Patterns are population names ("z.<layer>.<map>", "e.<layer>.<map>") in
-// which "*" stands for one whole token. Every population must match exactly
+// Patterns are population names ("z.<layer>.<map>", "e.<layer>.<map>" and,
+// for a residual block's maps, "h.<synapse>.<stage>.<map>") in which "*"
+// stands for one whole token. Every population must match exactly
 // one node.
 type Placement struct {
 	Nodes map[string][]string `json:"nodes"`
@@ -62,7 +63,7 @@ func ParsePlacement(b []byte) (*Placement, error) {
 
 // Local places every population on one node.
 func Local(node string) *Placement {
-	return &Placement{Nodes: map[string][]string{node: {"*.*.*"}}}
+	return &Placement{Nodes: map[string][]string{node: {"*.*.*", "h.*.*.*"}}}
 }
 
 // NodeNames returns the nodes in sorted order.

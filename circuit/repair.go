@@ -72,10 +72,11 @@ func (s *Session) collectSync(ctx context.Context, batch, img, nOut int) (*Resul
 		sb.res.Energy[t] = make([]float64, len(g.Layers))
 	}
 	for _, ref := range Populations(g) {
-		if ref.Role == neuron.ErrorRole {
+		switch {
+		case ref.Role == neuron.ErrorRole:
 			sb.errMaps = append(sb.errMaps, ref)
 			sb.learners = append(sb.learners, ref)
-		} else if len(g.Below(ref.Layer)) > 0 {
+		case ref.Role == neuron.BlockRole || len(g.Below(ref.Layer)) > 0:
 			sb.learners = append(sb.learners, ref)
 		}
 	}
@@ -237,7 +238,7 @@ func decodeWait(ref neuron.Ref, data []float32) (actorWait, error) {
 	w := actorWait{batch: u(0), step: u(1)}
 	for i := 2; i < len(data); i += 4 {
 		w.missing = append(w.missing, neuron.Wait{Kind: neuron.Kind(u(i)),
-			From: neuron.Ref{Role: neuron.Role(u(i + 1)), Layer: u(i + 2), Index: u(i + 3)}})
+			From: neuron.Ref{Role: neuron.Role(u(i+1) & 0xff), Stage: u(i+1) >> 8, Layer: u(i + 2), Index: u(i + 3)}})
 	}
 	return w, nil
 }

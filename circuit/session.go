@@ -193,6 +193,9 @@ func Start(ctx context.Context, c *Circuit, b bus.Bus, opts ...Option) (*Session
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if o.async != nil && hasBlocks(c.Graph) {
+		return nil, fmt.Errorf("%w: an asynchronous run was asked for", ErrBlocks)
+	}
 	rc, err := c.Config.Resolve()
 	if err != nil {
 		return nil, err
@@ -333,10 +336,15 @@ func (s *Session) inputsOf(ref neuron.Ref) []string {
 	sub := func(kind string, layer int, idx string) string {
 		return fmt.Sprintf("%s.%s.%d.%s", run, kind, layer, idx)
 	}
-	var out []string
+	out, isBlock := s.c.blockSubjects(run, ref)
+	if isBlock {
+		return out
+	}
 	if ref.Role == neuron.ErrorRole {
 		for _, si := range g.Above(l) {
-			out = append(out, sub("phi", g.Synapses[si].From, "*"))
+			if g.Synapses[si].Block == nil {
+				out = append(out, sub("phi", g.Synapses[si].From, "*"))
+			}
 		}
 		return append(out, sub("z", l, fmt.Sprint(i)))
 	}
@@ -352,6 +360,9 @@ func (s *Session) inputsOf(ref neuron.Ref) []string {
 		out = append(out, sub("e", l, fmt.Sprint(i)))
 	}
 	for _, si := range g.Below(l) {
+		if g.Synapses[si].Block != nil {
+			continue // blockSubjects
+		}
 		out = append(out, sub("e", g.Synapses[si].To, "*"))
 		if s.o.learn && s.c.tied() {
 			out = append(out, sub("w", g.Synapses[si].To, "*"))
@@ -475,14 +486,14 @@ func (s *Session) resend(a *actor) error {
 }
 
 // sayWaiting tells the coordinator what the actor waits for: its batch and
-// step, then (kind, role, layer, map) of every missing input, as uint32
-// bits in float32s.
+// step, then (kind, role | stage<<8, layer, map) of every missing input,
+// as uint32 bits in float32s.
 func (s *Session) sayWaiting(a *actor) error {
 	b, t, missing := a.pop.Waiting()
 	u := func(v int) float32 { return math.Float32frombits(uint32(v)) }
 	data := []float32{u(b), u(t)}
 	for _, w := range missing[:min(len(missing), maxWaits)] {
-		data = append(data, u(int(w.Kind)), u(int(w.From.Role)), u(w.From.Layer), u(w.From.Index))
+		data = append(data, u(int(w.Kind)), u(int(w.From.Role)|w.From.Stage<<8), u(w.From.Layer), u(w.From.Index))
 	}
 	ref := a.pop.Ref()
 	return s.publish(kindWaiting, ref, ref.String(), b, t, data)
@@ -895,25 +906,7 @@ func (s *Session) Params(ctx context.Context) (*Params, error) {
 	if !s.o.coordinator {
 		return nil, fmt.Errorf("circuit: a worker session has no coordinator")
 	}
-	g := s.c.Graph
-	p := &Params{Bias: make([][]float32, len(g.Layers))}
-	for si := range g.Synapses {
-		p.W = append(p.W, make([]float32, g.Spec(si, 1).KernelLen()))
-		if !s.c.tied() {
-			p.E = append(p.E, make([]float32, g.Spec(si, 1).KernelLen()))
-		}
-	}
-	want := 0
-	for _, ref := range Populations(g) {
-		if ref.Role == neuron.ErrorRole || (!s.c.tied() && len(g.Below(ref.Layer)) > 0) {
-			want++
-		}
-	}
-	for l := range g.Layers {
-		if !g.Top(l) {
-			p.Bias[l] = make([]float32, g.Layers[l].Maps)
-		}
-	}
+	p, want := s.c.zeroParams(), s.c.holders()
 	p.Adam = newAdamState(p)
 	p.Adam.Steps = -1 // not known until the first dump with moments
 	withAdam := 0     // actors that sent their Adam moments
@@ -958,10 +951,10 @@ func (s *Session) Params(ctx context.Context) (*Params, error) {
 // p.Adam is set, its Adam moments) into whole-layer form; moments reports
 // whether the dump carried Adam moments.
 func (c *Circuit) scatter(p *Params, ref neuron.Ref, data []float32) (moments bool, err error) {
-	if ref.Role == neuron.StateRole && c.tied() {
-		return false, fmt.Errorf("%w: %v sent parameters, but a tied state map holds none of its own", neuron.ErrProtocol, ref)
+	shs := c.ownShares(ref)
+	if len(shs) == 0 {
+		return false, fmt.Errorf("%w: %v sent parameters, but holds none of its own", neuron.ErrProtocol, ref)
 	}
-	shs := c.shares(ref)
 	total := sharesLen(shs)
 	switch len(data) {
 	case total:

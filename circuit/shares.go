@@ -23,9 +23,10 @@ type share struct {
 type shareKind int
 
 const (
-	shareW    shareKind = iota // W[·j] of an error map
-	shareE                     // E[i·] of a state map (W[i·] when tied)
-	shareBias                  // b_j of an error map
+	shareW      shareKind = iota // W[·j] of an error map (or of a block's map)
+	shareE                       // E[i·] of a state map (W[i·] when tied)
+	shareBias                    // b_j of an error map
+	shareBlockE                  // a residual block's error kernels (Params.BlockE)
 )
 
 // of returns the whole-layer tensor sh is a run of. A tied state map's
@@ -34,6 +35,8 @@ func (sh share) of(p *Params) []float32 {
 	switch {
 	case sh.kind == shareBias:
 		return p.Bias[sh.index]
+	case sh.kind == shareBlockE:
+		return p.BlockE[sh.index]
 	case sh.kind == shareE && p.E != nil:
 		return p.E[sh.index]
 	default:
@@ -48,32 +51,68 @@ func (sh share) moments(a *AdamState) (m, v []float32) {
 		return a.MBias[sh.index], a.VBias[sh.index]
 	case shareE:
 		return a.ME[sh.index], a.VE[sh.index]
+	case shareBlockE:
+		return a.MBlockE[sh.index], a.VBlockE[sh.index]
 	default:
 		return a.MW[sh.index], a.VW[sh.index]
 	}
 }
 
 // shares lists the runs population ref holds, in the order it holds them:
-// an error map's kernels W[·j] dendrite by dendrite (one run per upper map)
-// and then its bias; a state map's feedback kernels E[i·] synapse by
-// synapse.
+// an error map's kernels W[·j] dendrite by dendrite (one run per upper map;
+// none for a residual block, whose maps hold its kernels) and then its bias
+// (when a plain synapse predicts the layer); a state map's feedback
+// kernels E[i·] synapse by synapse (a block's E_1[i·]); a block's map's
+// (see blockShares).
 func (c *Circuit) shares(ref neuron.Ref) []share {
 	g := c.Graph
 	var out []share
+	if ref.Role == neuron.BlockRole {
+		return c.blockShares(ref)
+	}
 	if ref.Role == neuron.ErrorRole {
+		bias := false
 		for di, si := range g.Above(ref.Layer) {
+			if g.Synapses[si].Block != nil {
+				continue
+			}
+			bias = true
 			s := g.Spec(si, 1)
 			k := s.K * s.K
 			for i := 0; i < s.OutC; i++ {
 				out = append(out, share{kind: shareW, index: si, at: (i*s.InC + ref.Index) * k, n: k, dendrite: di})
 			}
 		}
-		return append(out, share{kind: shareBias, index: ref.Layer, at: ref.Index, n: 1, dendrite: -1})
+		if bias {
+			out = append(out, share{kind: shareBias, index: ref.Layer, at: ref.Index, n: 1, dendrite: -1})
+		}
+		return out
 	}
 	for fi, si := range g.Below(ref.Layer) {
+		if g.Synapses[si].Block != nil {
+			out = append(out, blockFeedbackShare(g, si, ref.Index, fi))
+			continue
+		}
 		s := g.Spec(si, 1)
 		n := s.InC * s.K * s.K
 		out = append(out, share{kind: shareE, index: si, at: ref.Index * n, n: n, dendrite: fi})
+	}
+	return out
+}
+
+// ownShares are the shares population ref learns itself, whose values
+// (and optimiser state) it dumps: all of them but, in tied mode, a state
+// map's copies of W.
+func (c *Circuit) ownShares(ref neuron.Ref) []share {
+	shs := c.shares(ref)
+	if ref.Role != neuron.StateRole || !c.tied() {
+		return shs
+	}
+	var out []share
+	for _, sh := range shs {
+		if sh.kind != shareE {
+			out = append(out, sh)
+		}
 	}
 	return out
 }
@@ -118,25 +157,40 @@ func ofDendrite(shs []share, d int) []share {
 	return out
 }
 
-// held returns the parameters a population holds, concatenated in the
-// order of its shares, and their optimisers (one per dendrite or feedback
-// synapse, then the bias's). A tied state map holds nothing of its own.
+// held returns the parameters a population learns itself, concatenated in
+// the order of its own shares (Circuit.ownShares), and their optimisers
+// (one per dendrite or feedback synapse, then the bias's; a block's map's
+// W, then E). A tied state map holds nothing of its own but its residual
+// blocks' error kernels.
 func held(pop population, tied bool) (params []float32, opts []optim.Optimizer) {
 	switch p := pop.(type) {
 	case *neuron.ErrorPop:
 		for _, d := range p.Dendrites() {
+			if d.Block != nil {
+				continue
+			}
 			params = append(params, d.W...)
 			opts = append(opts, d.Optimizer())
 		}
-		params = append(params, p.Bias())
-		opts = append(opts, p.BiasOptimizer())
-	case *neuron.StatePop:
-		if tied {
-			return nil, nil
+		if p.HasBias() {
+			params = append(params, p.Bias())
+			opts = append(opts, p.BiasOptimizer())
 		}
+	case *neuron.StatePop:
 		for _, f := range p.Feedback() {
+			if tied && f.Block == nil {
+				continue
+			}
 			params = append(params, f.E...)
 			opts = append(opts, f.Optimizer())
+		}
+	case *neuron.BlockPop:
+		w, e := p.Optimizers()
+		params = append(params, p.W()...)
+		opts = append(opts, w)
+		if e != nil {
+			params = append(params, p.E()...)
+			opts = append(opts, e)
 		}
 	}
 	return params, opts

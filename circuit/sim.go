@@ -63,7 +63,12 @@ func (c *Circuit) Populations(batch int, task ngc.Task, learn bool) ([]neuron.Re
 // KindDone) reach no population: the result is empty.
 func (c *Circuit) Receivers(k neuron.Kind, from neuron.Ref, task ngc.Task, learn bool) []neuron.Ref {
 	g := c.Graph
-	if from.Layer < 0 || from.Layer >= len(g.Layers) || from.Index < 0 || from.Index >= g.Layers[from.Layer].Maps {
+	switch {
+	case from.Role == neuron.BlockRole:
+		if !validBlockRef(g, from) {
+			return nil
+		}
+	case from.Layer < 0 || from.Layer >= len(g.Layers) || from.Index < 0 || from.Index >= g.Layers[from.Layer].Maps:
 		return nil
 	}
 	var out []neuron.Ref
@@ -78,6 +83,9 @@ func (c *Circuit) Receivers(k neuron.Kind, from neuron.Ref, task ngc.Task, learn
 // listens reports whether population to subscribes to the subject of a
 // message of kind k from population from (see Session.inputsOf).
 func (c *Circuit) listens(to neuron.Ref, k neuron.Kind, from neuron.Ref, task ngc.Task, learn bool) bool {
+	if yes, handled := c.blockListens(to, k, from); handled {
+		return yes
+	}
 	g := c.Graph
 	l := to.Layer
 	same := from.Layer == to.Layer && from.Index == to.Index

@@ -20,7 +20,10 @@ import (
 //	init.<l>.<i>   initial value of a top map           (KindInit, from the coordinator)
 //	out.<l>.<j>    prediction of an image map           (KindOutput, to the coordinator)
 //	probe.<l>.<j>  energy of an error map at a step     (KindProbe, to the coordinator)
-//	done.<z|e>.<l>.<i>  a population finished learning  (KindDone, to the coordinator)
+//	h.<s>.<k>.<i>  activity of map i of stage k of the residual block of synapse s (KindHidden)
+//	d.<s>.<k>.<i>  its perturbation                      (KindPerturb)
+//	done.<z|e>.<l>.<i>  a population finished learning  (KindDone, to the coordinator;
+//	               done.h.<s>.<k>.<i> for a block's map, and so for dump, stats and waiting)
 //	ctl.hb.<node>  a node's heartbeat; ctl.dump: parameter request; dump.<z|e>.<l>.<i>: the reply
 //	ctl.stop       end an asynchronous batch's corrections (wall-clock bound)
 //	stats.<z|e>.<l>.<i>  an asynchronous actor's counts for a batch
@@ -29,7 +32,7 @@ import (
 var kindTokens = map[neuron.Kind]string{
 	neuron.KindState: "z", neuron.KindPhi: "phi", neuron.KindError: "e", neuron.KindPred: "pred",
 	neuron.KindWeights: "w", neuron.KindClamp: "clamp", neuron.KindInit: "init", neuron.KindOutput: "out",
-	neuron.KindProbe: "probe", neuron.KindDone: "done",
+	neuron.KindProbe: "probe", neuron.KindDone: "done", neuron.KindHidden: "h", neuron.KindPerturb: "d",
 }
 
 // Runner-level kinds (not population messages): a parameter dump, an
@@ -59,7 +62,9 @@ func busKind(k neuron.Kind) bus.Kind {
 	switch k {
 	case neuron.KindState, neuron.KindPhi, neuron.KindPred, neuron.KindClamp, neuron.KindInit:
 		return bus.KindState
-	case neuron.KindError:
+	case neuron.KindHidden:
+		return bus.KindState
+	case neuron.KindError, neuron.KindPerturb:
 		return bus.KindError
 	case neuron.KindWeights, kindDump:
 		return bus.KindWeights
@@ -74,8 +79,11 @@ func busKind(k neuron.Kind) bus.Kind {
 }
 
 func roleToken(r neuron.Role) string {
-	if r == neuron.ErrorRole {
+	switch r {
+	case neuron.ErrorRole:
 		return "e"
+	case neuron.BlockRole:
+		return "h"
 	}
 	return "z"
 }
@@ -83,6 +91,10 @@ func roleToken(r neuron.Role) string {
 // subjectOf is where a message of kind k about map ref is published.
 func subjectOf(run string, k neuron.Kind, ref neuron.Ref) string {
 	l, i := strconv.Itoa(ref.Layer), strconv.Itoa(ref.Index)
+	if ref.Role == neuron.BlockRole {
+		// A block's map: <synapse>.<stage>.<map>.
+		l += "." + strconv.Itoa(ref.Stage)
+	}
 	switch k {
 	case kindDump:
 		return run + ".dump." + roleToken(ref.Role) + "." + l + "." + i
@@ -110,25 +122,46 @@ func parseSubject(subject string) (neuron.Kind, neuron.Ref, error) {
 	role := neuron.StateRole
 	switch k {
 	case neuron.KindDone, kindDump, kindStats, kindWaiting:
-		if len(rest) != 3 {
+		if len(rest) < 3 {
 			return 0, neuron.Ref{}, fmt.Errorf("circuit: subject %q: want <role>.<layer>.<map>", subject)
 		}
-		if rest[0] == "e" {
+		switch rest[0] {
+		case "e":
 			role = neuron.ErrorRole
+		case "h":
+			role = neuron.BlockRole
 		}
 		rest = rest[1:]
 	case neuron.KindError, neuron.KindPred, neuron.KindWeights, neuron.KindOutput, neuron.KindProbe:
 		role = neuron.ErrorRole
+	case neuron.KindHidden, neuron.KindPerturb:
+		role = neuron.BlockRole
 	}
-	if len(rest) != 2 {
+	want := 2
+	if role == neuron.BlockRole {
+		want = 3
+	}
+	if len(rest) != want {
+		if want == 3 {
+			return 0, neuron.Ref{}, fmt.Errorf("circuit: subject %q: want <synapse>.<stage>.<map>", subject)
+		}
 		return 0, neuron.Ref{}, fmt.Errorf("circuit: subject %q: want <layer>.<map>", subject)
 	}
-	l, err1 := strconv.Atoi(rest[0])
-	i, err2 := strconv.Atoi(rest[1])
-	if err1 != nil || err2 != nil || l < 0 || i < 0 {
-		return 0, neuron.Ref{}, fmt.Errorf("circuit: subject %q: bad layer or map", subject)
+	var n [3]int
+	for j, t := range rest {
+		v, err := strconv.Atoi(t)
+		if err != nil || v < 0 {
+			return 0, neuron.Ref{}, fmt.Errorf("circuit: subject %q: bad layer or map", subject)
+		}
+		n[j] = v
 	}
-	return k, neuron.Ref{Role: role, Layer: l, Index: i}, nil
+	if role == neuron.BlockRole {
+		if n[1] < 1 {
+			return 0, neuron.Ref{}, fmt.Errorf("circuit: subject %q: stages count from 1", subject)
+		}
+		return k, neuron.Ref{Role: role, Layer: n[0], Stage: n[1], Index: n[2]}, nil
+	}
+	return k, neuron.Ref{Role: role, Layer: n[0], Index: n[1]}, nil
 }
 
 // A frame's Step carries the mini-batch in its high 32 bits and the step

@@ -232,7 +232,7 @@ func (a *AsyncStatePop) Offer(m Msg) error {
 		}
 		a.start = m.Data
 	case KindError, KindWeights:
-		own := Ref{ErrorRole, p.ref.Layer, p.ref.Index}
+		own := Ref{Role: ErrorRole, Layer: p.ref.Layer, Index: p.ref.Index}
 		if m.From == own && m.Kind == KindError {
 			if m.Step < 1 || p.top {
 				return bad("unexpected own error")
@@ -532,7 +532,7 @@ func (a *AsyncErrorPop) Offer(m Msg) error {
 			a.fresh = true
 		}
 	case KindState:
-		if m.From != (Ref{StateRole, p.ref.Layer, p.ref.Index}) {
+		if m.From != (Ref{Role: StateRole, Layer: p.ref.Layer, Index: p.ref.Index}) {
 			return fmt.Errorf("%w: %v got an unexpected state from %v", ErrProtocol, p.ref, m.From)
 		}
 		data, version, err := receive(m, p.zIn(), p.plane, false)

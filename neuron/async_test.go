@@ -47,7 +47,7 @@ func newChainSized(t *testing.T, B, T, n int, denoise bool, enc Encoding) *chain
 	set := &Settings{Batch: B, Steps: T, Denoise: denoise,
 		State:     StateParams{Beta: 0.1, Gamma: 0.001, Phi: tensor.LeakyReLU},
 		LearnRate: 0.01, Lambda: 1, Optimizer: "adam", MaxKernelNorm: 1, Encoding: enc}
-	c := &chain{set: set, refTop: Ref{StateRole, 1, 0}, refE: Ref{ErrorRole, 0, 0}, refImg: Ref{StateRole, 0, 0}}
+	c := &chain{set: set, refTop: Ref{Role: StateRole, Layer: 1, Index: 0}, refE: Ref{Role: ErrorRole, Layer: 0, Index: 0}, refImg: Ref{Role: StateRole, Layer: 0, Index: 0}}
 	big, small := B*n*n, B*(n/2)*(n/2)
 	c.top, err = NewStatePop(c.refTop, set, small, false, true, true,
 		[]Feedback{{Lower: 0, Spec: spec, E: append([]float32(nil), w...)}}, []bool{true})
@@ -239,7 +239,7 @@ func twoBelow(t *testing.T, budget, maxLag int) *AsyncStatePop {
 	geom, _ := tensor.SameGeom(4, 4, 3, 2)
 	spec := tensor.ConvSpec{Geom: geom, Batch: 1, InC: 2, OutC: 1, Flip: true}
 	set := &Settings{Batch: 1, Steps: budget, State: StateParams{Beta: 0.1, Phi: tensor.LeakyReLU}}
-	p, err := NewStatePop(Ref{StateRole, 1, 0}, set, 4, false, true, true,
+	p, err := NewStatePop(Ref{Role: StateRole, Layer: 1, Index: 0}, set, 4, false, true, true,
 		[]Feedback{{Lower: 0, Spec: spec, E: make([]float32, 18)}}, []bool{false})
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +255,7 @@ func twoBelow(t *testing.T, budget, maxLag int) *AsyncStatePop {
 }
 
 func errFrom(j, batch, version int) Msg {
-	return Msg{Kind: KindError, From: Ref{ErrorRole, 0, j}, Batch: batch, Step: version, Data: make([]float32, 16)}
+	return Msg{Kind: KindError, From: Ref{Role: ErrorRole, Layer: 0, Index: j}, Batch: batch, Step: version, Data: make([]float32, 16)}
 }
 
 func TestAsyncStateLagAndBound(t *testing.T) {
@@ -348,12 +348,12 @@ func TestAsyncRejectsBadInput(t *testing.T) {
 		name string
 		m    Msg
 	}{
-		{"sender not below", Msg{Kind: KindError, From: Ref{ErrorRole, 2, 0}, Data: make([]float32, 16)}},
-		{"map index out of range", Msg{Kind: KindError, From: Ref{ErrorRole, 0, 5}, Data: make([]float32, 16)}},
-		{"wrong size", Msg{Kind: KindError, From: Ref{ErrorRole, 0, 0}, Step: 1, Data: make([]float32, 15)}},
-		{"second start", Msg{Kind: KindInit, From: Ref{StateRole, 1, 0}, Data: make([]float32, 4)}},
-		{"wrong kind", Msg{Kind: KindOutput, From: Ref{ErrorRole, 0, 0}}},
-		{"weights without learning", Msg{Kind: KindWeights, From: Ref{ErrorRole, 0, 0}, Data: make([]float32, 18)}},
+		{"sender not below", Msg{Kind: KindError, From: Ref{Role: ErrorRole, Layer: 2, Index: 0}, Data: make([]float32, 16)}},
+		{"map index out of range", Msg{Kind: KindError, From: Ref{Role: ErrorRole, Layer: 0, Index: 5}, Data: make([]float32, 16)}},
+		{"wrong size", Msg{Kind: KindError, From: Ref{Role: ErrorRole, Layer: 0, Index: 0}, Step: 1, Data: make([]float32, 15)}},
+		{"second start", Msg{Kind: KindInit, From: Ref{Role: StateRole, Layer: 1, Index: 0}, Data: make([]float32, 4)}},
+		{"wrong kind", Msg{Kind: KindOutput, From: Ref{Role: ErrorRole, Layer: 0, Index: 0}}},
+		{"weights without learning", Msg{Kind: KindWeights, From: Ref{Role: ErrorRole, Layer: 0, Index: 0}, Data: make([]float32, 18)}},
 	}
 	for _, tc := range cases {
 		if err := a.Offer(tc.m); !errors.Is(err, ErrProtocol) {

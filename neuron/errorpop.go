@@ -37,6 +37,9 @@ type ErrorPop struct {
 	biasOpt   optim.Optimizer
 	clamped   bool // the layer is the image layer
 	tied      bool
+	// blocks: some dendrite is a residual block's end, whose last stage
+	// needs the error of step T+1 to learn.
+	blocks bool
 
 	mu, e, tmp, cols []float32
 	grad             []float32
@@ -84,6 +87,16 @@ func NewErrorPop(ref Ref, set *Settings, plane int, g tensor.Activation, bias fl
 	maxCols, maxK := 0, 0
 	for i := range dendrites {
 		d := &dendrites[i]
+		if b := d.Block; b != nil {
+			if set.Encoding.Scheme == SigmaDelta {
+				return nil, fmt.Errorf("neuron: %v: residual blocks run with the dense encoding only", ref)
+			}
+			if b.Skip && (b.Factor < 1 || set.Batch*b.Size*b.Size*b.Factor*b.Factor != plane) {
+				return nil, fmt.Errorf("neuron: %v: a skip term from maps of side %d upsampled by %d does not give %d values", ref, b.Size, b.Factor, plane)
+			}
+			p.blocks = true
+			continue
+		}
 		if err := checkSpec(fmt.Sprintf("%v dendrite from layer %d", ref, d.Upper), d.Spec, d.W); err != nil {
 			return nil, err
 		}
@@ -107,7 +120,9 @@ func NewErrorPop(ref Ref, set *Settings, plane int, g tensor.Activation, bias fl
 	if sh := set.MessageConvs; sh != nil && set.Encoding.Scheme != SigmaDelta {
 		p.sharedMsg = make([]SharedConv, len(dendrites))
 		for i, d := range dendrites {
-			p.sharedMsg[i] = sh.ShareMessageConv(ref, d.Upper, d.Spec, d.W)
+			if d.Block == nil {
+				p.sharedMsg[i] = sh.ShareMessageConv(ref, d.Upper, d.Spec, d.W)
+			}
 		}
 	}
 	if set.Encoding.Scheme == SigmaDelta {
@@ -135,6 +150,18 @@ func (p *ErrorPop) Dendrites() []Dendrite { return p.dendrites }
 // Bias returns b_j.
 func (p *ErrorPop) Bias() float32 { return p.bias[0] }
 
+// HasBias reports whether the map learns its bias: whether a plain
+// synapse predicts it (a layer only residual blocks predict has none, as
+// in the batched reference; its bias stays 0).
+func (p *ErrorPop) HasBias() bool {
+	for _, d := range p.dendrites {
+		if d.Block == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // BiasOptimizer returns the optimiser of b_j.
 func (p *ErrorPop) BiasOptimizer() optim.Optimizer { return p.biasOpt }
 
@@ -143,12 +170,17 @@ func (p *ErrorPop) Energy() float64 { return p.energy }
 
 // Predict computes mu from the φ(z) maps of every dendrite's upper layer
 // (phis[d][i] is map i of dendrite d's layer) into p's mu buffer, by whole
-// convolutions.
+// convolutions. For a residual block's end, phis[d] holds the activity of
+// the block's last-stage map and, with a skip term, the upper map's z.
 func (p *ErrorPop) Predict(phis [][][]float32) []float32 {
 	p.ops = 0
 	for di := range p.dendrites {
-		p.ops += p.dendrites[di].Spec.MACs()
 		d := &p.dendrites[di]
+		if d.Block != nil {
+			p.addBlock(di, phis[di])
+			continue
+		}
+		p.ops += d.Spec.MACs()
 		dst := p.mu
 		if di > 0 {
 			dst = p.tmp
@@ -164,6 +196,23 @@ func (p *ErrorPop) Predict(phis [][][]float32) []float32 {
 	return p.mu
 }
 
+// addBlock adds the prediction of residual block dendrite di (written
+// into mu when it is the first dendrite): the last stage's activity, then
+// the skip term, in the batched reference's order.
+func (p *ErrorPop) addBlock(di int, in [][]float32) {
+	b := p.dendrites[di].Block
+	if di == 0 {
+		copy(p.mu, in[0])
+	} else {
+		for k, v := range in[0] {
+			p.mu[k] += v
+		}
+	}
+	if b.Skip {
+		AddUpsampled(p.mu, in[1], p.set.Batch, b.Size, b.Factor)
+	}
+}
+
 // predictMsgs is Predict from φ(z) maps that are all received messages'
 // data (the asynchronous runtime, dense): a dendrite shared with the error
 // maps of this process that hold the same messages takes its sum from the
@@ -175,6 +224,10 @@ func (p *ErrorPop) predictMsgs(phis [][][]float32) []float32 {
 	p.ops = 0
 	for di := range p.dendrites {
 		d := &p.dendrites[di]
+		if d.Block != nil {
+			p.addBlock(di, phis[di])
+			continue
+		}
 		p.ops += d.Spec.MACs()
 		dst := p.mu
 		if di > 0 {
@@ -348,6 +401,9 @@ func (p *ErrorPop) Learn(phis [][][]float32) {
 	alpha := -1 / float32(p.set.Batch)
 	for di := range p.dendrites {
 		d := &p.dendrites[di]
+		if d.Block != nil {
+			continue // the block's maps learn its kernels
+		}
 		g := p.grad[:len(d.W)]
 		tensor.ConvKernelGradMaps(g, [][]float32{p.e}, phis[di], p.cols[:d.Spec.ColsLen()], d.Spec, alpha, 0)
 		update := func() {
@@ -360,9 +416,11 @@ func (p *ErrorPop) Learn(phis [][][]float32) {
 			update()
 		}
 	}
-	var gb [1]float32
-	BiasGrad(gb[:], p.e, p.plane, alpha)
-	p.biasOpt.Step(p.bias, gb[:])
+	if p.HasBias() {
+		var gb [1]float32
+		BiasGrad(gb[:], p.e, p.plane, alpha)
+		p.biasOpt.Step(p.bias, gb[:])
+	}
 }
 
 func key(batch, step int) int64 { return int64(batch)<<32 | int64(step) }
@@ -390,6 +448,12 @@ func (p *ErrorPop) Handle(m Msg, emit Emit) error {
 		}
 		return nil
 	}
+	own := Ref{Role: StateRole, Layer: p.ref.Layer, Index: p.ref.Index}
+	if m.Kind == KindState && m.From == own && m.Step == 0 && m.Batch >= p.batch-1 && m.Batch <= p.batch+1 {
+		// A state map whose residual block's skip term predicts a free
+		// layer sends z from step 0: its own error map has no use for it.
+		return nil
+	}
 	if m.Batch < p.batch || (m.Batch == p.batch && m.Step < p.step) {
 		return fmt.Errorf("%w: %v got a stale %v from %v for batch %d step %d (now at batch %d step %d)",
 			ErrProtocol, p.ref, m.Kind, m.From, m.Batch, m.Step, p.batch, p.step)
@@ -398,6 +462,21 @@ func (p *ErrorPop) Handle(m Msg, emit Emit) error {
 		return fmt.Errorf("%w: %v got %v from %v for batch %d while at batch %d", ErrProtocol, p.ref, m.Kind, m.From, m.Batch, p.batch)
 	}
 	in := p.inputs(m.Batch, m.Step)
+	if di, slot := p.blockInput(m); di >= 0 {
+		if in.phi[di][slot] != nil {
+			return fmt.Errorf("%w: %v got %v twice from %v at batch %d step %d", ErrProtocol, p.ref, m.Kind, m.From, m.Batch, m.Step)
+		}
+		want := p.plane
+		if slot == 1 {
+			want = p.set.Batch * p.dendrites[di].Block.Size * p.dendrites[di].Block.Size
+		}
+		if m.Delta != nil || len(m.Data) != want {
+			return fmt.Errorf("%w: %v got %v from %v at batch %d step %d: %d values, want %d", ErrProtocol, p.ref, m.Kind, m.From, m.Batch, m.Step, len(m.Data), want)
+		}
+		in.phi[di][slot] = m.Data
+		in.n++
+		return p.advance(emit)
+	}
 	switch m.Kind {
 	case KindPhi:
 		di := p.dendriteOf(m.From.Layer)
@@ -418,7 +497,7 @@ func (p *ErrorPop) Handle(m Msg, emit Emit) error {
 		in.phi[di][m.From.Index] = data
 		in.n++
 	case KindState:
-		if m.From != (Ref{StateRole, p.ref.Layer, p.ref.Index}) || m.Step == 0 || in.z != nil {
+		if m.From != (Ref{Role: StateRole, Layer: p.ref.Layer, Index: p.ref.Index}) || m.Step == 0 || in.z != nil {
 			return fmt.Errorf("%w: %v got an unexpected state from %v at step %d", ErrProtocol, p.ref, m.From, m.Step)
 		}
 		data, _, err := receive(m, p.zIn(), p.plane, true)
@@ -437,11 +516,30 @@ func (p *ErrorPop) Handle(m Msg, emit Emit) error {
 
 func (p *ErrorPop) dendriteOf(layer int) int {
 	for i, d := range p.dendrites {
-		if d.Upper == layer {
+		if d.Upper == layer && d.Block == nil {
 			return i
 		}
 	}
 	return -1
+}
+
+// blockInput returns the residual block dendrite message m feeds and its
+// slot there (0: the last stage's activity, 1: the skip term's state), or
+// −1.
+func (p *ErrorPop) blockInput(m Msg) (di, slot int) {
+	for i, d := range p.dendrites {
+		b := d.Block
+		if b == nil {
+			continue
+		}
+		if m.Kind == KindHidden && m.From == (Ref{Role: BlockRole, Layer: b.Synapse, Stage: b.Stages, Index: p.ref.Index}) {
+			return i, 0
+		}
+		if b.Skip && m.Kind == KindState && m.From == (Ref{Role: StateRole, Layer: d.Upper, Index: b.SkipMap}) {
+			return i, 1
+		}
+	}
+	return -1, 0
 }
 
 func (p *ErrorPop) inputs(batch, step int) *errInputs {
@@ -450,7 +548,7 @@ func (p *ErrorPop) inputs(batch, step int) *errInputs {
 	if in == nil {
 		in = &errInputs{phi: make([][][]float32, len(p.dendrites))}
 		for i, d := range p.dendrites {
-			in.phi[i] = make([][]float32, d.Spec.OutC)
+			in.phi[i] = make([][]float32, d.inputs())
 		}
 		p.pending[k] = in
 	}
@@ -460,9 +558,21 @@ func (p *ErrorPop) inputs(batch, step int) *errInputs {
 func (p *ErrorPop) wantPhis() int {
 	n := 0
 	for _, d := range p.dendrites {
-		n += d.Spec.OutC
+		n += d.inputs()
 	}
 	return n
+}
+
+// inputs is the number of map messages the dendrite takes per step: φ(z)
+// of every upper map, or a residual block's last activity and skip state.
+func (d Dendrite) inputs() int {
+	switch {
+	case d.Block == nil:
+		return d.Spec.OutC
+	case d.Block.Skip:
+		return 2
+	}
+	return 1
 }
 
 // advance processes every step whose inputs are complete.
@@ -503,7 +613,7 @@ func (p *ErrorPop) advance(emit Emit) error {
 		if err := emit(Msg{Kind: KindProbe, From: p.ref, Batch: b, Step: t, Data: []float32{float32(p.energy)}, Ops: p.ops}); err != nil {
 			return err
 		}
-		if t <= T || (p.set.Learn && !p.tied) {
+		if t <= T || (p.set.Learn && (!p.tied || p.blocks)) {
 			if err := emit(encode(Msg{Kind: KindError, From: p.ref, Batch: b, Step: t, Data: e}, p.eOut())); err != nil {
 				return err
 			}
@@ -519,7 +629,7 @@ func (p *ErrorPop) advance(emit Emit) error {
 		}
 		if p.set.Learn {
 			p.Learn(in.phi)
-			if p.tied {
+			if p.tied && p.HasBias() {
 				if err := out(KindWeights, p.weights()); err != nil {
 					return err
 				}

@@ -17,26 +17,36 @@ var (
 // Role says which population of a feature map an actor is.
 type Role uint8
 
-// The two populations of a feature map.
+// The two populations of a feature map, and a residual block's map.
 const (
 	StateRole Role = iota + 1 // z: the state population
 	ErrorRole                 // e: the error population
+	// BlockRole is an intermediate map of a residual block (BlockPop): an
+	// activity h that is not a state.
+	BlockRole
 )
 
 // Ref names a population: its role, its layer and the map's index in it.
+// A residual block's map (BlockRole) is named by its synapse's index in the
+// graph (Layer), its stage from 1 at the top (Stage) and its index in the
+// stage (Index); Stage is 0 for the other roles.
 type Ref struct {
 	Role  Role
 	Layer int
 	Index int
+	Stage int
 }
 
-// String renders a ref as its subject tokens, "z.1.3" or "e.0.2".
+// String renders a ref as its subject tokens, "z.1.3", "e.0.2" or, for map
+// 5 of stage 2 of the block of synapse 1, "h.1.2.5".
 func (r Ref) String() string {
-	t := "z"
-	if r.Role == ErrorRole {
-		t = "e"
+	switch r.Role {
+	case ErrorRole:
+		return fmt.Sprintf("e.%d.%d", r.Layer, r.Index)
+	case BlockRole:
+		return fmt.Sprintf("h.%d.%d.%d", r.Layer, r.Stage, r.Index)
 	}
-	return fmt.Sprintf("%s.%d.%d", t, r.Layer, r.Index)
+	return fmt.Sprintf("z.%d.%d", r.Layer, r.Index)
 }
 
 // Kind is what a message carries.
@@ -70,11 +80,21 @@ const (
 	KindProbe
 	// KindDone tells the coordinator that a population finished a batch's learning.
 	KindDone
+	// KindHidden is the activity h of a residual block's map, for the maps
+	// of the next stage (or, from the last stage, for the error map it
+	// predicts).
+	KindHidden
+	// KindPerturb is the perturbation d of a residual block's map (at its
+	// convolution's output), for the maps of the stage above (or, from the
+	// first stage, for the state maps of the upper layer): the error
+	// pathway of the paper's Eq. 8-11.
+	KindPerturb
 )
 
 var kindNames = map[Kind]string{
 	KindState: "state", KindPhi: "phi", KindError: "error", KindPred: "pred", KindWeights: "weights",
 	KindClamp: "clamp", KindInit: "init", KindOutput: "output", KindProbe: "probe", KindDone: "done",
+	KindHidden: "hidden", KindPerturb: "perturb",
 }
 
 // String names the kind.

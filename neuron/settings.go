@@ -99,7 +99,25 @@ type Dendrite struct {
 	Upper int             // the predicting layer
 	Spec  tensor.ConvSpec // InC = 1 (this map), OutC = C_up
 	W     []float32
+	// Block, when set, makes the dendrite the end of a residual block
+	// (Spec and W are then unused): see BlockEnd.
+	Block *BlockEnd
 	opt   optim.Optimizer
+}
+
+// BlockEnd is the end of a residual block on the error map it predicts
+// (map j of the lower layer): the prediction takes the activity h_K of
+// map j of the block's last stage (KindHidden from BlockPop
+// {Synapse, Stages, j}) and, with Skip, the state z of upper map SkipMap
+// (KindState) upsampled by nearest neighbour by Factor. The block's kernels
+// live in its BlockPops; the dendrite holds none.
+type BlockEnd struct {
+	Synapse, Stages int
+	Skip            bool
+	SkipMap         int
+	// Size is the side of an upper map (the skip term's input), Factor
+	// the lower layer's size over it.
+	Size, Factor int
 }
 
 // Feedback is one synapse as a state map (layer ℓ, map i) holds it: the
@@ -110,11 +128,30 @@ type Feedback struct {
 	Lower int             // the predicted layer
 	Spec  tensor.ConvSpec // InC = C_low, OutC = 1 (this map)
 	E     []float32
+	// Block, when set, makes the synapse a residual block: see BlockStart.
+	Block *BlockStart
 	// WeightsOffset is where this synapse's kernels W[·j] start in the
 	// weight-transport messages of the error maps below (which concatenate
 	// the kernels of all their dendrites).
 	WeightsOffset int
 	opt           optim.Optimizer
+}
+
+// BlockStart is a residual block as the state map of its upper layer
+// holds it (map i): its feedback is E_1[i·] ∗ d_1, the error kernels of the
+// block's first stage (Feedback.E, learnt from d_1 and φ(z) with factor λ
+// in tied and untied mode alike) applied to the perturbations of every map
+// of stage 1 (KindPerturb; Feedback.Spec is stage 1's convolution, InC its
+// maps), plus, with Skip, the adjoint of the skip term: the errors of the
+// lower layer's maps SkipMaps (those j with j mod C_up = i), each summed
+// over its Factor×Factor windows. The map sends z from step 0 when the
+// skip term predicts a free layer.
+type BlockStart struct {
+	Synapse  int
+	Skip     bool
+	SkipMaps []int
+	// Size is the side of this map, Factor the lower layer's size over it.
+	Size, Factor int
 }
 
 // Optimizer returns the optimiser of the dendrite's kernels (set when its

@@ -37,6 +37,11 @@ type StatePop struct {
 	// allClampedBelow: every layer it predicts is clamped (no ancestral step below).
 	allClampedBelow bool
 	tied            bool
+	// skipZ: a residual block's skip term reads z (from step 1; from step
+	// 0 with skipZ0, when it predicts a free layer); ownAtEnd: the own
+	// error map sends its error of step T+1 when learning (for a block
+	// above it) even in tied mode.
+	skipZ, skipZ0, ownAtEnd bool
 
 	z, phi, fb, cols, grad []float32
 	// fbs[f] receives the feedback of synapse f (fbs[0] is fb).
@@ -76,8 +81,10 @@ type stateSD struct {
 type stateInputs struct {
 	start  []float32     // clamp, init or pred (step 0)
 	eOwn   []float32     // own error
-	eBelow [][][]float32 // [feedback][map] errors (or, at T+1 tied, weights)
+	eBelow [][][]float32 // [feedback][map] errors (or, at T+1 tied, weights; a block's perturbations)
 	n      int
+	skip   [][][]float32 // [feedback][k] a block's skip errors, of lower maps SkipMaps[k]
+	nSkip  int
 }
 
 // NewStatePop builds the state population of map (layer, index) holding
@@ -100,8 +107,20 @@ func NewStatePop(ref Ref, set *Settings, plane int, clamped, top, tied bool, fee
 		if f.Spec.OutC != 1 || f.Spec.Batch*f.Spec.OutH*f.Spec.OutW != plane {
 			return nil, fmt.Errorf("neuron: %v feedback to layer %d does not end on one map of %d values", ref, f.Lower, plane)
 		}
-		if !tied {
+		if !tied || f.Block != nil {
 			f.opt = set.NewOptimizer(len(f.E), f.Spec.K*f.Spec.K, set.Lambda)
+		}
+		if b := f.Block; b != nil {
+			if set.Encoding.Scheme == SigmaDelta {
+				return nil, fmt.Errorf("neuron: %v: residual blocks run with the dense encoding only", ref)
+			}
+			if b.Skip {
+				if b.Factor < 1 || set.Batch*b.Size*b.Size != plane {
+					return nil, fmt.Errorf("neuron: %v: a skip term of maps of side %d upsampled by %d does not fit %d values", ref, b.Size, b.Factor, plane)
+				}
+				p.skipZ = true
+				p.skipZ0 = p.skipZ0 || !clampedBelow[i]
+			}
 		}
 		maxK = max(maxK, len(f.E))
 		p.allClampedBelow = p.allClampedBelow && clampedBelow[i]
@@ -118,13 +137,17 @@ func NewStatePop(ref Ref, set *Settings, plane int, clamped, top, tied bool, fee
 		if sh, ok := set.Patches.(FeedbackSharer); ok {
 			p.shared = make([]func(int, int, [][]float32), len(feedback))
 			for i := range feedback {
-				p.shared[i] = sh.ShareFeedback(ref, feedback[i].Lower, feedback[i].Spec, feedback[i].E, p.fbs[i])
+				if feedback[i].Block == nil {
+					p.shared[i] = sh.ShareFeedback(ref, feedback[i].Lower, feedback[i].Spec, feedback[i].E, p.fbs[i])
+				}
 			}
 		}
 		if sh := set.MessageConvs; sh != nil && set.Encoding.Scheme != SigmaDelta {
 			p.sharedMsg = make([]SharedConv, len(feedback))
 			for i := range feedback {
-				p.sharedMsg[i] = sh.ShareMessageConv(ref, feedback[i].Lower, feedback[i].Spec, feedback[i].E)
+				if feedback[i].Block == nil {
+					p.sharedMsg[i] = sh.ShareMessageConv(ref, feedback[i].Lower, feedback[i].Spec, feedback[i].E)
+				}
 			}
 		}
 		p.mc = make([]*tensor.MapConv, len(feedback))
@@ -162,6 +185,11 @@ func NewStatePop(ref Ref, set *Settings, plane int, clamped, top, tied bool, fee
 	}
 	return p, nil
 }
+
+// ExpectOwnErrorAtEnd makes a learning map wait for its own error of step
+// T+1 in tied mode too: its error map sends it when a residual block
+// predicts the layer (the block's last stage learns from it).
+func (p *StatePop) ExpectOwnErrorAtEnd() { p.ownAtEnd = true }
 
 // FeedbackSharer may be implemented by the Settings.Patches value of a
 // synchronous run. It lets the state maps of one process that read the same
@@ -228,6 +256,12 @@ func (p *StatePop) Encoding() Encoding { return p.set.Encoding }
 // come from the shared PatchSource. Under sigma-delta the errors below are
 // the receivers' values, and the feedback sums take their changes.
 func (p *StatePop) correctAt(batch, step int, eOwn []float32, eBelow [][][]float32) {
+	p.correctWith(batch, step, eOwn, eBelow, nil)
+}
+
+// correctWith is correctAt with the errors skip[f] that residual block
+// feedback f's skip term reads (nil: none).
+func (p *StatePop) correctWith(batch, step int, eOwn []float32, eBelow, skip [][][]float32) {
 	p.ops = 0
 	if p.sd != nil {
 		p.correctSD(batch, step, eOwn, eBelow)
@@ -236,6 +270,11 @@ func (p *StatePop) correctAt(batch, step int, eOwn []float32, eBelow [][][]float
 	var fb []float32
 	for fi := range p.feedback {
 		p.feedbackWhole(fi, batch, step, eBelow[fi], false)
+		if b := p.feedback[fi].Block; b != nil && b.Skip && skip != nil {
+			for _, e := range skip[fi] {
+				AddSkipAdjoint(p.fbs[fi], e, p.set.Batch, b.Size, b.Factor)
+			}
+		}
 		if fi > 0 {
 			for k, v := range p.fbs[fi] {
 				p.fb[k] += v
@@ -260,7 +299,7 @@ func (p *StatePop) feedbackWhole(fi, batch, step int, x [][]float32, own bool) {
 	switch {
 	case step >= 0 && p.shared != nil && p.shared[fi] != nil:
 		p.shared[fi](batch, step, x)
-	case step >= 0 && p.set.Patches != nil:
+	case step >= 0 && p.set.Patches != nil && f.Block == nil:
 		cols := p.set.Patches.Patches(f.Lower, batch, step, x, f.Spec, p.scratch(f.Spec.ColsLen()))
 		tensor.ConvCols([][]float32{dst}, cols, f.E, f.Spec)
 	case step < 0 && p.sharedMsg != nil && p.sharedMsg[fi] != nil && !own:
@@ -357,9 +396,19 @@ func (p *StatePop) zOut() *sender {
 // LearnE applies the untied update of the feedback kernels from the errors
 // below and φ(z) of the final states (λ scales the step).
 func (p *StatePop) LearnE(eBelow [][][]float32) {
+	p.learnE(eBelow, false)
+}
+
+// learnE is LearnE, on residual blocks' feedback alone with blocksOnly.
+// A block's first-stage error kernels learn from the block's
+// perturbations d_1 (in eBelow) in tied and untied mode alike.
+func (p *StatePop) learnE(eBelow [][][]float32, blocksOnly bool) {
 	alpha := -1 / float32(p.set.Batch)
 	for fi := range p.feedback {
 		f := &p.feedback[fi]
+		if blocksOnly && f.Block == nil {
+			continue
+		}
 		g := p.grad[:len(f.E)]
 		tensor.ConvKernelGradMaps(g, eBelow[fi], [][]float32{p.phi}, p.scratch(f.Spec.ColsLen()), f.Spec, alpha, 0)
 		p.updateKernel(fi, func() {
@@ -385,6 +434,14 @@ func (p *StatePop) Handle(m Msg, emit Emit) error {
 	if m.Resent && p.redundant(m) {
 		return nil
 	}
+	if p.tied && m.Kind == KindError && m.Step == p.set.Steps+1 && m.From.Role == ErrorRole && m.From.Layer != p.ref.Layer {
+		if fi := p.feedbackTo(m.From.Layer); fi >= 0 && p.feedback[fi].Block == nil {
+			// A layer a residual block predicts sends its error of step
+			// T+1 for the block; tied feedback learns from the weights,
+			// which may arrive first (on another subject).
+			return nil
+		}
+	}
 	if m.Batch < p.batch || (m.Batch == p.batch && m.Step < p.step) {
 		return fmt.Errorf("%w: %v got a stale %v from %v for batch %d step %d (now at batch %d step %d)",
 			ErrProtocol, p.ref, m.Kind, m.From, m.Batch, m.Step, p.batch, p.step)
@@ -409,7 +466,7 @@ func (p *StatePop) Handle(m Msg, emit Emit) error {
 		}
 		in.start = m.Data
 	case KindError, KindWeights:
-		own := Ref{ErrorRole, p.ref.Layer, p.ref.Index}
+		own := Ref{Role: ErrorRole, Layer: p.ref.Layer, Index: p.ref.Index}
 		if m.From == own && m.Kind == KindError {
 			if m.Step == 0 || in.eOwn != nil || p.top {
 				return bad("unexpected own error")
@@ -425,6 +482,22 @@ func (p *StatePop) Handle(m Msg, emit Emit) error {
 			break
 		}
 		fi := p.feedbackTo(m.From.Layer)
+		if fi >= 0 && p.feedback[fi].Block != nil {
+			// A residual block's skip term: the error of a lower map.
+			k := p.skipSlot(fi, m.From)
+			if k < 0 || m.Kind != KindError {
+				return bad("the sender is not below this map's skip term")
+			}
+			if in.skip[fi][k] != nil {
+				return bad("duplicate")
+			}
+			if len(m.Data) != p.plane*p.feedback[fi].Block.Factor*p.feedback[fi].Block.Factor || m.Delta != nil {
+				return bad(fmt.Sprintf("%d values", len(m.Data)))
+			}
+			in.skip[fi][k] = m.Data
+			in.nSkip++
+			break
+		}
 		if fi < 0 || m.From.Role != ErrorRole || m.From.Index < 0 || m.From.Index >= p.feedback[fi].Spec.InC {
 			return bad("the sender is not below this map")
 		}
@@ -447,10 +520,62 @@ func (p *StatePop) Handle(m Msg, emit Emit) error {
 		}
 		in.eBelow[fi][m.From.Index] = data
 		in.n++
+	case KindPerturb:
+		fi := p.blockFeedback(m.From)
+		if fi < 0 || m.Step == 0 {
+			return bad("the sender is not the first stage of a block below this map")
+		}
+		if in.eBelow[fi][m.From.Index] != nil {
+			return bad("duplicate")
+		}
+		s := p.feedback[fi].Spec
+		if m.Delta != nil || len(m.Data) != s.Batch*s.InH*s.InW {
+			return bad(fmt.Sprintf("%d values", len(m.Data)))
+		}
+		in.eBelow[fi][m.From.Index] = m.Data
+		in.n++
 	default:
 		return bad("not a state population's input")
 	}
 	return p.advance(emit)
+}
+
+// blockFeedback returns the residual block feedback whose first stage has
+// map from, or −1.
+func (p *StatePop) blockFeedback(from Ref) int {
+	for i, f := range p.feedback {
+		if b := f.Block; b != nil && from.Role == BlockRole && from.Layer == b.Synapse && from.Stage == 1 &&
+			from.Index >= 0 && from.Index < f.Spec.InC {
+			return i
+		}
+	}
+	return -1
+}
+
+// skipSlot returns where the error of lower map from goes among block
+// feedback fi's skip errors, or −1.
+func (p *StatePop) skipSlot(fi int, from Ref) int {
+	b := p.feedback[fi].Block
+	if !b.Skip || from.Role != ErrorRole || from.Stage != 0 {
+		return -1
+	}
+	for k, j := range b.SkipMaps {
+		if j == from.Index {
+			return k
+		}
+	}
+	return -1
+}
+
+// wantSkip is the number of skip errors a step needs.
+func (p *StatePop) wantSkip() int {
+	n := 0
+	for _, f := range p.feedback {
+		if f.Block != nil && f.Block.Skip {
+			n += len(f.Block.SkipMaps)
+		}
+	}
+	return n
 }
 
 func (p *StatePop) feedbackTo(layer int) int {
@@ -466,11 +591,20 @@ func (p *StatePop) inputs(batch, step int) *stateInputs {
 	k := key(batch, step)
 	in := p.pending[k]
 	if in == nil {
-		in = &stateInputs{eBelow: make([][][]float32, len(p.feedback))}
-		for i, f := range p.feedback {
-			in.eBelow[i] = make([][]float32, f.Spec.InC)
-		}
+		in = p.newInputs()
 		p.pending[k] = in
+	}
+	return in
+}
+
+// newInputs returns empty inputs of one step.
+func (p *StatePop) newInputs() *stateInputs {
+	in := &stateInputs{eBelow: make([][][]float32, len(p.feedback)), skip: make([][][]float32, len(p.feedback))}
+	for i, f := range p.feedback {
+		in.eBelow[i] = make([][]float32, f.Spec.InC)
+		if f.Block != nil && f.Block.Skip {
+			in.skip[i] = make([][]float32, len(f.Block.SkipMaps))
+		}
 	}
 	return in
 }
@@ -495,7 +629,7 @@ func (p *StatePop) emitStep(emit Emit, t int, phiReady bool, ops int64) error {
 		}
 		ops = 0
 	}
-	if t > 0 && !p.top {
+	if (t > 0 && (!p.top || p.skipZ)) || (t == 0 && p.skipZ0) {
 		return emit(encode(Msg{Kind: KindState, From: p.ref, Batch: p.batch, Step: t, Data: p.z, Ops: ops}, p.zOut()))
 	}
 	return nil
@@ -530,13 +664,13 @@ func (p *StatePop) advance(emit Emit) error {
 				p.nextBatch() // a clamped image map has nothing more to do
 			}
 		case p.step <= T:
-			if (!p.top && in.eOwn == nil) || in.n < p.wantBelow() {
+			if (!p.top && in.eOwn == nil) || in.n < p.wantBelow() || in.nSkip < p.wantSkip() {
 				return nil
 			}
 			delete(p.pending, key(p.batch, p.step))
 			p.ops = 0
 			if !p.clamped || p.step >= 2 {
-				p.correctAt(p.batch, p.step, in.eOwn, in.eBelow)
+				p.correctWith(p.batch, p.step, in.eOwn, in.eBelow, in.skip)
 			}
 			p.step++
 			if err := p.emitStep(emit, p.step, false, p.ops); err != nil {
@@ -547,7 +681,7 @@ func (p *StatePop) advance(emit Emit) error {
 			}
 		default: // T+1: learning
 			// Untied learning sends every error of step T+1, own included.
-			if in.n < p.wantBelow() || (!p.tied && !p.top && in.eOwn == nil) {
+			if in.n < p.wantBelow() || in.nSkip < p.wantSkip() || ((!p.tied || p.ownAtEnd) && !p.top && in.eOwn == nil) {
 				return nil
 			}
 			delete(p.pending, key(p.batch, p.step))
@@ -555,6 +689,7 @@ func (p *StatePop) advance(emit Emit) error {
 				if err := p.adoptWeights(in.eBelow); err != nil {
 					return err
 				}
+				p.learnE(in.eBelow, true)
 			} else {
 				p.LearnE(in.eBelow)
 			}
@@ -577,13 +712,16 @@ func (p *StatePop) nextBatch() {
 func (p *StatePop) adoptWeights(w [][][]float32) error {
 	for fi := range p.feedback {
 		f := &p.feedback[fi]
+		if f.Block != nil {
+			continue // a block's error kernels learn (learnE)
+		}
 		kk := f.Spec.K * f.Spec.K
 		off := f.WeightsOffset + p.ref.Index*kk
 		for j, wj := range w[fi] {
 			// The weights message of error map j holds W[·j] for every
 			// map of this layer: this map's kernel is block i.
 			if off+kk > len(wj) {
-				return fmt.Errorf("%w: %v got %d weights from %v, too few for its kernel", ErrProtocol, p.ref, len(wj), Ref{ErrorRole, f.Lower, j})
+				return fmt.Errorf("%w: %v got %d weights from %v, too few for its kernel", ErrProtocol, p.ref, len(wj), Ref{Role: ErrorRole, Layer: f.Lower, Index: j})
 			}
 		}
 		p.updateKernel(fi, func() {

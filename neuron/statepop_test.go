@@ -68,7 +68,7 @@ func TestSharedFeedbackMatchesOwn(t *testing.T) {
 			set  *Settings
 			list *[]*StatePop
 		}{{&shared, &ps}, {&own, &po}} {
-			p, err := NewStatePop(Ref{StateRole, 1, i}, v.set, plane, false, false, true,
+			p, err := NewStatePop(Ref{Role: StateRole, Layer: 1, Index: i}, v.set, plane, false, false, true,
 				[]Feedback{{Lower: 0, Spec: spec, E: append([]float32(nil), e...)}}, []bool{false})
 			if err != nil {
 				t.Fatal(err)

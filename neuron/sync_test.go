@@ -24,7 +24,7 @@ func TestSyncRejectsStaleAndDuplicate(t *testing.T) {
 		{"stale step", e(1)},
 		{"start twice", Msg{Kind: KindInit, From: c.refTop, Data: clone(c.z1)}},
 		{"batch too far ahead", Msg{Kind: KindError, From: c.refE, Batch: 2, Step: 1, Data: make([]float32, 16)}},
-		{"sender not below", Msg{Kind: KindError, From: Ref{ErrorRole, 3, 0}, Step: 2, Data: make([]float32, 16)}},
+		{"sender not below", Msg{Kind: KindError, From: Ref{Role: ErrorRole, Layer: 3, Index: 0}, Step: 2, Data: make([]float32, 16)}},
 		{"wrong size", Msg{Kind: KindError, From: c.refE, Step: 3, Data: make([]float32, 4)}},
 	}
 	for _, tc := range cases {

@@ -14,12 +14,9 @@ type Wait struct {
 func (p *StatePop) Waiting() (batch, step int, missing []Wait) {
 	in := p.pending[key(p.batch, p.step)]
 	if in == nil {
-		in = &stateInputs{eBelow: make([][][]float32, len(p.feedback))}
-		for i, f := range p.feedback {
-			in.eBelow[i] = make([][]float32, f.Spec.InC)
-		}
+		in = p.newInputs()
 	}
-	own := Ref{ErrorRole, p.ref.Layer, p.ref.Index}
+	own := Ref{Role: ErrorRole, Layer: p.ref.Layer, Index: p.ref.Index}
 	T := p.set.Steps
 	if p.step == 0 {
 		switch {
@@ -39,13 +36,22 @@ func (p *StatePop) Waiting() (batch, step int, missing []Wait) {
 	if p.step > T && p.tied {
 		below = KindWeights
 	}
-	if in.eOwn == nil && !p.top && (p.step <= T || !p.tied) {
+	if in.eOwn == nil && !p.top && (p.step <= T || !p.tied || p.ownAtEnd) {
 		missing = append(missing, Wait{KindError, own})
 	}
 	for fi, f := range p.feedback {
 		for j, e := range in.eBelow[fi] {
+			switch {
+			case e != nil:
+			case f.Block != nil:
+				missing = append(missing, Wait{KindPerturb, Ref{Role: BlockRole, Layer: f.Block.Synapse, Stage: 1, Index: j}})
+			default:
+				missing = append(missing, Wait{below, Ref{Role: ErrorRole, Layer: f.Lower, Index: j}})
+			}
+		}
+		for k, e := range in.skip[fi] {
 			if e == nil {
-				missing = append(missing, Wait{below, Ref{ErrorRole, f.Lower, j}})
+				missing = append(missing, Wait{KindError, Ref{Role: ErrorRole, Layer: f.Lower, Index: f.Block.SkipMaps[k]}})
 			}
 		}
 	}
@@ -66,14 +72,21 @@ func (p *StatePop) redundant(m Msg) bool {
 	case KindClamp, KindInit, KindPred:
 		return in.start != nil
 	case KindError, KindWeights:
-		if m.From == (Ref{ErrorRole, p.ref.Layer, p.ref.Index}) && m.Kind == KindError {
+		if m.From == (Ref{Role: ErrorRole, Layer: p.ref.Layer, Index: p.ref.Index}) && m.Kind == KindError {
 			return in.eOwn != nil
 		}
 		fi := p.feedbackTo(m.From.Layer)
+		if fi >= 0 && p.feedback[fi].Block != nil {
+			k := p.skipSlot(fi, m.From)
+			return k >= 0 && in.skip[fi][k] != nil
+		}
 		if fi < 0 || m.From.Index < 0 || m.From.Index >= len(in.eBelow[fi]) {
 			return false
 		}
 		return in.eBelow[fi][m.From.Index] != nil
+	case KindPerturb:
+		fi := p.blockFeedback(m.From)
+		return fi >= 0 && in.eBelow[fi][m.From.Index] != nil
 	}
 	return false
 }
@@ -87,15 +100,23 @@ func (p *ErrorPop) Waiting() (batch, step int, missing []Wait) {
 	}
 	in := p.pending[key(p.batch, step)]
 	for di, d := range p.dendrites {
-		for i := 0; i < d.Spec.OutC; i++ {
-			if in == nil || in.phi[di][i] == nil {
-				missing = append(missing, Wait{KindPhi, Ref{StateRole, d.Upper, i}})
+		for i := 0; i < d.inputs(); i++ {
+			if in != nil && in.phi[di][i] != nil {
+				continue
+			}
+			switch {
+			case d.Block == nil:
+				missing = append(missing, Wait{KindPhi, Ref{Role: StateRole, Layer: d.Upper, Index: i}})
+			case i == 0:
+				missing = append(missing, Wait{KindHidden, Ref{Role: BlockRole, Layer: d.Block.Synapse, Stage: d.Block.Stages, Index: p.ref.Index}})
+			default:
+				missing = append(missing, Wait{KindState, Ref{Role: StateRole, Layer: d.Upper, Index: d.Block.SkipMap}})
 			}
 		}
 	}
 	needZ := step > 0 && !(p.clamped && !p.set.Denoise && step > 1)
 	if needZ && (in == nil || in.z == nil) {
-		missing = append(missing, Wait{KindState, Ref{StateRole, p.ref.Layer, p.ref.Index}})
+		missing = append(missing, Wait{KindState, Ref{Role: StateRole, Layer: p.ref.Layer, Index: p.ref.Index}})
 	}
 	return p.batch, step, missing
 }
@@ -109,6 +130,9 @@ func (p *ErrorPop) redundant(m Msg) bool {
 	in := p.pending[key(m.Batch, m.Step)]
 	if in == nil {
 		return false
+	}
+	if di, slot := p.blockInput(m); di >= 0 {
+		return in.phi[di][slot] != nil
 	}
 	switch m.Kind {
 	case KindPhi:

@@ -36,7 +36,6 @@ type blockExec struct {
 	a, h  [][]float32 // by stage: before and after the pool and activation
 	d     [][]float32 // by stage: the perturbation at a_k
 	back  [][]float32 // by stage: E_k ∗ d_k, at h_{k−1}'s shape
-	skip  []float32   // the skip term at the predicted layer's shape
 	gated []float32   // a perturbation gated by a rectifier (exact pathway)
 }
 
@@ -77,8 +76,6 @@ func newGraphExec(ws *Workspace) *graphExec {
 			be.back = append(be.back, make([]float32, sg.InMaps*b*sg.InSize*sg.InSize))
 			gx.gStage[si] = append(gx.gStage[si], make([]float32, sg.Spec.KernelLen()))
 		}
-		to := g.Layers[syn.To]
-		be.skip = make([]float32, to.Maps*b*to.Size*to.Size)
 		for _, h := range be.h {
 			if len(h) > len(be.gated) {
 				be.gated = make([]float32, len(h))
@@ -159,7 +156,7 @@ func (gx *graphExec) predictLayer(l int) {
 			gx.blockForward(si, be)
 			addTo(mu, be.h[len(be.h)-1])
 			if syn.Block.Skip {
-				addTo(mu, be.skip)
+				gx.addSkip(mu, si)
 			}
 			continue
 		}
@@ -188,19 +185,36 @@ func (gx *graphExec) blockForward(si int, be *blockExec) {
 	for k, sg := range be.geo {
 		st := syn.Block.Stages[k]
 		tensor.ConvT(be.a[k], in, m.syn[si].Stages[k].W, gx.cols[:sg.Spec.ColsLen()], sg.Spec)
-		if st.Pool > 1 {
-			maxPool(be.h[k], be.a[k], sg.OutMaps*ws.B, sg.OutSize, st.Pool)
-		} else {
-			copy(be.h[k], be.a[k])
-		}
-		if st.ReLU {
-			tensor.ReLU.Apply(be.h[k], be.h[k])
-		}
+		neuron.StageActivity(be.h[k], be.a[k], sg.OutMaps*ws.B, sg.OutSize, st.Pool, st.ReLU)
 		in = be.h[k]
 	}
-	if syn.Block.Skip {
-		from, to := g.Layers[syn.From], g.Layers[syn.To]
-		upsampleMaps(be.skip, ws.Z[syn.From], from.Maps, to.Maps, ws.B, from.Size, to.Size/from.Size)
+}
+
+// addSkip adds a residual block's skip term into mu, the prediction of its
+// lower layer: map j takes z of upper map j mod C_From, upsampled by
+// nearest neighbour.
+func (gx *graphExec) addSkip(mu []float32, si int) {
+	ws, g := gx.ws, gx.g
+	syn := g.Synapses[si]
+	from, to := g.Layers[syn.From], g.Layers[syn.To]
+	in, out := ws.B*from.Size*from.Size, ws.B*to.Size*to.Size
+	for j := 0; j < to.Maps; j++ {
+		i := j % from.Maps
+		neuron.AddUpsampled(mu[j*out:(j+1)*out], ws.Z[syn.From][i*in:(i+1)*in], ws.B, from.Size, to.Size/from.Size)
+	}
+}
+
+// addSkipFeedback adds into fb, the feedback of a block's upper layer, the
+// adjoint of its skip term applied to the lower layer's error: map j's
+// error, summed over each window, into upper map j mod C_From.
+func (gx *graphExec) addSkipFeedback(fb []float32, si int) {
+	ws, g := gx.ws, gx.g
+	syn := g.Synapses[si]
+	from, to := g.Layers[syn.From], g.Layers[syn.To]
+	in, out := ws.B*from.Size*from.Size, ws.B*to.Size*to.Size
+	for j := 0; j < to.Maps; j++ {
+		i := j % from.Maps
+		neuron.AddSkipAdjoint(fb[i*in:(i+1)*in], ws.E[syn.To][j*out:(j+1)*out], ws.B, from.Size, to.Size/from.Size)
 	}
 }
 
@@ -241,8 +255,7 @@ func (gx *graphExec) feedback() {
 				gx.blockBackward(si, be)
 				addTo(fb, be.back[0])
 				if syn.Block.Skip {
-					from, to := g.Layers[syn.From], g.Layers[syn.To]
-					addSkipAdjoint(fb, ws.E[syn.To], from.Maps, to.Maps, ws.B, from.Size, to.Size/from.Size)
+					gx.addSkipFeedback(fb, si)
 				}
 				continue
 			}
@@ -267,19 +280,7 @@ func (gx *graphExec) blockBackward(si int, be *blockExec) {
 	exact := syn.Block.Pathway == graph.PathwayExact
 	for k := K - 1; k >= 0; k-- {
 		sg, st := be.geo[k], syn.Block.Stages[k]
-		if exact && st.ReLU {
-			gate(be.gated, src, be.h[k])
-			src = be.gated[:len(be.h[k])]
-		}
-		switch {
-		case st.Pool > 1 && exact:
-			poolRoute(be.d[k], src, be.a[k], sg.OutMaps*ws.B, sg.OutSize, st.Pool)
-		case st.Pool > 1:
-			upsample(be.d[k], src, sg.OutMaps*ws.B, sg.HSize, st.Pool)
-			scale(be.d[k], 1/float32(st.Pool*st.Pool))
-		default:
-			copy(be.d[k], src)
-		}
+		neuron.StagePerturbation(be.d[k], src, be.a[k], be.h[k], be.gated, sg.OutMaps*ws.B, sg.OutSize, st.Pool, st.ReLU, exact)
 		tensor.Conv(be.back[k], be.d[k], m.syn[si].Stages[k].E, gx.cols[:sg.Spec.ColsLen()], sg.Spec)
 		src = be.back[k]
 	}
@@ -315,55 +316,6 @@ func addTo(dst, src []float32) {
 	}
 }
 
-// maxPool writes into dst the p×p max-pool (stride p) of n square planes
-// of side size in src.
-func maxPool(dst, src []float32, n, size, p int) {
-	out := size / p
-	for c := 0; c < n; c++ {
-		s := src[c*size*size : (c+1)*size*size]
-		d := dst[c*out*out : (c+1)*out*out]
-		for y := 0; y < out; y++ {
-			for x := 0; x < out; x++ {
-				v := s[y*p*size+x*p]
-				for dy := 0; dy < p; dy++ {
-					row := s[(y*p+dy)*size+x*p:]
-					for dx := 0; dx < p; dx++ {
-						v = max(v, row[dx])
-					}
-				}
-				d[y*out+x] = v
-			}
-		}
-	}
-}
-
-// upsample writes into dst the nearest-neighbour upsampling by p of n
-// square planes of side size in src.
-func upsample(dst, src []float32, n, size, p int) {
-	out := size * p
-	for c := 0; c < n; c++ {
-		s := src[c*size*size : (c+1)*size*size]
-		d := dst[c*out*out : (c+1)*out*out]
-		for y := 0; y < out; y++ {
-			row := s[(y/p)*size:]
-			for x := 0; x < out; x++ {
-				d[y*out+x] = row[x/p]
-			}
-		}
-	}
-}
-
-// upsampleMaps writes into dst (toMaps maps of b images of side size·p)
-// map j mod fromMaps of src (fromMaps maps of b images of side size),
-// upsampled by p: the skip term of a residual block.
-func upsampleMaps(dst, src []float32, fromMaps, toMaps, b, size, p int) {
-	in, out := b*size*size, b*size*size*p*p
-	for j := 0; j < toMaps; j++ {
-		i := j % fromMaps
-		upsample(dst[j*out:(j+1)*out], src[i*in:(i+1)*in], b, size, p)
-	}
-}
-
 // newGraphWorkspace allocates a workspace of b images for a graph that is
 // not a chain: per layer the states, and the predictions and errors of the
 // layers below a top, φ and the feedback of the layers above the image.
@@ -384,71 +336,4 @@ func (m *Model) newGraphWorkspace(b int) *Workspace {
 	}
 	ws.gx = newGraphExec(ws)
 	return ws
-}
-
-// scale multiplies v by a.
-func scale(v []float32, a float32) {
-	for i := range v {
-		v[i] *= a
-	}
-}
-
-// addSkipAdjoint adds into dst (fromMaps maps of b images of side size)
-// the adjoint of upsampleMaps applied to src (toMaps maps of side size·p):
-// every map j of src, summed over each p×p window, into map j mod
-// fromMaps. It is the exact feedback of a block's skip term.
-func addSkipAdjoint(dst, src []float32, fromMaps, toMaps, b, size, p int) {
-	big := size * p
-	in, out := b*size*size, b*big*big
-	for j := 0; j < toMaps; j++ {
-		d := dst[(j%fromMaps)*in : (j%fromMaps+1)*in]
-		s := src[j*out : (j+1)*out]
-		for img := 0; img < b; img++ {
-			for y := 0; y < big; y++ {
-				row := s[img*big*big+y*big:]
-				drow := d[img*size*size+(y/p)*size:]
-				for x := 0; x < big; x++ {
-					drow[x/p] += row[x]
-				}
-			}
-		}
-	}
-}
-
-// gate writes src where h > 0 and 0 elsewhere: a perturbation through a
-// rectifier's derivative.
-func gate(dst, src, h []float32) {
-	for i, v := range h {
-		if v > 0 {
-			dst[i] = src[i]
-		} else {
-			dst[i] = 0
-		}
-	}
-}
-
-// poolRoute is the adjoint of maxPool: each pooled unit's value of src
-// goes to the unit of its p×p window in a (n planes of side size) that
-// holds the window's maximum (the first, on ties); the rest of dst is 0.
-func poolRoute(dst, src, a []float32, n, size, p int) {
-	out := size / p
-	clear(dst[:n*size*size])
-	for c := 0; c < n; c++ {
-		s := a[c*size*size : (c+1)*size*size]
-		d := dst[c*size*size : (c+1)*size*size]
-		v := src[c*out*out : (c+1)*out*out]
-		for y := 0; y < out; y++ {
-			for x := 0; x < out; x++ {
-				best := (y*p)*size + x*p
-				for dy := 0; dy < p; dy++ {
-					for dx := 0; dx < p; dx++ {
-						if i := (y*p+dy)*size + x*p + dx; s[i] > s[best] {
-							best = i
-						}
-					}
-				}
-				d[best] = v[y*out+x]
-			}
-		}
-	}
 }

@@ -168,6 +168,17 @@ func (m *Model) SynapseOptimizers(si int) (w, bias, e optim.Optimizer) {
 	return o.w, o.b, o.e
 }
 
+// StageOptimizers returns the live optimisers of stage k (from 0) of the
+// residual block of synapse si: of its prediction kernels W and of its
+// error kernels E. Both are nil for a plain synapse or a stage it lacks.
+func (m *Model) StageOptimizers(si, k int) (w, e optim.Optimizer) {
+	if si < 0 || si >= len(m.opt) || k < 0 || k >= len(m.opt[si].stages) {
+		return nil, nil
+	}
+	o := m.opt[si].stages[k]
+	return o.w, o.e
+}
+
 // Spec returns the convolution between layer ℓ (small side) and ℓ−1 (large
 // side) for a mini-batch of b images. Kernel taps use ngc-learn's
 // deconvolution orientation (tensor.ConvSpec.Flip).
