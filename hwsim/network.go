@@ -120,11 +120,14 @@ func (c *Circuit) add(p Population) { c.Populations = append(c.Populations, p) }
 // Links: every state map to its own error map and to every error map of
 // the layers it predicts; every error map to every state map of the layers
 // predicting it and, except an image's under Reconstruct, to its own state
-// map. A block stage map owns its column of W_k and of E_k and does both
-// convolutions; it takes every map of the stage above (or φ(z) of the
-// upper layer's maps) and sends its activity down and its perturbation
-// (E_k ∗ d_k) up; the last stage's map j feeds error map (To, j), which
-// sends it the error, and a skip term adds z.From.(j mod C_from). bits (8,
+// map. A block stage map (neuron.BlockPop) owns its column W_k[·i] and the
+// next stage's error-kernel row E_{k+1}[i·] and does both convolutions; it
+// takes every map of the stage above (or φ(z) of the upper layer's maps)
+// and sends its activity down and its perturbation d_k (at its
+// convolution's output, OutSize² values) up, to every map of the stage
+// above or, from stage 1, to the upper layer's state maps, which own
+// E_1[i·]; the last stage's map j feeds error map (To, j), which sends it
+// the error, and a skip term adds z.From.(j mod C_from). bits (8,
 // 16 or 32; 0 means 32) is the width of every population's values.
 func CircuitOf(g *graph.Graph, mode Mode, bits int) (Circuit, error) {
 	if err := check(g); err != nil {
@@ -157,7 +160,13 @@ func CircuitOf(g *graph.Graph, mode Mode, bits int) (Circuit, error) {
 				if s.Block == nil {
 					p.Synapses += g.Layers[s.To].Maps * s.Kernel * s.Kernel
 					p.SynapticOps += int64(g.Layers[s.To].Maps) * int64(s.Kernel*s.Kernel) * int64(area(g, l))
+					continue
 				}
+				// A block's first-stage error kernels E_1[i·].
+				sg := blockGeometry(g, s)[0]
+				kk := s.Block.Stages[0].Kernel * s.Block.Stages[0].Kernel
+				p.Synapses += sg.OutMaps * kk
+				p.SynapticOps += int64(sg.OutMaps) * int64(kk) * int64(sg.InSize*sg.InSize)
 			}
 			c.add(p)
 		}
@@ -166,13 +175,21 @@ func CircuitOf(g *graph.Graph, mode Mode, bits int) (Circuit, error) {
 			if s.Block == nil {
 				continue
 			}
-			geo, _ := s.Block.Geometry(g.Layers[s.From], g.Layers[s.To], 1)
+			geo := blockGeometry(g, s)
 			for k, sg := range geo {
 				kk := s.Block.Stages[k].Kernel * s.Block.Stages[k].Kernel
 				for i := 0; i < sg.OutMaps; i++ {
-					c.add(Population{Name: hName(si, k+1, i), Neurons: sg.OutSize * sg.OutSize, Bits: bits,
-						Synapses:    2 * sg.InMaps * kk,
-						SynapticOps: 2 * int64(sg.InMaps) * int64(kk) * int64(sg.InSize*sg.InSize)})
+					p := Population{Name: hName(si, k+1, i), Neurons: sg.OutSize * sg.OutSize, Bits: bits,
+						Synapses:    sg.InMaps * kk,
+						SynapticOps: int64(sg.InMaps) * int64(kk) * int64(sg.InSize*sg.InSize)}
+					if k+1 < len(geo) {
+						// The next stage's error kernels E_{k+1}[i·].
+						nx := geo[k+1]
+						nkk := s.Block.Stages[k+1].Kernel * s.Block.Stages[k+1].Kernel
+						p.Synapses += nx.OutMaps * nkk
+						p.SynapticOps += int64(nx.OutMaps) * int64(nkk) * int64(nx.InSize*nx.InSize)
+					}
+					c.add(p)
 				}
 			}
 		}
@@ -224,13 +241,14 @@ func CircuitOf(g *graph.Graph, mode Mode, bits int) (Circuit, error) {
 				} else {
 					link(hName(si, K, i), eName(s.To, i), sg.HSize*sg.HSize)
 				}
+				// The perturbation d_k at the convolution's output, up.
 				if k == 0 {
 					for j := 0; j < sg.InMaps; j++ {
-						link(hName(si, 1, i), zName(s.From, j), sg.InSize*sg.InSize)
+						link(hName(si, 1, i), zName(s.From, j), sg.OutSize*sg.OutSize)
 					}
 				} else {
 					for j := 0; j < sg.InMaps; j++ {
-						link(hName(si, k+1, i), hName(si, k, j), sg.InSize*sg.InSize)
+						link(hName(si, k+1, i), hName(si, k, j), sg.OutSize*sg.OutSize)
 					}
 				}
 			}
@@ -262,6 +280,12 @@ func CircuitOf(g *graph.Graph, mode Mode, bits int) (Circuit, error) {
 		}
 	}
 	return c, nil
+}
+
+// blockGeometry returns the stages' geometry of block synapse s (one image).
+func blockGeometry(g *graph.Graph, s graph.Synapse) []graph.StageGeom {
+	geo, _ := s.Block.Geometry(g.Layers[s.From], g.Layers[s.To], 1)
+	return geo
 }
 
 // blockSynapses lists the synapses that are residual blocks.

@@ -283,6 +283,7 @@ type vpop struct {
 	sync  SimPop
 	state *neuron.StatePop
 	err   *neuron.ErrorPop
+	blk   *neuron.BlockPop // a residual block's map (sync dynamics only)
 	as    *neuron.AsyncStatePop
 	ae    *neuron.AsyncErrorPop
 
@@ -372,13 +373,17 @@ func NewEngine(m *Mapping, net Net, cfg EngineConfig) (*Engine, error) {
 			}
 		case *neuron.ErrorPop:
 			p.err = q
-			ds := q.Dendrites()
-			p.plane = ds[0].Spec.Batch * ds[0].Spec.InH * ds[0].Spec.InW
-			for _, d := range ds {
+			p.plane = q.Plane()
+			for _, d := range q.Dendrites() {
+				if d.Block != nil {
+					continue // a block's end: its maps hold the kernels
+				}
 				p.macsImg += int64(d.Spec.OutC) * int64(d.Spec.K*d.Spec.K) * int64(d.Spec.OutH*d.Spec.OutW)
 				p.weights += int64(len(d.W))
 			}
-			p.weights++ // the bias
+			if q.HasBias() {
+				p.weights++
+			}
 			if cfg.Dynamics == AsyncDynamics {
 				a, err := neuron.NewAsyncErrorPop(q, cfg.Budget)
 				if err != nil {
@@ -386,8 +391,20 @@ func NewEngine(m *Mapping, net Net, cfg EngineConfig) (*Engine, error) {
 				}
 				p.ae = a
 			}
+		case *neuron.BlockPop:
+			if cfg.Dynamics == AsyncDynamics {
+				return nil, fmt.Errorf("%w: population %s: residual blocks run in sync dynamics only", ErrSim, p.name)
+			}
+			p.blk = q
+			in, out := q.Specs()
+			p.plane = in.Batch * in.InH * in.InW
+			p.macsImg = in.MACs() / int64(in.Batch)
+			p.weights = int64(len(q.W()) + len(q.E()))
+			if q.E() != nil {
+				p.macsImg += out.MACs() / int64(out.Batch)
+			}
 		default:
-			return nil, fmt.Errorf("%w: population %s is a %T, not a neuron.StatePop or neuron.ErrorPop", ErrSim, p.name, sp)
+			return nil, fmt.Errorf("%w: population %s is a %T, not a neuron.StatePop, ErrorPop or BlockPop", ErrSim, p.name, sp)
 		}
 		if p.plane%net.Batch != 0 {
 			return nil, fmt.Errorf("%w: population %s holds %d values, not a multiple of the batch %d", ErrSim, p.name, p.plane, net.Batch)
@@ -644,7 +661,7 @@ func (e *Engine) process(rs *runState, ev event) error {
 		switch {
 		case m.Kind == neuron.KindPred:
 			p.depth = ev.depth
-		case m.Kind == neuron.KindPhi && p.err != nil:
+		case (m.Kind == neuron.KindPhi || m.Kind == neuron.KindHidden) && (p.err != nil || p.blk != nil):
 			p.depth = max(p.depth, ev.depth)
 		case m.Kind == neuron.KindWeights:
 			p.gotWeights = true
@@ -741,7 +758,7 @@ func (rs *runState) msgPhase(k neuron.Kind, t int, async bool) int {
 		return 0
 	case neuron.KindWeights:
 		return rs.n + 2
-	case neuron.KindError:
+	case neuron.KindError, neuron.KindPerturb:
 		if t > rs.n {
 			return rs.n + 2
 		}
@@ -783,7 +800,20 @@ func (e *Engine) emitted(rs *runState, i int, start float64) error {
 	}
 	var w []work
 	add := func(x work) { w = append(w, x) }
-	if p.err != nil {
+	if p.blk != nil {
+		// A block's map: its activity of step t (units updated and the
+		// forward MACs), its perturbation (the error MACs), its update.
+		for _, m := range rs.buf {
+			switch m.Kind {
+			case neuron.KindHidden:
+				add(work{ops: m.Ops, units: int64(p.unitsImg), updates: 1, phase: min(m.Step, rs.n+1)})
+			case neuron.KindPerturb:
+				add(work{ops: m.Ops, phase: rs.msgPhase(m.Kind, m.Step, async)})
+			case neuron.KindDone:
+				add(work{learnMACs: B * p.macsImg, weights: p.weights, phase: rs.n + 2})
+			}
+		}
+	} else if p.err != nil {
 		for _, m := range rs.buf {
 			switch m.Kind {
 			case neuron.KindPred:
@@ -906,7 +936,7 @@ func (e *Engine) emitted(rs *runState, i int, start float64) error {
 		switch {
 		case m.Kind == neuron.KindPred:
 			depth = p.depth + 1
-		case p.state != nil:
+		case p.state != nil || p.blk != nil:
 			depth = p.depth
 		}
 		vals, imgs := int64(m.Values()), imagesWith(m, int(B))
@@ -1028,7 +1058,9 @@ func (e *Engine) probe(rs *runState, i int, m neuron.Msg, t float64) error {
 func (e *Engine) layers() int {
 	n := 0
 	for _, p := range e.pops {
-		n = max(n, p.ref.Layer+1)
+		if p.blk == nil { // a block's map is named by its synapse
+			n = max(n, p.ref.Layer+1)
+		}
 	}
 	return n
 }
@@ -1040,7 +1072,7 @@ func (e *Engine) finish(rs *runState) error {
 	var missing []string
 	learners := 0
 	for _, p := range e.pops {
-		if p.err != nil || (p.state != nil && p.macsImg > 0) {
+		if p.err != nil || p.blk != nil || (p.state != nil && p.macsImg > 0) {
 			learners++
 		}
 		switch {

@@ -590,3 +590,80 @@ func TestHwsimQuantizedMessages(t *testing.T) {
 		t.Error("quantised runs are not deterministic")
 	}
 }
+
+// TestHwsimResidualMatchesReference: a residual-block Conv-NGC (Appendix
+// C) runs in virtual time, every intermediate map a population of the
+// mapping, and gives the batched reference's output (1e-5); every step's
+// synaptic operations and neuron updates equal hwsim's analytic counts of
+// the same circuit, and learning runs to the end of the batch. The
+// asynchronous dynamics refuse it.
+func TestHwsimResidualMatchesReference(t *testing.T) {
+	net, err := graph.Residual(tinyNetwork(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range []ngc.Task{ngc.Reconstruct, ngc.Denoise} {
+		cfg := tinyConfig()
+		cfg.Channels, cfg.Graph = nil, net
+		m, err := ngc.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const B = 4
+		x := images(B, 16, 2)
+		ws, _ := m.NewWorkspace(B)
+		if err := m.Infer(ws, x, task, rand.New(rand.NewPCG(9, 1)), nil); err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float32, len(x))
+		ws.Output(want)
+		learn := task == ngc.Reconstruct
+		r := newRig(t, m, net, "loihi2", B, task, learn, hwsim.EngineConfig{})
+		res := r.run(t, x)
+		if d := maxDiff(res.Output, want); d > 1e-5 {
+			t.Errorf("%v: virtual-time output of the residual net differs from batched by %g", task, d)
+		}
+		mode := hwsim.Reconstruct
+		if task == ngc.Denoise {
+			mode = hwsim.Denoise
+		}
+		ph, err := hwsim.PhasesOf(net, mode, B, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for s := 2; s <= len(res.Steps); s++ {
+			got, want := res.Steps[s-1], ph.Step.Scale(B)
+			if got.SynapticOps != want.SynapticOps || got.NeuronUpdates != want.NeuronUpdates {
+				t.Errorf("%v: step %d: %d synaptic ops and %d neuron updates, analytic %d and %d",
+					task, s, got.SynapticOps, got.NeuronUpdates, want.SynapticOps, want.NeuronUpdates)
+			}
+		}
+		if learn && (res.Learn.WeightUpdates == 0 || res.Learn.SynapticOps == 0) {
+			t.Errorf("learning counted %+v", res.Learn)
+		}
+	}
+	cfg := tinyConfig()
+	cfg.Channels, cfg.Graph = nil, net
+	m, _ := ngc.New(cfg)
+	c, err := circuit.FromModel(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, _ := hwsim.CircuitOf(net, hwsim.Reconstruct, 32)
+	a, _ := hwsim.Load("loihi2")
+	mp, err := hwsim.Map(hc, a, hwsim.Options{IgnoreAxonLimits: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, pops, _ := c.Populations(4, ngc.Reconstruct, false)
+	var sp []hwsim.SimPop
+	for _, r := range refs {
+		sp = append(sp, pops[r])
+	}
+	_, err = hwsim.NewEngine(mp, hwsim.Net{Pops: sp, Batch: 4, Steps: 8,
+		Route: func(k neuron.Kind, from neuron.Ref) []neuron.Ref { return c.Receivers(k, from, ngc.Reconstruct, false) }},
+		hwsim.EngineConfig{Dynamics: hwsim.AsyncDynamics})
+	if !errors.Is(err, hwsim.ErrSim) {
+		t.Errorf("async engine on a residual net: %v, want ErrSim", err)
+	}
+}

@@ -141,6 +141,10 @@ func (p *BlockPop) E() []float32 { return p.cfg.E }
 // Optimizers returns the optimisers of W and E (E's nil in the last stage).
 func (p *BlockPop) Optimizers() (w, e optim.Optimizer) { return p.wOpt, p.eOpt }
 
+// Specs returns the stage's convolution onto this map and the next stage's
+// error convolution onto it (zero in the last stage).
+func (p *BlockPop) Specs() (in, out tensor.ConvSpec) { return p.cfg.In, p.cfg.Out }
+
 // Ops returns the synaptic operations of the last computation.
 func (p *BlockPop) Ops() int64 { return p.ops }
 

@@ -147,6 +147,9 @@ func (p *ErrorPop) Ref() Ref { return p.ref }
 // Dendrites returns the synapses the population holds (its kernels are live).
 func (p *ErrorPop) Dendrites() []Dendrite { return p.dendrites }
 
+// Plane returns the number of values of the map (B·H·W).
+func (p *ErrorPop) Plane() int { return p.plane }
+
 // Bias returns b_j.
 func (p *ErrorPop) Bias() float32 { return p.bias[0] }
 

@@ -14,12 +14,22 @@ import (
 
 // TestCircuitMatchesRuntime: the circuit hwsim maps, built from the
 // graph alone, has the actor runtime's populations and exactly the links
-// its routing joins by φ(z), state and error messages, on the paper
-// network and on a graph with a skip synapse.
+// its routing joins by φ(z), state, error, block activity and block
+// perturbation messages, on the paper network, on a graph with a skip
+// synapse, and on residual-block networks (Appendix C), whose
+// intermediate maps are populations in both.
 func TestCircuitMatchesRuntime(t *testing.T) {
 	skip := hwsim.PaperNetwork().Clone()
 	skip.Synapses = append(skip.Synapses, graph.Synapse{From: 2, To: 0, Kernel: 5, Stride: 4})
-	for name, g := range map[string]*graph.Graph{"paper": hwsim.PaperNetwork(), "skip": skip} {
+	residual, err := graph.Residual(hwsim.PaperNetwork(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	residualSkip, err := graph.Residual(skip, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, g := range map[string]*graph.Graph{"paper": hwsim.PaperNetwork(), "skip": skip, "residual": residual, "residual+skip": residualSkip} {
 		m, err := ngc.New(ngc.Config{Graph: g})
 		if err != nil {
 			t.Fatal(err)
@@ -46,8 +56,11 @@ func TestCircuitMatchesRuntime(t *testing.T) {
 			for _, r := range circuit.Populations(c.Graph) {
 				refs = append(refs, r.String())
 				kinds := []neuron.Kind{neuron.KindPhi, neuron.KindState}
-				if r.Role == neuron.ErrorRole {
+				switch r.Role {
+				case neuron.ErrorRole:
 					kinds = []neuron.Kind{neuron.KindError}
+				case neuron.BlockRole:
+					kinds = []neuron.Kind{neuron.KindHidden, neuron.KindPerturb}
 				}
 				for _, k := range kinds {
 					for _, to := range c.Receivers(k, r, task, false) {

@@ -11,6 +11,7 @@ import (
 	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
+	"github.com/convngc/convngc/ngc/graph"
 )
 
 // CheckModel refuses a model whose images are not the data sets' (32×32,
@@ -74,6 +75,9 @@ func Run(ctx context.Context, m *ngc.Model, set *data.Set, opts Options) (*Repor
 	if s.c, err = circuit.FromModel(m); err != nil {
 		return nil, fmt.Errorf("hwsim: %w", err)
 	}
+	if s.modes, err = runnableModes(s.c.Graph, s.modes, opts.Encoding); err != nil {
+		return nil, err
+	}
 	if s.hc, err = hwsim.CircuitOf(s.c.Graph, hwsim.Reconstruct, 32); err != nil {
 		return nil, fmt.Errorf("hwsim: %w", err)
 	}
@@ -102,6 +106,33 @@ func Run(ctx context.Context, m *ngc.Model, set *data.Set, opts Options) (*Repor
 		rep.Archs = append(rep.Archs, ar)
 	}
 	return rep, nil
+}
+
+// runnableModes returns the dynamics of modes that can run g: a graph with
+// residual blocks runs in sync dynamics with dense messages only, so the
+// async dynamics are left out of a study of both (and asked for alone, or
+// with sigma-delta messages, are an error).
+func runnableModes(g *graph.Graph, modes []hwsim.Dynamics, enc neuron.Encoding) ([]hwsim.Dynamics, error) {
+	blocks := false
+	for _, syn := range g.Synapses {
+		blocks = blocks || syn.Block != nil
+	}
+	if !blocks {
+		return modes, nil
+	}
+	if enc.Scheme != neuron.Dense {
+		return nil, fmt.Errorf("hwsim: %w", circuit.ErrBlocks)
+	}
+	var out []hwsim.Dynamics
+	for _, d := range modes {
+		if d == hwsim.SyncDynamics {
+			out = append(out, d)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("hwsim: a residual-block model runs in sync dynamics only (--mode sync)")
+	}
+	return out, nil
 }
 
 // batch returns mini-batch k's images.
