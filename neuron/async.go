@@ -576,7 +576,7 @@ func (a *AsyncErrorPop) Fire(emit Emit) (bool, error) {
 	}
 	fired := false
 	if !p.clamped && !a.predSent {
-		mu := p.predict(a.batch, phis)
+		mu := p.predict(a.batch, -1, phis)
 		a.predSent, fired = true, true
 		if err := emit(Msg{Kind: KindPred, From: p.ref, Batch: a.batch, Step: 0, Data: clone(mu), Ops: p.ops}); err != nil {
 			return true, err
@@ -596,7 +596,7 @@ func (a *AsyncErrorPop) Fire(emit Emit) (bool, error) {
 	}
 	a.fresh = false
 	a.stats.Updates++
-	mu := p.predict(a.batch, phis)
+	mu := p.predict(a.batch, -1, phis)
 	e := p.Compare(a.z.data)
 	v := vmin + 1
 	final := vmin >= a.budget

@@ -55,6 +55,31 @@ type ErrorPop struct {
 	// asynchronous runtime together with the other error maps of this
 	// process that hold the same φ(z) messages (see MessageConvSharer).
 	sharedMsg []SharedConv
+	// sharedPred[d], when set, computes dendrite d's prediction in the
+	// synchronous dataflow together with the other error maps of this
+	// process that read the same layer above (see PredictionSharer).
+	sharedPred []func(batch, step int, x [][]float32, dst []float32)
+	// mc[d] computes dendrite d's prediction for this map alone (its
+	// buffers allocated on first use).
+	mc []*tensor.MapConv
+}
+
+// PredictionSharer may be implemented by the Settings.Patches value of a
+// synchronous run. It lets the error maps of one process that read the
+// same layer above compute their predictions together: one transposed
+// convolution with an output map per member (reading the maps above once)
+// instead of one per map. Every map keeps its kernels; the sharer only
+// reads them, at steps where the dataflow guarantees that no map of the
+// group is changing them.
+type PredictionSharer interface {
+	// SharePrediction enrols the dendrite (upper layer → ref's map) of
+	// error map ref: its live kernels W[·j] ([OutC][1][K][K], spec s with
+	// InC = 1). The returned function, which the map calls at (batch,
+	// step) with the φ(z) maps x of layer upper, writes Σ_i W[i·j] ⊛ x_i
+	// (s.Batch·s.InH·s.InW floats) into dst: computed by this call, or by
+	// the call of another map of the group, for all of them at once. It
+	// may return nil to decline (the map then computes alone).
+	SharePrediction(ref Ref, upper int, s tensor.ConvSpec, kernel []float32) func(batch, step int, x [][]float32, dst []float32)
 }
 
 // errorSD is an error population's sigma-delta state.
@@ -83,8 +108,9 @@ func NewErrorPop(ref Ref, set *Settings, plane int, g tensor.Activation, bias fl
 		return nil, fmt.Errorf("neuron: error population %v: need the error role, a positive map size and at least one dendrite", ref)
 	}
 	p := &ErrorPop{ref: ref, set: set, plane: plane, g: g, bias: []float32{bias}, clamped: clamped, tied: tied,
-		mu: make([]float32, plane), e: make([]float32, plane), pending: map[int64]*errInputs{}}
-	maxCols, maxK := 0, 0
+		mu: make([]float32, plane), e: make([]float32, plane), pending: map[int64]*errInputs{},
+		mc: make([]*tensor.MapConv, len(dendrites))}
+	maxK := 0
 	for i := range dendrites {
 		d := &dendrites[i]
 		if b := d.Block; b != nil {
@@ -104,12 +130,15 @@ func NewErrorPop(ref Ref, set *Settings, plane int, g tensor.Activation, bias fl
 			return nil, fmt.Errorf("neuron: %v dendrite from layer %d does not end on one map of %d values", ref, d.Upper, plane)
 		}
 		d.opt = set.NewOptimizer(len(d.W), d.Spec.K*d.Spec.K, 1)
-		maxCols = max(maxCols, d.Spec.ColsLen())
 		maxK = max(maxK, len(d.W))
+		mc, err := tensor.NewMapConv(d.Spec, true)
+		if err != nil {
+			return nil, fmt.Errorf("neuron: %v dendrite from layer %d: %w", ref, d.Upper, err)
+		}
+		p.mc[i] = mc
 	}
 	p.dendrites = dendrites
 	p.biasOpt = set.NewOptimizer(1, 1, 1)
-	p.cols = make([]float32, maxCols)
 	p.grad = make([]float32, maxK)
 	if len(dendrites) > 1 {
 		p.tmp = make([]float32, plane)
@@ -122,6 +151,14 @@ func NewErrorPop(ref Ref, set *Settings, plane int, g tensor.Activation, bias fl
 		for i, d := range dendrites {
 			if d.Block == nil {
 				p.sharedMsg[i] = sh.ShareMessageConv(ref, d.Upper, d.Spec, d.W)
+			}
+		}
+	}
+	if sh, ok := set.Patches.(PredictionSharer); ok && set.Encoding.Scheme != SigmaDelta {
+		p.sharedPred = make([]func(int, int, [][]float32, []float32), len(dendrites))
+		for i, d := range dendrites {
+			if d.Block == nil {
+				p.sharedPred[i] = sh.SharePrediction(ref, d.Upper, d.Spec, d.W)
 			}
 		}
 	}
@@ -139,6 +176,28 @@ func NewErrorPop(ref Ref, set *Settings, plane int, g tensor.Activation, bias fl
 		p.sd = sd
 	}
 	return p, nil
+}
+
+// scratch returns the population's own im2col buffer of n floats,
+// allocated on first use: a map whose predictions are shared needs it
+// only to learn.
+func (p *ErrorPop) scratch(n int) []float32 {
+	if cap(p.cols) < n {
+		maxCols := n
+		for _, d := range p.dendrites {
+			maxCols = max(maxCols, d.Spec.ColsLen())
+		}
+		p.cols = make([]float32, maxCols)
+	}
+	return p.cols[:n]
+}
+
+// convT writes dendrite di's prediction sum Σ_i W[i·j] ⊛ x_i into dst,
+// computed for this map alone with the micro-kernels the shared products
+// use (tensor.MapConv), so that a map's sum does not depend on whether it
+// was computed alone or with others.
+func (p *ErrorPop) convT(di int, dst []float32, x [][]float32) {
+	p.mc[di].Do([][]float32{dst}, x, p.dendrites[di].W)
 }
 
 // Ref returns the population's name.
@@ -188,7 +247,7 @@ func (p *ErrorPop) Predict(phis [][][]float32) []float32 {
 		if di > 0 {
 			dst = p.tmp
 		}
-		tensor.ConvTMaps([][]float32{dst}, phis[di], d.W, p.cols[:d.Spec.ColsLen()], d.Spec)
+		p.convT(di, dst, phis[di])
 		if di > 0 {
 			for k, v := range p.tmp {
 				p.mu[k] += v
@@ -239,7 +298,7 @@ func (p *ErrorPop) predictMsgs(phis [][][]float32) []float32 {
 		if sh := p.sharedMsg[di]; sh != nil {
 			sh.Conv(phis[di], dst)
 		} else {
-			tensor.ConvTMaps([][]float32{dst}, phis[di], d.W, p.cols[:d.Spec.ColsLen()], d.Spec)
+			p.convT(di, dst, phis[di])
 		}
 		if di > 0 {
 			for k, v := range p.tmp {
@@ -258,10 +317,45 @@ func (p *ErrorPop) Ops() int64 { return p.ops }
 // Encoding returns how the population's messages travel.
 func (p *ErrorPop) Encoding() Encoding { return p.set.Encoding }
 
-// predict computes mu for window batch: from phis by whole convolutions
-// (dense), or from the sigma-delta receivers (phis are their values).
-func (p *ErrorPop) predict(batch int, phis [][][]float32) []float32 {
+// predictStep is Predict at a known (batch, step) of the synchronous
+// dataflow: a dendrite shared with the error maps of this process that read
+// the same layer above takes its sum from the group's product.
+func (p *ErrorPop) predictStep(batch, step int, phis [][][]float32) []float32 {
+	p.ops = 0
+	for di := range p.dendrites {
+		d := &p.dendrites[di]
+		if d.Block != nil {
+			p.addBlock(di, phis[di])
+			continue
+		}
+		p.ops += d.Spec.MACs()
+		dst := p.mu
+		if di > 0 {
+			dst = p.tmp
+		}
+		if f := p.sharedPred[di]; f != nil {
+			f(batch, step, phis[di], dst)
+		} else {
+			p.convT(di, dst, phis[di])
+		}
+		if di > 0 {
+			for k, v := range p.tmp {
+				p.mu[k] += v
+			}
+		}
+	}
+	Predict(p.mu, p.bias, p.plane, p.g)
+	return p.mu
+}
+
+// predict computes mu for window batch at step (negative in the
+// asynchronous runtime): from phis by whole convolutions (dense), or from
+// the sigma-delta receivers (phis are their values).
+func (p *ErrorPop) predict(batch, step int, phis [][][]float32) []float32 {
 	if p.sd == nil {
+		if step >= 0 && p.sharedPred != nil {
+			return p.predictStep(batch, step, phis)
+		}
 		return p.predictMsgs(phis)
 	}
 	sd := p.sd
@@ -276,7 +370,7 @@ func (p *ErrorPop) predict(batch int, phis [][][]float32) []float32 {
 		d := &p.dendrites[di]
 		maps := sd.phi[di]
 		if rebase || wholeNeeded(maps) {
-			tensor.ConvTMaps([][]float32{sd.acc[di]}, values(maps), d.W, p.cols[:d.Spec.ColsLen()], d.Spec)
+			p.convT(di, sd.acc[di], values(maps))
 			p.ops += d.Spec.MACs()
 			for _, in := range maps {
 				in.rebased()
@@ -408,7 +502,7 @@ func (p *ErrorPop) Learn(phis [][][]float32) {
 			continue // the block's maps learn its kernels
 		}
 		g := p.grad[:len(d.W)]
-		tensor.ConvKernelGradMaps(g, [][]float32{p.e}, phis[di], p.cols[:d.Spec.ColsLen()], d.Spec, alpha, 0)
+		tensor.ConvKernelGradMaps(g, [][]float32{p.e}, phis[di], p.scratch(d.Spec.ColsLen()), d.Spec, alpha, 0)
 		update := func() {
 			d.opt.Step(d.W, g)
 			ProjectKernels(d.W, d.Spec.K*d.Spec.K, p.set.MaxKernelNorm)
@@ -594,7 +688,7 @@ func (p *ErrorPop) advance(emit Emit) error {
 			return nil
 		}
 		delete(p.pending, key(p.batch, p.step))
-		mu := p.predict(p.batch, in.phi)
+		mu := p.predict(p.batch, p.step, in.phi)
 		b, t := p.batch, p.step
 		out := func(k Kind, data []float32) error {
 			return emit(Msg{Kind: k, From: p.ref, Batch: b, Step: t, Data: data})

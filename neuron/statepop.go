@@ -193,9 +193,8 @@ func (p *StatePop) ExpectOwnErrorAtEnd() { p.ownAtEnd = true }
 
 // FeedbackSharer may be implemented by the Settings.Patches value of a
 // synchronous run. It lets the state maps of one process that read the same
-// errors compute their feedback together: one matrix product over the
-// shared patches (tensor.ConvColsKernels) instead of one memory-bound
-// matrix–vector product per map. Every map keeps its kernels; the sharer
+// errors compute their feedback together: one convolution with an output
+// map per member (reading the errors below once) instead of one per map. Every map keeps its kernels; the sharer
 // only reads them, at steps where the dataflow guarantees that no map of
 // the group is changing them or still reading its previous result.
 type FeedbackSharer interface {

@@ -1,6 +1,10 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+)
 
 // MapConv computes a convolution (Conv) or a transposed convolution (ConvT)
 // of a ConvSpec on maps held in separate map-major slices ([Batch][H][W]
@@ -13,13 +17,45 @@ import "fmt"
 // The terms are summed in Conv's (ConvT's) order, one fused multiply-add
 // each, so the result equals ConvMaps (ConvTMaps) up to float32 rounding.
 // A MapConv owns its scratch buffers: it is not safe for concurrent use.
-// Do allocates nothing after its first call.
+// Do allocates nothing after its first call (with a given number of
+// workers). By default Do runs on the calling goroutine; SetWorkers lets it
+// share the tiles among several (RunJob's pool), for a product large
+// enough to be worth it.
 type MapConv struct {
 	s          ConvSpec
 	transposed bool
 	tc         *TileConv
 	out        TileGrid // one output map, no borders
-	tile, row  []float32
+	workers    int
+	scratch    []mapConvScratch // [worker]
+	job        mapConvJob
+}
+
+// mapConvScratch is one worker's tile buffer and output row.
+type mapConvScratch struct {
+	tile, row []float32
+}
+
+// mapConvJob is one Do shared among workers (a Job): each takes the next
+// tile from next until none is left.
+type mapConvJob struct {
+	c    *MapConv
+	y, x [][]float32
+	next atomic.Int64
+}
+
+// Run implements Job.
+func (j *mapConvJob) Run(w int) {
+	c := j.c
+	sc := &c.scratch[w]
+	for {
+		b0 := int(j.next.Add(1)-1) * TileImages
+		if b0 >= c.s.Batch {
+			return
+		}
+		c.loadTile(sc.tile, j.x, b0)
+		c.rows(j.y, sc.tile, sc.row, b0)
+	}
 }
 
 // NewMapConv plans Conv (transposed false: s.InC large maps in, s.OutC
@@ -33,9 +69,28 @@ func NewMapConv(s ConvSpec, transposed bool) (*MapConv, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &MapConv{s: s, transposed: transposed, tc: tc}
+	c := &MapConv{s: s, transposed: transposed, tc: tc, workers: 1}
 	c.out = TileGrid{C: 1, H: tc.Height(), W: tc.Width()}
+	c.job.c = c
 	return c, nil
+}
+
+// minParallelMACs is the smallest product, in multiply-accumulates, that
+// Do shares among workers: below it the hand-off costs more than it saves.
+const minParallelMACs = 1 << 20
+
+// SetWorkers lets Do share the tiles among up to n goroutines (at most
+// GOMAXPROCS, at most one per tile; n ≤ 1: the calling goroutine alone).
+// Products of fewer than about a million multiply-accumulates stay on the
+// calling goroutine. The output does not depend on the number of workers:
+// every tile is computed the same way.
+func (c *MapConv) SetWorkers(n int) {
+	tiles := (c.s.Batch + TileImages - 1) / TileImages
+	n = min(n, runtime.GOMAXPROCS(0), tiles)
+	if n < 1 || c.s.MACs() < minParallelMACs {
+		n = 1
+	}
+	c.workers = n
 }
 
 // Spec returns the convolution MapConv was planned for.
@@ -55,15 +110,18 @@ func (c *MapConv) OutputMaps() int { return c.tc.Maps() }
 // change between calls.
 func (c *MapConv) Do(y, x [][]float32, kernel []float32) {
 	c.checkMaps(y, x)
-	if c.tile == nil { // on first use: a plan may never run
-		c.tile = make([]float32, c.tc.In().Len())
-		c.row = make([]float32, c.tc.RowLen())
+	for len(c.scratch) < c.workers { // on first use: a plan may never run
+		c.scratch = append(c.scratch, mapConvScratch{
+			tile: make([]float32, c.tc.In().Len()),
+			row:  make([]float32, c.tc.RowLen()),
+		})
 	}
 	c.tc.SetKernel(kernel)
-	for b0 := 0; b0 < c.s.Batch; b0 += TileImages {
-		c.loadTile(c.tile, x, b0)
-		c.rows(y, c.tile, b0)
-	}
+	j := &c.job
+	j.y, j.x = y, x
+	j.next.Store(0)
+	RunJob(j, c.workers)
+	j.y, j.x = nil, nil
 }
 
 // checkMaps panics unless y holds the output maps and x the input maps,
@@ -94,15 +152,15 @@ func (c *MapConv) loadTile(tile []float32, x [][]float32, b0 int) {
 	}
 }
 
-// rows computes every output row of the tile of images b0… from tile and
-// stores it into y.
-func (c *MapConv) rows(y [][]float32, tile []float32, b0 int) {
+// rows computes every output row of the tile of images b0… from tile (with
+// row as scratch) and stores it into y.
+func (c *MapConv) rows(y [][]float32, tile, row []float32, b0 int) {
 	n := min(TileImages, c.s.Batch-b0)
 	rowLen := c.out.W * TileImages
 	for r := 0; r < c.out.H; r++ {
-		c.tc.Row(c.row, tile, r)
+		c.tc.Row(row, tile, r)
 		for o, yo := range y {
-			c.out.StoreRow(yo, c.row[o*rowLen:(o+1)*rowLen], c.s.Batch, b0, n, 0, r)
+			c.out.StoreRow(yo, row[o*rowLen:(o+1)*rowLen], c.s.Batch, b0, n, 0, r)
 		}
 	}
 }

@@ -100,6 +100,43 @@ func TestMapConvAllocatesNothing(t *testing.T) {
 	}
 }
 
+// TestMapConvWorkers: tiles shared among workers give exactly the output
+// of one worker, whole and partial tiles, and Do still allocates nothing.
+func TestMapConvWorkers(t *testing.T) {
+	r := rand.New(rand.NewPCG(39, 40))
+	for l, s := range paperSpecs(5*TileImages + 3) {
+		for _, tr := range []bool{false, true} {
+			inC, outC, inLen, outLen := s.InC, s.OutC, s.InLen(), s.OutLen()
+			if tr {
+				inC, outC, inLen, outLen = s.OutC, s.InC, s.OutLen(), s.InLen()
+			}
+			one, err := NewMapConv(s, tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			two, err := NewMapConv(s, tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			two.SetWorkers(2)
+			x, k := Maps(randSlice(r, inLen), inC), randSlice(r, s.KernelLen())
+			want, got := Maps(make([]float32, outLen), outC), Maps(make([]float32, outLen), outC)
+			one.Do(want, x, k)
+			two.Do(got, x, k)
+			for o := range want {
+				for i := range want[o] {
+					if got[o][i] != want[o][i] {
+						t.Fatalf("layer %d transposed=%v: map %d [%d] = %v with 2 workers, %v with 1", l, tr, o, i, got[o][i], want[o][i])
+					}
+				}
+			}
+			if n := testing.AllocsPerRun(5, func() { two.Do(got, x, k) }); n != 0 {
+				t.Errorf("layer %d transposed=%v: Do with 2 workers allocates %v times per call", l, tr, n)
+			}
+		}
+	}
+}
+
 // TestMapConvRefusesBadMaps: the wrong number of maps is a panic naming
 // the shapes, as every tensor routine refuses a caller's bug.
 func TestMapConvRefusesBadMaps(t *testing.T) {
