@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,7 +36,12 @@ type NATS struct {
 	nc      *nats.Conn
 	o       options
 	st      collector
-	bufs    sync.Pool // *[]byte encode buffers
+	// encoders holds the encode buffers: a Publish takes one for as long
+	// as it encodes and hands the frame to the client, so that at most
+	// cap(encoders) encoded frames exist at a time (publishers that would
+	// otherwise each hold one while they wait for the connection's lock),
+	// and each buffer is reused, grown to the largest frame.
+	encoders chan *[]byte
 	closing atomic.Bool
 	url     atomic.Value // string: the server last connected to, for messages
 
@@ -53,7 +59,10 @@ func Connect(url string, opts ...Option) (*NATS, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &NATS{o: o, subs: make(map[*natsSub]struct{})}
+	b := &NATS{o: o, subs: make(map[*natsSub]struct{}), encoders: make(chan *[]byte, encoders())}
+	for range cap(b.encoders) {
+		b.encoders <- new([]byte)
+	}
 	nopts := append([]nats.Option(nil), o.nats...)
 	if o.inProcess != nil {
 		nopts = append(nopts, nats.InProcessServer(o.inProcess))
@@ -92,7 +101,8 @@ func (b *NATS) MaxFrameSize() int64 { return b.nc.MaxPayload() }
 
 // Publish encodes f (with the bus's Compression) and publishes it on the
 // literal subject. The encoded bytes are copied into the client's buffer, so
-// Publish does not wait for subscribers; ctx is checked before sending. The
+// Publish does not wait for subscribers; it may wait, until ctx ends, for
+// one of the bus's few encode buffers while other publishers hold them. The
 // frame must fit the bus's Limits and the server's max_payload
 // (ErrFrameTooLarge). Publish takes ownership of f, like InProc.Publish,
 // although this bus does not keep it.
@@ -109,11 +119,13 @@ func (b *NATS) Publish(ctx context.Context, subject string, f *Frame) error {
 	if err := f.Validate(b.o.limits); err != nil {
 		return fmt.Errorf("bus: publish on %q: %w", subject, err)
 	}
-	bp, _ := b.bufs.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
+	var bp *[]byte
+	select {
+	case bp = <-b.encoders:
+	case <-ctx.Done():
+		return fmt.Errorf("bus: publish on %q: %w", subject, ctx.Err())
 	}
-	defer b.bufs.Put(bp)
+	defer func() { b.encoders <- bp }()
 	buf, err := AppendFrame((*bp)[:0], f, b.o.compression)
 	if err != nil {
 		return fmt.Errorf("bus: publish on %q: %w", subject, err)
@@ -129,6 +141,11 @@ func (b *NATS) Publish(ctx context.Context, subject string, f *Frame) error {
 	b.st.addSent(f, f.WireSize(), len(buf))
 	return nil
 }
+
+// encoders is the number of frames a NATS bus encodes at once: one per
+// thread that can run Go code. The connection sends one frame at a time
+// anyway.
+func encoders() int { return max(runtime.GOMAXPROCS(0), 1) }
 
 // natsErr wraps a nats.go error with the matching sentinel of this package.
 func natsErr(err error) error {
