@@ -34,8 +34,8 @@ func (r *routes) add(pattern string, a *actor) {
 
 // subscribeRoutes subscribes every pattern of r once. A frame is delivered
 // to its listeners in order; a listener's inbox is deep enough for every
-// message the synchronous dataflow can have in flight, so one listener does
-// not hold up the others.
+// message the synchronous dataflow can have in flight (see inboxLen), so
+// one listener does not hold up the others.
 func (s *Session) subscribeRoutes(r *routes) error {
 	for _, pattern := range r.patterns {
 		listeners := r.actors[pattern]
@@ -64,7 +64,7 @@ func (s *Session) subscribeRoutes(r *routes) error {
 					return
 				}
 			}
-		}, bus.QueueLen(4096))
+		}, bus.QueueLen(s.queueLen(pattern)))
 		if err != nil {
 			return fmt.Errorf("circuit: subscribe %s: %w", pattern, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -263,7 +264,7 @@ func (s *Session) startActors() error {
 		if err != nil {
 			return err
 		}
-		a := &actor{pop: pop, inbox: make(chan neuron.Msg, 4096), node: s.o.node}
+		a := &actor{pop: pop, inbox: make(chan neuron.Msg, s.inboxLen(ref)), node: s.o.node}
 		if s.o.async != nil {
 			if a.async, err = s.wrapAsync(pop); err != nil {
 				return err
@@ -327,6 +328,57 @@ func (s *Session) subscribeControl() error {
 		s.subs = append(s.subs, sub)
 	}
 	return nil
+}
+
+// Inbox lengths. A synchronous actor cannot run more than a step or two
+// ahead of the actors it hears from (the dataflow is the barrier), so its
+// inbox needs room for a few steps of messages from each input map, plus
+// resent frames and control messages; an asynchronous one hears from
+// actors that fire at their own pace, and keeps the deep inbox.
+const (
+	syncInboxPerMap = 8
+	syncInboxExtra  = 64
+	asyncInboxLen   = 4096
+)
+
+// inboxLen is the length of population ref's inbox: a synchronous actor's
+// is sized by the number of maps it hears from (every map of every layer
+// it reads, a few messages each), so that the subscriptions that deliver
+// to it never wait on a full inbox.
+func (s *Session) inboxLen(ref neuron.Ref) int {
+	if s.o.async != nil {
+		return asyncInboxLen
+	}
+	maps := 0
+	for _, pat := range s.inputsOf(ref) {
+		maps += s.patternMaps(pat)
+	}
+	return min(syncInboxPerMap*maps+syncInboxExtra, asyncInboxLen)
+}
+
+// queueLen is the length of the queue of the subscription to pattern,
+// which forwards its frames to the inboxes of the actors that listen: sized
+// as an inbox for the maps the pattern matches.
+func (s *Session) queueLen(pattern string) int {
+	if s.o.async != nil {
+		return asyncInboxLen
+	}
+	return min(syncInboxPerMap*s.patternMaps(pattern)+syncInboxExtra, asyncInboxLen)
+}
+
+// patternMaps is the number of maps an input pattern of inputsOf matches:
+// every map of a layer (run.kind.layer.*) or one.
+func (s *Session) patternMaps(pattern string) int {
+	rest, ok := strings.CutSuffix(pattern, ".*")
+	if !ok {
+		return 1
+	}
+	g := s.c.Graph
+	l, err := strconv.Atoi(rest[strings.LastIndexByte(rest, '.')+1:])
+	if err != nil || l < 0 || l >= len(g.Layers) {
+		return 1
+	}
+	return max(g.Layers[l].Maps, 1)
 }
 
 // inputsOf lists the subject patterns population ref listens to.
