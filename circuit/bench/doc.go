@@ -8,10 +8,11 @@
 // Repeats times, and reports the best repeat: images per second and
 // effective GFLOP/s (convolution FLOPs only, 2 per multiply-accumulate).
 //
-// Runtimes starts one sync session of the network's circuit per runtime and
-// runs one batch in every runtime in turn per repeat, so that all see the
-// same machine load; each batch is charged a garbage collection of what it
-// left. It reports the best and the median repeat, the ratio to the batched
+// Runtimes runs one batch of the network in every runtime in turn per
+// repeat, so that all see the same machine load; each batch is charged a
+// garbage collection of what it left. An actor batch runs in a sync session
+// started for it and closed after it (untimed): one session is alive at a
+// time, so the peak memory is one runtime's. It reports the best and the median repeat, the ratio to the batched
 // reference, process CPU seconds per batch and the bus traffic.
 //
 // MeasurePeak times the machine's FP32 FMA peak (package ngc/tensor's

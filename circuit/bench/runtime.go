@@ -50,8 +50,10 @@ type RuntimeResult struct {
 	// traffic) rather than the batched reference.
 	Actors bool `json:"-"`
 
+	conn    string // "inproc", NATSEmbedded or NATSTCP
 	bus     bus.Bus
 	sess    *circuit.Session
+	traffic traffic
 	times   []time.Duration
 	cpu     time.Duration
 	before  bus.Stats
@@ -63,6 +65,11 @@ type RuntimeResult struct {
 // NATS through an embedded server, once per connection of nats
 // (NATSEmbedded, NATSTCP), one batch of each per repeat after a warm-up
 // batch. The batched reference comes first.
+//
+// One actor session is alive at a time, as in a process of `ngc run`: each
+// timed batch runs in a session (with its bus, and for NATS its server)
+// started for it and closed after it, outside the timing, so that the
+// process's peak memory is that of one runtime rather than of all of them.
 func Runtimes(ctx context.Context, o Options, nats []string) ([]*RuntimeResult, error) {
 	m, ws, x, err := o.model()
 	if err != nil {
@@ -73,54 +80,75 @@ func Runtimes(ctx context.Context, o Options, nats []string) ([]*RuntimeResult, 
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	results := []*RuntimeResult{{Runtime: "batched"}}
-	defer func() {
-		for _, res := range results {
-			if res.release != nil {
-				res.release()
-			}
-		}
-	}()
 	for _, name := range append([]string{"inproc"}, nats...) {
-		res := &RuntimeResult{Runtime: name, Actors: true}
+		if name != "inproc" && name != NATSEmbedded && name != NATSTCP {
+			return nil, fmt.Errorf("bench: NATS connection %q: want %s or %s", name, NATSEmbedded, NATSTCP)
+		}
+		res := &RuntimeResult{Runtime: name, Actors: true, conn: name}
 		if name != "inproc" {
 			res.Runtime = "nats-" + name
 		}
 		results = append(results, res)
-		if err := res.open(ctx, c, name, o.Batch); err != nil {
-			return nil, err
-		}
 	}
-	once := func(res *RuntimeResult) error {
-		if res.sess == nil {
-			return m.Infer(ws, x, ngc.Reconstruct, nil, nil)
+	defer func() {
+		for _, res := range results {
+			res.close()
 		}
-		_, err := res.sess.RunBatch(ctx, x)
-		return err
+	}()
+	// once runs one batch: in the batched reference, or in a session of
+	// the actor runtime started for it (untimed) and left open for the
+	// caller to read its bus and close.
+	once := func(res *RuntimeResult, timed func() error) error {
+		if !res.Actors {
+			return timed()
+		}
+		if err := res.open(ctx, c, res.conn, o.Batch); err != nil {
+			return err
+		}
+		res.before = res.bus.Stats()
+		return timed()
+	}
+	run := func(res *RuntimeResult) func() error {
+		return func() error {
+			if res.sess == nil {
+				return m.Infer(ws, x, ngc.Reconstruct, nil, nil)
+			}
+			_, err := res.sess.RunBatch(ctx, x)
+			return err
+		}
 	}
 	// Warm up every runtime, then time them in turn.
 	for _, res := range results {
-		if err := once(res); err != nil {
+		if err := once(res, run(res)); err != nil {
 			return nil, fmt.Errorf("bench: %s: %w", res.Runtime, err)
 		}
-		if res.bus != nil {
-			res.before = res.bus.Stats()
-		}
+		res.close()
 	}
 	for i := 0; i < o.Repeats; i++ {
 		for _, res := range results {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			c0, t0 := CPUTime(), time.Now()
-			if err := once(res); err != nil {
+			err := once(res, func() error {
+				c0, t0 := CPUTime(), time.Now()
+				if err := run(res)(); err != nil {
+					return err
+				}
+				// Charge each batch the collection of its own garbage (NATS
+				// decodes every frame into fresh memory), which would
+				// otherwise slow the next runtime's batch.
+				runtime.GC()
+				res.times = append(res.times, time.Since(t0))
+				res.cpu += CPUTime() - c0
+				return nil
+			})
+			if err != nil {
 				return nil, fmt.Errorf("bench: %s: %w", res.Runtime, err)
 			}
-			// Charge each batch the collection of its own garbage (NATS
-			// decodes every frame into fresh memory), which would otherwise
-			// slow the next runtime's batch.
-			runtime.GC()
-			res.times = append(res.times, time.Since(t0))
-			res.cpu += CPUTime() - c0
+			if res.bus != nil {
+				res.traffic.add(res.before, res.bus.Stats())
+			}
+			res.close()
 		}
 	}
 	for _, res := range results {
@@ -130,8 +158,30 @@ func Runtimes(ctx context.Context, o Options, nats []string) ([]*RuntimeResult, 
 	return results, nil
 }
 
+// traffic is bus traffic summed over the timed batches.
+type traffic struct {
+	sent, sentBytes, recv, recvBytes, wireBytes uint64
+}
+
+// add adds the traffic between two snapshots of one bus.
+func (t *traffic) add(before, after bus.Stats) {
+	t.sent += after.Sent.Msgs - before.Sent.Msgs
+	t.sentBytes += after.Sent.Bytes - before.Sent.Bytes
+	t.recv += after.Received.Msgs - before.Received.Msgs
+	t.recvBytes += after.Received.Bytes - before.Received.Bytes
+	t.wireBytes += after.Received.WireBytes - before.Received.WireBytes
+}
+
+// close closes the runtime's session, bus and server, if open.
+func (res *RuntimeResult) close() {
+	if res.release != nil {
+		res.release()
+	}
+	res.release, res.sess, res.bus = nil, nil, nil
+}
+
 // open starts the bus (and, for NATS, an embedded server) and a sync
-// session of circuit c on it.
+// session of circuit c on it; close closes them.
 func (res *RuntimeResult) open(ctx context.Context, c *circuit.Circuit, name string, batch int) error {
 	var releases []func()
 	res.release = func() {
@@ -143,7 +193,7 @@ func (res *RuntimeResult) open(ctx context.Context, c *circuit.Circuit, name str
 	case "inproc":
 		b, err := bus.NewInProc()
 		if err != nil {
-			return fmt.Errorf("bench: %w", err)
+			return err
 		}
 		res.bus = b
 	case NATSEmbedded, NATSTCP:
@@ -153,7 +203,7 @@ func (res *RuntimeResult) open(ctx context.Context, c *circuit.Circuit, name str
 		}
 		srv, err := bus.StartEmbedded(sopts...)
 		if err != nil {
-			return fmt.Errorf("bench: %w", err)
+			return err
 		}
 		releases = append(releases, srv.Shutdown)
 		var nb *bus.NATS
@@ -163,16 +213,16 @@ func (res *RuntimeResult) open(ctx context.Context, c *circuit.Circuit, name str
 			nb, err = bus.Connect(srv.ClientURL(), bus.WithName("ngc bench"))
 		}
 		if err != nil {
-			return fmt.Errorf("bench: %w", err)
+			return err
 		}
 		res.bus = nb
 	default:
-		return fmt.Errorf("bench: NATS connection %q: want %s or %s", name, NATSEmbedded, NATSTCP)
+		return fmt.Errorf("NATS connection %q: want %s or %s", name, NATSEmbedded, NATSTCP)
 	}
 	releases = append(releases, func() { res.bus.Close() })
 	s, err := circuit.Start(ctx, c, res.bus, circuit.Batch(batch), circuit.RunID("bench"), circuit.Timeout(2*time.Minute))
 	if err != nil {
-		return fmt.Errorf("bench: %s: %w", res.Runtime, err)
+		return fmt.Errorf("start a session: %w", err)
 	}
 	res.sess = s
 	releases = append(releases, func() { s.Close() })
@@ -195,21 +245,20 @@ func (res *RuntimeResult) finish(batch, steps, repeats int, batchedIPS float64) 
 	}
 	res.RatioToBatched = res.ImagesPerSecond / batchedIPS
 	res.CPUPerBatch = res.cpu.Seconds() / float64(repeats)
-	if res.bus == nil {
+	if !res.Actors {
 		return
 	}
 	var total time.Duration
 	for _, d := range res.times {
 		total += d
 	}
-	sec := total.Seconds()
-	after := res.bus.Stats()
-	res.MsgsPerSecond = float64(after.Sent.Msgs-res.before.Sent.Msgs) / sec
-	res.BytesPerSecond = float64(after.Sent.Bytes-res.before.Sent.Bytes) / sec
-	res.DeliveredPerSecond = float64(after.Received.Msgs-res.before.Received.Msgs) / sec
-	res.DeliveredBytesPerSec = float64(after.Received.Bytes-res.before.Received.Bytes) / sec
-	res.WireBytesPerSecond = float64(after.Received.WireBytes-res.before.Received.WireBytes) / sec
-	res.MsgsPerBatch = float64(after.Sent.Msgs-res.before.Sent.Msgs) / float64(repeats)
+	sec, t := total.Seconds(), res.traffic
+	res.MsgsPerSecond = float64(t.sent) / sec
+	res.BytesPerSecond = float64(t.sentBytes) / sec
+	res.DeliveredPerSecond = float64(t.recv) / sec
+	res.DeliveredBytesPerSec = float64(t.recvBytes) / sec
+	res.WireBytesPerSecond = float64(t.wireBytes) / sec
+	res.MsgsPerBatch = float64(t.sent) / float64(repeats)
 }
 
 // String is the result as `ngc bench --runtime` prints it: throughput, the

@@ -25,10 +25,12 @@ const benchDoc = "Measure the batched reference at the paper configuration: imag
 	"same run: the batched reference, the actor runtime on the in-process bus, and the actor\n" +
 	"runtime on NATS through an embedded server (--nats). Each repeat runs one batch in every\n" +
 	"runtime in turn, so that all see the same machine load (each batch is charged a garbage\n" +
-	"collection of what it left, so that none slows the next); the best repeat of each is\n" +
-	"reported with its ratio to the batched reference, the process CPU seconds per batch, and\n" +
-	"the bus traffic: frames published and delivered per second and their bytes per second\n" +
-	"(4 bytes per float plus the header; on NATS also the bytes on the wire).\n" +
+	"collection of what it left, so that none slows the next; an actor batch runs in a session\n" +
+	"started and closed around it, untimed, so that one runtime is in memory at a time). The\n" +
+	"best repeat of each is reported with its ratio to the batched reference, the process CPU\n" +
+	"seconds per batch, and the bus traffic: frames published and delivered per second and\n" +
+	"their bytes per second (4 bytes per float plus the header; on NATS also the bytes on the\n" +
+	"wire).\n" +
 	"The measurements are package circuit/bench."
 
 func runBench(ctx context.Context, e *env, args []string) error {
