@@ -183,7 +183,7 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 			for _, m := range mults {
 				v := m * math.Pow(10, e)
 				if v >= lo && v <= hi {
-					out = append(out, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', 3, 64)})
+					out = append(out, plot.Tick{Value: v, Label: tickLabel(v)})
 				}
 			}
 		}
@@ -196,4 +196,13 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 		{Value: lo, Label: strconv.FormatFloat(lo, 'g', 4, 64)},
 		{Value: hi, Label: strconv.FormatFloat(hi, 'g', 4, 64)},
 	}
+}
+
+// tickLabel writes a tick value plainly (2000, 0.05) where that stays short,
+// and in exponent form (2e-05, 3e+07) beyond.
+func tickLabel(v float64) string {
+	if a := math.Abs(v); a == 0 || a >= 1e-3 && a < 1e6 {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }

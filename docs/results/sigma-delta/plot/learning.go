@@ -104,9 +104,11 @@ func learningPlots(dir string) error {
 		}
 		fmt.Fprintf(&md, "| %s | %s | %.1f → %.2f | %s | %.3g | %.3g GiB | %.3g | %.0f s | %.1f | %s |\n", ru.name, ru.r.Encoding, c[0].MSE, last.MSE, test,
 			last.Messages, last.Bytes/(1<<30), last.SynapticOps, last.Seconds, ru.r.Runtime.ImagesPerSecond, lag)
+		// A configuration and its untied variant share a colour; untied is dashed.
+		base := strings.TrimSuffix(ru.name, "-untied")
 		series := map[string]*viz.Series{}
 		for k := range plots {
-			series[k] = &viz.Series{Name: ru.name}
+			series[k] = &viz.Series{Name: ru.name, Hue: rank(base) + 1, Dashed: base != ru.name}
 		}
 		for _, p := range c {
 			add := func(k string, x float64) {
