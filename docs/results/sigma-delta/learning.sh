@@ -6,16 +6,21 @@
 # VAL_EVERY updates (the batched reference's reconstruction of the actors' model); then every
 # final model is evaluated on 1,000 test digits.
 #   ./learning.sh [init train eval plot]   (default: all, in that order)
-# Environment: IMAGES (6000: image-updates per configuration), VAL_EVERY (10), THETA (0.005),
-# CONFIGS (names below, default all), NGC (a built ngc binary).
+# Environment: IMAGES (6000: training images per configuration), EPOCHS (1: passes over them),
+# VAL_EVERY (10), THETA (0.005), CONFIGS (names below, default all), OUT (the output folder,
+# default learning/ beside this script; the initial checkpoints are always taken from there),
+# NGC (a built ngc binary). The longer runs of learning-long/ were
+#   EPOCHS=3 OUT=docs/results/sigma-delta/learning-long CONFIGS="sync async-lag0 async-lag2" ./learning.sh train eval plot
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 export NGC_DATA_DIR=${NGC_DATA_DIR:-$(cd "$root/.." && pwd)/shared/data}
 ngc=${NGC:-$root/ngc-bin}
 [ -x "$ngc" ] || (cd "$root" && go build -o "$ngc" ./cmd/ngc)
-out=$here/learning
+init=$here/learning
+out=${OUT:-$init}
 images=${IMAGES:-6000}
+epochs=${EPOCHS:-1}
 every=${VAL_EVERY:-10}
 theta=${THETA:-0.005}
 journal=$(mktemp -d)
@@ -41,24 +46,24 @@ steps=("${@:-init train eval plot}")
 for step in ${steps[@]}; do
 case $step in
 init)
-  "$ngc" train --dataset color-mnist --epochs 0 --batch 100 --seed 1 --val-images 0 --eval-images 0 --quiet --out "$out/init-tied.safetensors"
-  "$ngc" train --dataset color-mnist --epochs 0 --batch 100 --seed 1 --untied --val-images 0 --eval-images 0 --quiet --out "$out/init-untied.safetensors"
-  rm -f "$out"/init-*.json ;;
+  "$ngc" train --dataset color-mnist --epochs 0 --batch 100 --seed 1 --val-images 0 --eval-images 0 --quiet --out "$init/init-tied.safetensors"
+  "$ngc" train --dataset color-mnist --epochs 0 --batch 100 --seed 1 --untied --val-images 0 --eval-images 0 --quiet --out "$init/init-untied.safetensors"
+  rm -f "$init"/init-*.json ;;
 train)
   for c in "${configs[@]}"; do
-    IFS='|' read -r name init flags <<< "$c"
+    IFS='|' read -r name start flags <<< "$c"
     if [ -n "$want" ] && [[ " $want " != *" $name "* ]]; then continue; fi
     echo "== $name: $flags"
-    start=$(date +%s)
-    "$ngc" run --model "$out/init-$init.safetensors" --dataset color-mnist --split train --max-images $images --batch 100 \
-      --learn --epochs 1 --val-images 500 --val-every $every $flags --quiet --journal "$journal/j" \
-      --out "$out/$name.json" --save "$out/$name.safetensors" | grep -E "^(reconstruct|validation after $images|  (dense|sigma))" || true
-    echo "   $(( $(date +%s) - start )) s"
+    t0=$(date +%s)
+    "$ngc" run --model "$init/init-$start.safetensors" --dataset color-mnist --split train --max-images $images --batch 100 \
+      --learn --epochs $epochs --val-images 500 --val-every $every $flags --quiet --journal "$journal/j" \
+      --out "$out/$name.json" --save "$out/$name.safetensors" | grep -E "^(reconstruct|validation after|  (dense|sigma))" || true
+    echo "   $(( $(date +%s) - t0 )) s"
     rm -f "$out/$name.png"
   done ;;
 eval)
   for c in "${configs[@]}"; do
-    IFS='|' read -r name init flags <<< "$c"
+    IFS='|' read -r name start flags <<< "$c"
     [ -f "$out/$name.safetensors" ] || continue
     "$ngc" eval --model "$out/$name.safetensors" --dataset color-mnist --max-images 1000 --quiet --out "$out/$name-test.json" | head -1
     rm -f "$out/$name-test.png" "$out/$name-test-energy.png"
