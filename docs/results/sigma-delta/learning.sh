@@ -65,7 +65,7 @@ eval)
   for c in "${configs[@]}"; do
     IFS='|' read -r name start flags <<< "$c"
     [ -f "$out/$name.safetensors" ] || continue
-    "$ngc" eval --model "$out/$name.safetensors" --dataset color-mnist --max-images 1000 --quiet --out "$out/$name-test.json" | head -1
+    "$ngc" eval --model "$out/$name.safetensors" --dataset color-mnist --max-images 1000 --quiet --out "$out/$name-test.json" | sed -n 1p
     rm -f "$out/$name-test.png" "$out/$name-test-energy.png"
   done ;;
 plot)
