@@ -34,10 +34,12 @@ type learnReport struct {
 
 // testReport is what the plot reads of an `ngc eval` report.
 type testReport struct {
-	Metrics struct {
-		MSE  float64 `json:"mse"`
-		SSIM float64 `json:"ssim"`
-	} `json:"metrics"`
+	Result struct {
+		Metrics struct {
+			MSE  float64 `json:"mse"`
+			SSIM float64 `json:"ssim"`
+		} `json:"metrics"`
+	} `json:"result"`
 }
 
 // learningPlots gathers learning.sh's runs in dir.
@@ -97,7 +99,7 @@ func learningPlots(dir string) error {
 		last := c[len(c)-1]
 		test, lag := "", ""
 		if ru.test != nil {
-			test = fmt.Sprintf("%.2f / %.4f", ru.test.Metrics.MSE, ru.test.Metrics.SSIM)
+			test = fmt.Sprintf("%.2f / %.4f", ru.test.Result.Metrics.MSE, ru.test.Result.Metrics.SSIM)
 		}
 		if a := ru.r.Runtime.Async; a != nil {
 			lag = fmt.Sprintf("%.2f / %d", a.MeanStateLag, a.MaxStateLag)
