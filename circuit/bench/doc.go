@@ -1,7 +1,9 @@
 // Package bench measures the speed of Conv-NGC's runtimes: the batched
 // reference (package ngc) alone, and sync inference in the batched
 // reference, the actor runtime on the in-process bus and the actor runtime
-// on NATS side by side. It is what `ngc bench` runs, as a library.
+// on NATS side by side. It is what `ngc bench` runs, as a library; the
+// reports (BatchedReport, RuntimeReport, ScalingReport) measure and render
+// themselves as `ngc bench` prints and writes them.
 //
 // Batched times one inference batch and one training batch of a network
 // (the paper's by default) on synthetic images, once to warm up and then

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"runtime"
+	"io"
 	"strings"
 	"time"
 
@@ -83,92 +83,31 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *rt {
-		return benchRuntime(ctx, e, o, nats, *jsonOut, peak, *peakTime)
+		r := bench.NewRuntimeReport(o, nats, peak)
+		return benchReport(e, r.Header(), func() error { return r.Measure(ctx, *peakTime) }, r.WriteText, *jsonOut, r)
 	}
 	if len(*scaling) > 0 {
-		rows, err := bench.Scaling(ctx, *scaling, *scalingBatches, o.Steps, o.Repeats)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "Conv-NGC batched reference, T=%d, GOMAXPROCS=%d, tile kernels %s, best of %d\n%s",
-			o.Steps, runtime.GOMAXPROCS(0), tensor.TileKernels(), o.Repeats, bench.ScalingTable(rows))
-		if peak != nil {
-			fmt.Fprintln(e.stdout, peak)
-		}
-		if *jsonOut != "" {
-			return report.WriteJSON(*jsonOut, map[string]any{"scaling": rows, "gomaxprocs": runtime.GOMAXPROCS(0),
-				"tile_kernels": tensor.TileKernels(), "fma_peak": peak, "load_average": bench.LoadAverage()})
-		}
-		return nil
+		r := &bench.ScalingReport{Peak: peak, Sizes: *scaling, Batches: *scalingBatches, Steps: o.Steps, Repeats: o.Repeats}
+		return benchReport(e, "", func() error { return r.Measure(ctx) }, r.WriteText, *jsonOut, r)
 	}
-	fmt.Fprintf(e.stdout, "Conv-NGC batched reference, paper network, B=%d, T=%d, GOMAXPROCS=%d, tile kernels %s\n",
-		o.Batch, o.Steps, runtime.GOMAXPROCS(0), tensor.TileKernels())
-	results, err := bench.Batched(ctx, o)
-	if err != nil {
-		return err
-	}
-	if err := peak.Again(*peakTime); err != nil {
-		return err
-	}
-	if peak != nil {
-		fmt.Fprintln(e.stdout, peak)
-	}
-	for i := range results {
-		res := &results[i]
-		res.PercentOfPeak = peak.Percent(res.GFLOPs)
-		fmt.Fprintf(e.stdout, "%s%s\n", res, peakSuffix(peak, res.GFLOPs))
-	}
-	rss := bench.PeakRSS()
-	fmt.Fprintf(e.stdout, "peak resident memory: %.0f MiB\n", float64(rss)/(1<<20))
-	if *jsonOut != "" {
-		return report.WriteJSON(*jsonOut, map[string]any{"results": results, "peak_rss_bytes": rss, "gomaxprocs": runtime.GOMAXPROCS(0),
-			"tile_kernels": tensor.TileKernels(), "fma_peak": peak})
-	}
-	return nil
+	r := bench.NewBatchedReport(o, peak)
+	return benchReport(e, r.Header(), func() error { return r.Measure(ctx, *peakTime) }, r.WriteText, *jsonOut, r)
 }
 
-// peakSuffix ends a workload line: "  NN% of FMA peak", or nothing without a peak.
-func peakSuffix(fp *bench.Peak, gflops float64) string {
-	if fp == nil {
-		return ""
+// benchReport prints the header (when there is one), measures, prints the
+// report and writes it as JSON when asked.
+func benchReport(e *env, header string, measure func() error, write func(io.Writer) error, jsonOut string, r any) error {
+	if header != "" {
+		fmt.Fprintln(e.stdout, header)
 	}
-	return fmt.Sprintf("  %4.1f%% of FMA peak", fp.Percent(gflops))
-}
-
-// benchRuntime measures and prints sync inference in the batched reference
-// and the actor runtime on the in-process bus and on NATS.
-func benchRuntime(ctx context.Context, e *env, o bench.Options, nats []string, jsonOut string, peak *bench.Peak, peakTime time.Duration) error {
-	load0 := bench.LoadAverage()
-	fmt.Fprintf(e.stdout, "Conv-NGC sync inference, paper network, B=%d, T=%d, GOMAXPROCS=%d, load average %s\n",
-		o.Batch, o.Steps, runtime.GOMAXPROCS(0), orUnknown(load0))
-	results, err := bench.Runtimes(ctx, o, nats)
-	if err != nil {
+	if err := measure(); err != nil {
 		return err
 	}
-	load1 := bench.LoadAverage()
-	if err := peak.Again(peakTime); err != nil {
+	if err := write(e.stdout); err != nil {
 		return err
 	}
-	if peak != nil {
-		fmt.Fprintln(e.stdout, peak)
-	}
-	for _, res := range results {
-		res.PercentOfPeak = peak.Percent(res.GFLOPs)
-		fmt.Fprintf(e.stdout, "%s%s\n", res, peakSuffix(peak, res.GFLOPs))
-	}
-	fmt.Fprintf(e.stdout, "load average at the end: %s\n", orUnknown(load1))
-	rss := bench.PeakRSS()
-	fmt.Fprintf(e.stdout, "peak resident memory: %.0f MiB\n", float64(rss)/(1<<20))
 	if jsonOut != "" {
-		return report.WriteJSON(jsonOut, map[string]any{"runtime_results": results, "peak_rss_bytes": rss,
-			"gomaxprocs": runtime.GOMAXPROCS(0), "load_average_start": load0, "load_average_end": load1, "fma_peak": peak})
+		return report.WriteJSON(jsonOut, r)
 	}
 	return nil
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
 }
