@@ -6,7 +6,32 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/convngc/convngc/ngc/report"
 )
+
+// WriteText prints the run as `ngc run` does: the paper's metrics over the
+// images of dataset (report.Summary), the runtime's figures
+// (Runtime.WriteText), the comparison with the dense reference when there
+// is one (WriteComparison) and the validation curve of a learning run.
+func (r *Report) WriteText(w io.Writer, dataset string, dense *Report) error {
+	if _, err := fmt.Fprintln(w, report.Summary(dataset, r.Result)); err != nil {
+		return err
+	}
+	if err := r.Runtime.WriteText(w); err != nil {
+		return err
+	}
+	if dense != nil {
+		if err := WriteComparison(w, CompareOf(dense), CompareOf(r)); err != nil {
+			return err
+		}
+	}
+	bw := bufio.NewWriter(w)
+	for _, c := range r.Curve {
+		fmt.Fprintf(bw, "validation after %d image-updates: MSE %.2f, PSNR %.2f\n", c.ImageUpdates, c.MSE, c.PSNR)
+	}
+	return bw.Flush()
+}
 
 // WriteText prints the runtime's figures as `ngc run` does: throughput,
 // traffic, repairs, rejected frames by node, the least and most talkative

@@ -7,7 +7,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/spf13/pflag"
 
@@ -52,23 +51,16 @@ func (of *opsFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&of.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address at /metrics, e.g. 127.0.0.1:9464 (empty: none)")
 }
 
-// logger returns the slog logger of --log-format, writing to w.
-func (of *opsFlags) logger(w io.Writer, attrs ...any) (*slog.Logger, error) {
+// start makes the process's logger (--log-format, writing to w with attrs
+// on every line) and its Ops, serving the metrics on --metrics-addr.
+func (of *opsFlags) start(w io.Writer, attrs ...any) (*deploy.Ops, error) {
 	log, err := deploy.NewLogger(w, of.logFormat, attrs...)
 	if err != nil {
 		return nil, fmt.Errorf("--log-format %q: want text or json", of.logFormat)
 	}
-	return log, nil
-}
-
-// serveMetrics serves m on --metrics-addr until the returned stop is called.
-func (of *opsFlags) serveMetrics(m *deploy.Metrics, log *slog.Logger) (stop func(), err error) {
-	if of.metricsAddr == "" {
-		return func() {}, nil
-	}
-	stop, err = m.Serve(of.metricsAddr, log)
+	ops, err := deploy.StartOps(log, of.metricsAddr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
-	return stop, nil
+	return ops, nil
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/convngc/convngc/circuit"
 	"github.com/convngc/convngc/circuit/deploy"
-	"github.com/convngc/convngc/neuron"
 	"github.com/convngc/convngc/ngc"
 	"github.com/convngc/convngc/ngc/data"
 	"github.com/convngc/convngc/ngc/report"
@@ -33,46 +32,28 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	rf.Encoding = enc
-	log, err := rf.of.logger(e.stderr)
+	ops, err := rf.of.start(e.stderr)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
+	defer ops.Close()
 	m, set, err := rf.load(ctx, e, fs)
 	if err != nil {
 		return err
 	}
-	errs := deploy.NewErrorLog(log, 5)
-	b, err := rf.openBus(e, errs)
+	b, err := rf.openBus(e, ops.Errors)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	metrics := deploy.NewMetrics()
-	stopMetrics, err := rf.of.serveMetrics(metrics, log)
-	if err != nil {
-		return fmt.Errorf("run: %w", err)
-	}
-	defer stopMetrics()
 	reportPath, journal, saveTo := deploy.Paths(rf.model, rf.out, rf.Journal, rf.save, rf.Learn)
 	rf.Journal = journal
-	var dense *deploy.Report
-	if enc.Scheme != neuron.Dense && !rf.enc.noDense {
-		// The reference: the same images with dense messages, in this
-		// process (traffic and operations do not depend on the placement).
-		bar := report.NewProgress(e.stderr, rf.quiet, 0, "run (dense)")
-		if dense, err = deploy.Run(ctx, m, set, rf.Reference(deploy.WithLogger(log), deploy.WithProgress(runProgress(bar)))...); err != nil {
-			return fmt.Errorf("run: the dense reference run: %w", err)
-		}
-		bar.Done()
-	}
-	bar := report.NewProgress(e.stderr, rf.quiet, 0, "run")
-	rep, err := deploy.Run(ctx, m, set, rf.Options(deploy.WithBus(b.Bus), deploy.WithMetrics(metrics), deploy.WithLogger(log),
-		deploy.WithProgress(runProgress(bar)))...)
-	bar.Done()
-	errs.Close()
-	if rep != nil {
-		rep.Runtime.Bus = b.Kind
-	}
+	session := deploy.Session{Settings: rf.Settings, Bus: b, Ops: ops, Dense: !rf.enc.noDense,
+		Progress: func(name string) (func(deploy.Progress), func()) {
+			bar := report.NewProgress(e.stderr, rf.quiet, 0, name)
+			return runProgress(bar), bar.Done
+		}}
+	rep, dense, err := session.Run(ctx, m, set)
 	if err != nil {
 		rf.writePartial(e, args, set.Name, reportPath, rep, err)
 		return fmt.Errorf("run: %w", err)

@@ -14,17 +14,8 @@ import (
 // finish prints the results (beside the dense reference's, when there is
 // one) and writes the report and the grid.
 func (rf *runFlags) finish(e *env, args []string, dataset, reportPath, saveTo string, rep, dense *deploy.Report) error {
-	fmt.Fprintln(e.stdout, report.Summary(dataset, rep.Result))
-	if err := rep.Runtime.WriteText(e.stdout); err != nil {
+	if err := rep.WriteText(e.stdout, dataset, dense); err != nil {
 		return err
-	}
-	if dense != nil {
-		if err := deploy.WriteComparison(e.stdout, deploy.CompareOf(dense), deploy.CompareOf(rep)); err != nil {
-			return err
-		}
-	}
-	for _, c := range rep.Curve {
-		fmt.Fprintf(e.stdout, "validation after %d image-updates: MSE %.2f, PSNR %.2f\n", c.ImageUpdates, c.MSE, c.PSNR)
 	}
 	o := report.OutputsFor(reportPath, "", "")
 	if err := o.Write(rf.document(args, dataset, rep, nil, dense), rep.Result, rf.Task == ngc.Denoise); err != nil {

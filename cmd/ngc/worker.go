@@ -44,22 +44,16 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if err := bus.ValidToken(*node); err != nil {
 		return fmt.Errorf("worker: --node: %w", err)
 	}
-	log, err := of.logger(e.stderr, "worker", *node)
+	ops, err := of.start(e.stderr, "worker", *node)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	errs := deploy.NewErrorLog(log, 5)
-	opts, err := bf.options("ngc worker "+*node, errs.Report)
+	defer ops.Close()
+	opts, err := bf.options("ngc worker "+*node, ops.Errors.Report)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	metrics := deploy.NewMetrics()
-	stopMetrics, err := of.serveMetrics(metrics, log)
-	if err != nil {
-		return fmt.Errorf("worker: %w", err)
-	}
-	defer stopMetrics()
-	h := deploy.Host{URL: *url, Run: *runID, Node: *node, Wait: *wait, BusOptions: opts, Errors: errs, Logger: log, Metrics: metrics}
+	h := deploy.Host{URL: *url, Run: *runID, Node: *node, Wait: *wait, BusOptions: opts, Errors: ops.Errors, Logger: ops.Logger, Metrics: ops.Metrics}
 	if err := h.Serve(ctx); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
