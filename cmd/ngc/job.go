@@ -8,8 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -18,33 +16,15 @@ import (
 	"github.com/convngc/convngc/ngc/training"
 )
 
-// run runs the job with progress on stderr (a bar on a terminal, else a
-// line at every validation and checkpoint and at most every report.LineEvery
-// otherwise) and reports where it stopped on stdout.
+// run runs the job with progress on stderr (training.Job.ShowProgress)
+// and reports where it stopped on stdout.
 func (jf *jobFlags) run(ctx context.Context, e *env, cmd string, job *training.Job) (training.Result, error) {
-	fmt.Fprintln(e.stderr, job.Describe())
-	fmt.Fprintf(e.stderr, "writing to %s: the final model %s, and as it goes %s and %s\n",
-		filepath.Dir(jf.Out), filepath.Base(jf.Out), filepath.Base(job.Latest), filepath.Base(job.Curve.CSV))
-	terminal := report.IsTerminal(e.stderr)
-	bar := report.NewProgress(e.stderr, jf.quiet || !terminal, max(job.Updates(), 1), "training")
-	lastLine := time.Now()
-	objective := job.Model.Objective()
-	job.Progress = func(p training.Progress) {
-		line := p.Describe(objective)
-		bar.Set(p.Update, line)
-		if jf.quiet || terminal {
-			return
-		}
-		if p.Validation != nil || p.Checkpointed || time.Since(lastLine) >= report.LineEvery {
-			if p.Checkpointed {
-				line += " (checkpoint)"
-			}
-			fmt.Fprintf(e.stderr, "%s %s\n", time.Now().Format("15:04:05"), line)
-			lastLine = time.Now()
-		}
+	if err := job.WriteStart(e.stderr, jf.Out); err != nil {
+		return training.Result{}, err
 	}
+	done := job.ShowProgress(e.stderr, jf.quiet)
 	res, err := job.Run(ctx)
-	bar.Done()
+	done()
 	if err != nil {
 		switch {
 		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
@@ -54,12 +34,7 @@ func (jf *jobFlags) run(ctx context.Context, e *env, cmd string, job *training.J
 		}
 		return res, fmt.Errorf("%s: %w", cmd, err)
 	}
-	fmt.Fprintln(e.stdout, res.Describe(job))
-	if s := job.State; s.BestUpdate > 0 {
-		fmt.Fprintf(e.stdout, "best validation MSE %.3f at update %d: %s\n", s.BestMSE, s.BestUpdate, job.Best)
-	}
-	fmt.Fprintf(e.stdout, "checkpoint: %s\ncurve: %s, %s\n", job.Latest, job.Curve.CSV, job.Curve.PNG)
-	return res, nil
+	return res, res.WriteText(e.stdout, job)
 }
 
 // train runs the job's plan when it has a budget (note, when not empty,
@@ -95,25 +70,8 @@ func (jf *jobFlags) train(ctx context.Context, e *env, fs *pflag.FlagSet, cmd, t
 		summary["eval"], summary["eval_dataset"], eval = r, test.Name, &r
 		fmt.Fprintln(e.stdout, report.Summary(test.Name, r))
 	}
-	if err := jf.finish(e, save, summary, eval); err != nil {
+	if err := training.FilesFor(jf.Out).WriteResults(e.stdout, save, summary, eval); err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
-	}
-	return nil
-}
-
-// finish replaces the model at --out and its JSON report as one step
-// (training.Files.WriteFinal) and writes the test grid.
-func (jf *jobFlags) finish(e *env, save func(path string) error, summary map[string]any, eval *ngc.EvalResult) error {
-	f := training.FilesFor(jf.Out)
-	if err := f.WriteFinal(save, summary); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "model: %s\nmetrics: %s\n", f.Out, f.JSON)
-	if eval != nil {
-		if err := report.WriteGrid(f.Grid, *eval, false); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "grid (inputs / reconstructions): %s\n", f.Grid)
 	}
 	return nil
 }
