@@ -88,3 +88,23 @@ func (c Config) Override(from Config, names ...string) (Config, []Change, error)
 	}
 	return c, changes, nil
 }
+
+// Override returns a copy of the model (Retune) that runs and learns with
+// the named settings (TunableSettings) taken from from, and the changes one
+// by one, equal values included (Config.Override). With no names it
+// returns m itself and no changes. The errors are Config.Override's and
+// Retune's.
+func (m *Model) Override(from Config, names ...string) (*Model, []Change, error) {
+	if len(names) == 0 {
+		return m, nil, nil
+	}
+	c, changes, err := m.Config().Override(from, names...)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := m.Retune(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, changes, nil
+}

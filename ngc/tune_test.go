@@ -67,3 +67,29 @@ func TestChangeSame(t *testing.T) {
 		t.Errorf("changes %+v", changes)
 	}
 }
+
+// TestModelOverride: Model.Override retunes a copy with the named settings
+// and lists the changes; no names return the model itself; a setting that
+// is not tunable is refused.
+func TestModelOverride(t *testing.T) {
+	m, err := New(Config{Channels: []int{2, 3}, ImageSize: 8, Steps: 5, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, changes, err := m.Override(Config{Steps: 9}); err != nil || r != m || changes != nil {
+		t.Errorf("no names: %p %v %v, want the model itself", r, changes, err)
+	}
+	r, changes, err := m.Override(Config{Steps: 9, Beta: 0.2}, "T")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r == m || r.Config().Steps != 9 || r.Config().Beta != m.Config().Beta || m.Config().Steps != 5 {
+		t.Errorf("T 9: steps %d beta %v (model %d)", r.Config().Steps, r.Config().Beta, m.Config().Steps)
+	}
+	if len(changes) != 1 || changes[0].Setting != "T" || changes[0].Was != 5 || changes[0].Now != 9 {
+		t.Errorf("changes %+v", changes)
+	}
+	if _, _, err := m.Override(Config{}, "channels"); !errors.Is(err, ErrConfig) {
+		t.Errorf("channels: %v, want ErrConfig", err)
+	}
+}

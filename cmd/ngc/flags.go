@@ -163,7 +163,7 @@ func (d *dynamicsFlags) check(cmd string, fs *pflag.FlagSet) error {
 	return nil
 }
 
-// apply returns m with the given dynamics flags (ngc.Config.Override), and
+// apply returns m with the given dynamics flags (ngc.Model.Override), and
 // a note of what changed ("" when nothing did). Values no network can run
 // with are refused with one line naming the flag.
 func (d *dynamicsFlags) apply(cmd string, fs *pflag.FlagSet, m *ngc.Model) (*ngc.Model, string, error) {
@@ -179,7 +179,7 @@ func (d *dynamicsFlags) apply(cmd string, fs *pflag.FlagSet, m *ngc.Model) (*ngc
 	if len(given) == 0 {
 		return m, "", nil
 	}
-	c, changes, err := m.Config().Override(ngc.Config{Steps: d.steps, Beta: d.beta, Gamma: ngc.Float(d.gamma),
+	r, changes, err := m.Override(ngc.Config{Steps: d.steps, Beta: d.beta, Gamma: ngc.Float(d.gamma),
 		TopMean: ngc.Float(d.topMean), TopStd: ngc.Float(d.topSD)}, given...)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", cmd, err)
@@ -187,10 +187,6 @@ func (d *dynamicsFlags) apply(cmd string, fs *pflag.FlagSet, m *ngc.Model) (*ngc
 	notes := make([]string, len(changes))
 	for i, ch := range changes {
 		notes[i] = fmt.Sprintf("--%s %v", ch.Setting, ch.Now)
-	}
-	r, err := m.Retune(c)
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", cmd, err)
 	}
 	return r, strings.Join(notes, " "), nil
 }

@@ -88,28 +88,19 @@ func startJob(e *env, fs *pflag.FlagSet, mf *modelFlags, df *dataFlags, jf *jobF
 		}
 		state = training.NewState(jf.spec(df))
 	}
-	cfg, changes, err := overrides(fs, mf, m.Config())
+	r, all, err := m.Override(mf.Config, changed(fs, ngc.TunableSettings())...)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(changes) > 0 {
-		if m, err = m.Retune(cfg); err != nil {
-			return nil, nil, err
-		}
-		fmt.Fprintf(e.stderr, "training flags applied to the trained model: %s\n", strings.Join(changes, ", "))
-	}
-	return m, state, nil
-}
-
-// overrides applies the model flags given on the command line to a trained
-// model's config (ngc.Config.Override) and lists the changes.
-func overrides(fs *pflag.FlagSet, mf *modelFlags, c ngc.Config) (ngc.Config, []string, error) {
 	var changes []string
-	c, all, err := c.Override(mf.Config, changed(fs, ngc.TunableSettings())...)
 	for _, ch := range all {
 		if !ch.Same() {
 			changes = append(changes, fmt.Sprintf("--%s %v (was %v)", ch.Setting, ch.Now, ch.Was))
 		}
 	}
-	return c, changes, err
+	if len(changes) > 0 { // a model given only its own settings trains unretuned
+		m = r
+		fmt.Fprintf(e.stderr, "training flags applied to the trained model: %s\n", strings.Join(changes, ", "))
+	}
+	return m, state, nil
 }
