@@ -21,6 +21,21 @@ const (
 	NATSTCP = "tcp"
 )
 
+// ParseNATS returns the NATS connections a choice names: "embedded" or
+// "tcp" (NATSEmbedded or NATSTCP alone), "both", or "none" (no NATS
+// runtime: an empty list).
+func ParseNATS(s string) ([]string, error) {
+	switch s {
+	case NATSEmbedded, NATSTCP:
+		return []string{s}, nil
+	case "both":
+		return []string{NATSEmbedded, NATSTCP}, nil
+	case "none":
+		return nil, nil
+	}
+	return nil, fmt.Errorf("nats %q: want embedded, tcp, both or none", s)
+}
+
 // RuntimeResult is sync inference measured in one runtime.
 type RuntimeResult struct {
 	// Runtime is "batched", "inproc", "nats-embedded" or "nats-tcp".

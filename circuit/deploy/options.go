@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -172,4 +173,14 @@ type Progress struct {
 	Images          int
 	ImagesPerSecond float64
 	Energy          float64
+}
+
+// Status is the progress as the mini-batches done and a line saying where
+// the run is: "batch k/K step t/T" while batch k runs, "batch k/K energy E
+// N img/s" once it is done.
+func (p Progress) Status() (done int, line string) {
+	if p.Done {
+		return p.Batch, fmt.Sprintf("batch %d/%d energy %.1f %.0f img/s", p.Batch, p.Batches, p.Energy, p.ImagesPerSecond)
+	}
+	return p.Batch - 1, fmt.Sprintf("batch %d/%d step %d/%d", p.Batch, p.Batches, p.Step, p.Steps)
 }

@@ -64,17 +64,9 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		}
 		defer tensor.UseTileKernels(prev)
 	}
-	var nats []string
-	switch *natsMode {
-	case "embedded", "tcp":
-		nats = []string{*natsMode}
-	case "both":
-		nats = []string{bench.NATSEmbedded, bench.NATSTCP}
-	case "none":
-	default:
-		if *rt {
-			return fmt.Errorf("bench: --nats %q: want embedded, tcp, both or none", *natsMode)
-		}
+	nats, err := bench.ParseNATS(*natsMode)
+	if err != nil && *rt {
+		return fmt.Errorf("bench: --%w", err)
 	}
 	// The peak is measured before and after the workloads; the better of
 	// the two counts.

@@ -143,14 +143,10 @@ func (rf *runFlags) openBus(e *env, errs *deploy.ErrorLog) (*deploy.OpenedBus, e
 	return b, nil
 }
 
-// runProgress shows a run's progress on p: mini-batch k of K, step t of T.
+// runProgress shows a run's progress on p (deploy.Progress.Status).
 func runProgress(p *report.Progress) func(deploy.Progress) {
 	return func(pr deploy.Progress) {
 		p.SetTotal(pr.Batches)
-		if pr.Done {
-			p.Set(pr.Batch, fmt.Sprintf("batch %d/%d energy %.1f %.0f img/s", pr.Batch, pr.Batches, pr.Energy, pr.ImagesPerSecond))
-			return
-		}
-		p.Set(pr.Batch-1, fmt.Sprintf("batch %d/%d step %d/%d", pr.Batch, pr.Batches, pr.Step, pr.Steps))
+		p.Set(pr.Status())
 	}
 }
