@@ -125,6 +125,39 @@ func learningPlots(dir string) error {
 			lp.Series = append(lp.Series, *series[k])
 		}
 	}
+	// The gap: each configuration's validation MSE relative to its
+	// synchronous dense reference (sync, or sync-untied for the untied
+	// runs) at the same image-updates, where the curves separate.
+	gap := &viz.LinePlot{Title: "learning: validation MSE against sync's, same image-updates",
+		XLabel: "image-updates", YLabel: "MSE / sync's MSE − 1 (%)"}
+	curves := map[string]map[int]float64{}
+	for _, ru := range runs {
+		m := map[int]float64{}
+		for _, p := range ru.r.Curve {
+			m[p.ImageUpdates] = p.MSE
+		}
+		curves[ru.name] = m
+	}
+	for _, ru := range runs {
+		base := strings.TrimSuffix(ru.name, "-untied")
+		ref := "sync"
+		if base != ru.name {
+			ref = "sync-untied"
+		}
+		if ru.name == ref || curves[ref] == nil {
+			continue
+		}
+		se := viz.Series{Name: ru.name, Hue: rank(base) + 1, Dashed: base != ru.name}
+		for _, p := range ru.r.Curve {
+			if r, ok := curves[ref][p.ImageUpdates]; ok && r > 0 {
+				se.X, se.Y = append(se.X, float64(p.ImageUpdates)), append(se.Y, 100*(p.MSE/r-1))
+			}
+		}
+		gap.Series = append(gap.Series, se)
+	}
+	if len(gap.Series) > 0 {
+		plots["gap"] = gap
+	}
 	var paths []string
 	for k, lp := range plots {
 		path := filepath.Join(dir, "learning-mse-"+k+".png")
