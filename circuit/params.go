@@ -45,18 +45,6 @@ type AdamState struct {
 
 // newAdamState returns zero moments shaped like p.
 func newAdamState(p *Params) *AdamState {
-	zeros := func(src [][]float32) [][]float32 {
-		if src == nil {
-			return nil
-		}
-		out := make([][]float32, len(src))
-		for i, v := range src {
-			if v != nil {
-				out[i] = make([]float32, len(v))
-			}
-		}
-		return out
-	}
 	return &AdamState{MW: zeros(p.W), VW: zeros(p.W), ME: zeros(p.E), VE: zeros(p.E), MBias: zeros(p.Bias), VBias: zeros(p.Bias),
 		MBlockE: zeros(p.BlockE), VBlockE: zeros(p.BlockE)}
 }
@@ -458,18 +446,6 @@ func (c *Circuit) population(ref neuron.Ref, set *neuron.Settings) (population, 
 
 // zeroParams returns zero parameters shaped like c's.
 func (c *Circuit) zeroParams() *Params {
-	zeros := func(src [][]float32) [][]float32 {
-		if src == nil {
-			return nil
-		}
-		out := make([][]float32, len(src))
-		for i, v := range src {
-			if v != nil {
-				out[i] = make([]float32, len(v))
-			}
-		}
-		return out
-	}
 	return &Params{W: zeros(c.Params.W), E: zeros(c.Params.E), BlockE: zeros(c.Params.BlockE), Bias: zeros(c.Params.Bias)}
 }
 
@@ -505,4 +481,18 @@ type population interface {
 	Ref() neuron.Ref
 	Handle(m neuron.Msg, emit neuron.Emit) error
 	Waiting() (batch, step int, missing []neuron.Wait)
+}
+
+// zeros returns zero slices shaped like src (nil where src is nil).
+func zeros(src [][]float32) [][]float32 {
+	if src == nil {
+		return nil
+	}
+	out := make([][]float32, len(src))
+	for i, v := range src {
+		if v != nil {
+			out[i] = make([]float32, len(v))
+		}
+	}
+	return out
 }

@@ -283,6 +283,20 @@ func (p *ErrorPop) predictMsgs(phis [][][]float32) []float32 {
 	if p.sharedMsg == nil {
 		return p.Predict(phis)
 	}
+	return p.predictVia(phis, func(di int, phi [][]float32, dst []float32) bool {
+		sh := p.sharedMsg[di]
+		if sh == nil {
+			return false
+		}
+		sh.Conv(phi, dst)
+		return true
+	})
+}
+
+// predictVia computes mu from phis, taking dendrite di's sum from
+// shared(di, phi, dst) where that reports true and from the population's
+// own transposed convolution otherwise; block dendrites add their blocks.
+func (p *ErrorPop) predictVia(phis [][][]float32, shared func(di int, phi [][]float32, dst []float32) bool) []float32 {
 	p.ops = 0
 	for di := range p.dendrites {
 		d := &p.dendrites[di]
@@ -295,9 +309,7 @@ func (p *ErrorPop) predictMsgs(phis [][][]float32) []float32 {
 		if di > 0 {
 			dst = p.tmp
 		}
-		if sh := p.sharedMsg[di]; sh != nil {
-			sh.Conv(phis[di], dst)
-		} else {
+		if !shared(di, phis[di], dst) {
 			p.convT(di, dst, phis[di])
 		}
 		if di > 0 {
@@ -321,31 +333,14 @@ func (p *ErrorPop) Encoding() Encoding { return p.set.Encoding }
 // dataflow: a dendrite shared with the error maps of this process that read
 // the same layer above takes its sum from the group's product.
 func (p *ErrorPop) predictStep(batch, step int, phis [][][]float32) []float32 {
-	p.ops = 0
-	for di := range p.dendrites {
-		d := &p.dendrites[di]
-		if d.Block != nil {
-			p.addBlock(di, phis[di])
-			continue
+	return p.predictVia(phis, func(di int, phi [][]float32, dst []float32) bool {
+		f := p.sharedPred[di]
+		if f == nil {
+			return false
 		}
-		p.ops += d.Spec.MACs()
-		dst := p.mu
-		if di > 0 {
-			dst = p.tmp
-		}
-		if f := p.sharedPred[di]; f != nil {
-			f(batch, step, phis[di], dst)
-		} else {
-			p.convT(di, dst, phis[di])
-		}
-		if di > 0 {
-			for k, v := range p.tmp {
-				p.mu[k] += v
-			}
-		}
-	}
-	Predict(p.mu, p.bias, p.plane, p.g)
-	return p.mu
+		f(batch, step, phi, dst)
+		return true
+	})
 }
 
 // predict computes mu for window batch at step (negative in the
