@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -18,7 +19,8 @@ import (
 
 // Connect connects to the NATS server at url, waiting for it to come up
 // while ctx lasts (a coordinator's embedded server may start after its
-// workers). It logs once that it waits.
+// workers; a host's network link may still be coming up). It logs once that
+// it waits.
 func Connect(ctx context.Context, url string, log *slog.Logger, opts ...bus.Option) (*bus.NATS, error) {
 	logged := false
 	for {
@@ -26,7 +28,7 @@ func Connect(ctx context.Context, url string, log *slog.Logger, opts ...bus.Opti
 		if err == nil {
 			return b, nil
 		}
-		if !errors.Is(err, nats.ErrNoServers) {
+		if !transient(err) {
 			return nil, err
 		}
 		if !logged && log != nil {
@@ -39,6 +41,18 @@ func Connect(ctx context.Context, url string, log *slog.Logger, opts ...bus.Opti
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// transient reports a connection failure that waiting may cure: no server
+// listening yet (nats.ErrNoServers), or a dial that found no route or no
+// answer yet (a network link still coming up). Refused credentials, bad
+// URLs and TLS failures are final.
+func transient(err error) bool {
+	if errors.Is(err, nats.ErrNoServers) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // Work hosts, in this process, the populations run's placement gives to

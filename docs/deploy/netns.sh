@@ -106,7 +106,7 @@ kill "$W1" "$W2" 2>/dev/null || true
 wait "$W1" 2>/dev/null || true
 wait "$W2" 2>/dev/null || true
 workers cut
-coordinator cut cut --resume > "$OUT/resume.out" 2>&1 || { cat "$OUT/resume.out"; exit 1; }
+coordinator cut cut --resume > "$OUT/resume.out" 2>&1 || { cat "$OUT/resume.out" "$OUT/cut-w1.log" "$OUT/cut-w2.log"; exit 1; }
 finish_workers cut
 echo "netns resume: ok"; summary "$OUT/resume.out"
 
