@@ -33,17 +33,17 @@ var (
 // that fail to decode are counted in Stats.Rejected (by sender and reason)
 // and reported as *FrameError. Publish never blocks on subscribers.
 type NATS struct {
-	nc      *nats.Conn
-	o       options
-	st      collector
+	nc *nats.Conn
+	o  options
+	st collector
 	// encoders holds the encode buffers: a Publish takes one for as long
 	// as it encodes and hands the frame to the client, so that at most
 	// cap(encoders) encoded frames exist at a time (publishers that would
 	// otherwise each hold one while they wait for the connection's lock),
 	// and each buffer is reused, grown to the largest frame.
 	encoders chan *[]byte
-	closing atomic.Bool
-	url     atomic.Value // string: the server last connected to, for messages
+	closing  atomic.Bool
+	url      atomic.Value // string: the server last connected to, for messages
 
 	mu   sync.Mutex
 	subs map[*natsSub]struct{}

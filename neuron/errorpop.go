@@ -235,27 +235,7 @@ func (p *ErrorPop) Energy() float64 { return p.energy }
 // convolutions. For a residual block's end, phis[d] holds the activity of
 // the block's last-stage map and, with a skip term, the upper map's z.
 func (p *ErrorPop) Predict(phis [][][]float32) []float32 {
-	p.ops = 0
-	for di := range p.dendrites {
-		d := &p.dendrites[di]
-		if d.Block != nil {
-			p.addBlock(di, phis[di])
-			continue
-		}
-		p.ops += d.Spec.MACs()
-		dst := p.mu
-		if di > 0 {
-			dst = p.tmp
-		}
-		p.convT(di, dst, phis[di])
-		if di > 0 {
-			for k, v := range p.tmp {
-				p.mu[k] += v
-			}
-		}
-	}
-	Predict(p.mu, p.bias, p.plane, p.g)
-	return p.mu
+	return p.predictVia(phis, func(int, [][]float32, []float32) bool { return false })
 }
 
 // addBlock adds the prediction of residual block dendrite di (written
